@@ -1,0 +1,29 @@
+# `make run` and `make test` are the two commands a newcomer needs; both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+
+.PHONY: run test lint bench clean-venv
+
+$(BIN)/activate: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $(BIN)/activate
+
+run: $(BIN)/activate
+	$(BIN)/streamlit run dashboard.py --server.port $(PORT)
+
+test: $(BIN)/activate
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/activate
+	$(BIN)/ruff check .
+
+bench: $(BIN)/activate
+	$(BIN)/python bench/run_all.py
+
+clean-venv:
+	rm -rf $(VENV)

