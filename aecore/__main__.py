@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aecore.config import DATASETS, MODELS, RECIPE_DEFAULTS, RECIPES, ConfigError, RunConfig
@@ -23,17 +23,28 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> Parser:
     parser = Parser(prog="python -m aecore", description="Train, evaluate and manage the two MNIST autoencoders.")
-    parser.add_argument("--checkpoints", type=Path, default=None, help="run folder root (default: $AECORE_CHECKPOINTS or ./checkpoints)")
+    parser.add_argument(
+        "--checkpoints", type=Path, default=None, help="run folder root (default: $AECORE_CHECKPOINTS or ./checkpoints)"
+    )
     parser.add_argument("--data", default=None, help="data root (default: $AECORE_DATA or ./data)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a run (or reuse the cached one) and print its test MSE")
     train.add_argument("--model", choices=MODELS, default="mlp")
-    train.add_argument("--recipe", choices=RECIPES, default="onecycle", help="; ".join(f"{r.name}: {r.description}" for r in RECIPE_DEFAULTS.values()))
-    train.add_argument("--bottleneck", type=int, default=None, help="code width (MLP) or code channels of 4x4 (conv); default 32 / 2")
+    train.add_argument(
+        "--recipe",
+        choices=RECIPES,
+        default="onecycle",
+        help="; ".join(f"{r.name}: {r.description}" for r in RECIPE_DEFAULTS.values()).replace("%", "%%"),
+    )
+    train.add_argument(
+        "--bottleneck", type=int, default=None, help="code width (MLP) or code channels of 4x4 (conv); default 32 / 2"
+    )
     train.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
     train.add_argument("--batch-size", type=int, default=None, help="default: the recipe's")
-    train.add_argument("--learning-rate", type=float, default=None, help="peak rate for onecycle; default: the recipe's")
+    train.add_argument(
+        "--learning-rate", type=float, default=None, help="peak rate for onecycle; default: the recipe's"
+    )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--dataset", choices=DATASETS, default="mnist-sample")
     train.add_argument("--train-limit", type=int, default=None, help="train on only this many images (quick trials)")
@@ -83,12 +94,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.set_postfix_str(f"epoch {p.epoch}/{p.epochs} loss {p.loss:.5f} val {last_val}", refresh=False)
 
     try:
-        info, _ = load_or_train(config, root=args.checkpoints, data_root=args.data, device=args.device, progress=progress, retrain=args.retrain)
+        info, _ = load_or_train(
+            config,
+            root=args.checkpoints,
+            data_root=args.data,
+            device=args.device,
+            progress=progress,
+            retrain=args.retrain,
+        )
     finally:
         if bar is not None:
             bar.close()
     cached = " (cached)" if bar is None else ""
-    print(f"{info.run_id}{cached}: test MSE {info.test_mse:.5f} (PCA-{info.latent_dim} {info.pca_mse:.5f}), {info.parameters:,} parameters")
+    print(
+        f"{info.run_id}{cached}: test MSE {info.test_mse:.5f} "
+        f"(PCA-{info.latent_dim} {info.pca_mse:.5f}), {info.parameters:,} parameters"
+    )
     return 0
 
 
@@ -108,11 +129,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         model = load_model(info)
         data = load_dataset(info.config.dataset, args.data)
         ours = evaluate(model, data.test.images, data.test.labels)
-        pca = PCABaseline.fit(data.train.images, info.latent_dim, seed=info.config.seed).evaluate(data.test.images, data.test.labels)
+        pca = PCABaseline.fit(data.train.images, info.latent_dim, seed=info.config.seed).evaluate(
+            data.test.images, data.test.labels
+        )
         table = ours.per_digit().rename(columns={"mse": info.config.model}).astype({"digit": object})
         table[f"pca-{info.latent_dim}"] = pca.per_digit()["mse"]
         table.loc[len(table)] = ["all", len(ours.labels), ours.mse, pca.mse]
-        print(f"{info.run_id} · {info.config.model}, latent {info.latent_dim}, {info.parameters:,} parameters · {data.description}")
+        print(
+            f"{info.run_id} · {info.config.model}, latent {info.latent_dim}, {info.parameters:,} parameters · "
+            f"{data.description}"
+        )
         with pd.option_context("display.float_format", "{:.5f}".format):
             print(table.to_string(index=False))
         print()
@@ -120,7 +146,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _age(created: str) -> str:
-    seconds = (datetime.now(timezone.utc) - datetime.fromisoformat(created)).total_seconds()
+    seconds = (datetime.now(UTC) - datetime.fromisoformat(created)).total_seconds()
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{seconds / size:.0f}{unit}"

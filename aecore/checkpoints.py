@@ -21,7 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -306,7 +306,7 @@ def save_run(
             "best_epoch": best_epoch,
             "metrics": metrics,
             "parameters": parameter_count(model),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "train_seconds": train_seconds,
             "dataset": dataset,
             "versions": library_versions(),

@@ -163,6 +163,7 @@ def _decompressed(folder: Path, stem: str, cache: Path) -> Path:
         return plain
     target = cache / stem
     if not target.exists():
+
         def unpack(out) -> None:
             with gzip.open(folder / f"{stem}.gz", "rb") as src:
                 shutil.copyfileobj(src, out)

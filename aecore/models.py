@@ -115,7 +115,7 @@ def describe(model: nn.Module) -> str:
 
 
 def resolve_device(device: str = "auto") -> torch.device:
-    """"auto" picks cuda, then mps, then cpu; an explicit name is used as given."""
+    """ "auto" picks cuda, then mps, then cpu; an explicit name is used as given."""
     if device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
