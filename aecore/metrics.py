@@ -91,7 +91,42 @@ def summary(evaluation: Evaluation) -> dict:
     table = evaluation.per_digit()
     return {
         "mse": evaluation.mse,
-        "per_digit": [
-            {"digit": int(r.digit), "n": int(r.n), "mse": float(r.mse)} for r in table.itertuples()
-        ],
+        "per_digit": [{"digit": int(r.digit), "n": int(r.n), "mse": float(r.mse)} for r in table.itertuples()],
     }
+
+
+# --- dashboard views: samples, reconstructions and per-digit comparisons for the pages ------------
+
+
+def sample_test_indices(labels: np.ndarray, digit: int | None, count: int, seed: int) -> np.ndarray:
+    """`count` sorted positions drawn without replacement (seeded) among images of `digit` (None: any)."""
+    pool = np.arange(len(labels)) if digit is None else np.flatnonzero(np.asarray(labels) == digit)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(pool, size=min(count, len(pool)), replace=False))
+
+
+def reconstruction_sample(
+    model: Autoencoder, images: torch.Tensor, indices: list[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reconstructions (n, 32, 32), absolute errors (n, 32, 32) and per-image MSE (n,) of `images[indices]`."""
+    chosen = images[indices]  # (n, 1, 32, 32)
+    recon, errors = reconstruct_and_errors(model, chosen)
+    return recon[:, 0].numpy(), (recon - chosen).abs()[:, 0].numpy(), errors
+
+
+def per_digit_comparison(per_digit: dict[str, list[dict]]) -> pd.DataFrame:
+    """Digits 0-9 as rows; per model `<model> MSE`, plus n, the winner and, for two models, the difference.
+
+    `per_digit` maps a model name to its stored rows [{"digit", "n", "mse"}, ...] (RunInfo.metrics).
+    """
+    models = list(per_digit)
+    table = pd.DataFrame({"digit": np.arange(10)})
+    for model in models:
+        rows = sorted(per_digit[model], key=lambda r: r["digit"])
+        table[f"{model} MSE"] = [float(r["mse"]) for r in rows]
+        table["n"] = [int(r["n"]) for r in rows]
+    columns = [f"{m} MSE" for m in models]
+    if len(models) == 2:
+        table[f"{models[0]} − {models[1]}"] = table[columns[0]] - table[columns[1]]
+    table["best"] = table[columns].idxmin(axis=1).str.removesuffix(" MSE")
+    return table[["digit", "n", *table.columns.drop(["digit", "n"])]]
