@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from aecore.data import Dataset, Split, load_dataset
+from tests.browser_support import browser, dashboard, page  # noqa: F401  (browser-test fixtures for every file)
 
 
 def _slice(split: Split, n: int) -> Split:
