@@ -58,6 +58,16 @@ def build_parser() -> Parser:
 
     delete = commands.add_parser("delete", help="delete runs")
     delete.add_argument("runs", nargs="+", help="run names")
+
+    sweep = commands.add_parser("sweep", help="load or train one run per (model, bottleneck); cached runs are reused")
+    sweep.add_argument("--bottlenecks", type=int, nargs="+", required=True, help="e.g. 1 2 4 8 (conv: 16x latent dims)")
+    sweep.add_argument("--models", choices=MODELS, nargs="+", default=list(MODELS))
+    sweep.add_argument("--recipe", choices=RECIPES, default="onecycle")
+    sweep.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
+    sweep.add_argument("--seed", type=int, default=0)
+    sweep.add_argument("--dataset", choices=DATASETS, default="mnist-sample")
+    sweep.add_argument("--train-limit", type=int, default=None, help="train on only this many images (quick trials)")
+    sweep.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     return parser
 
 
@@ -192,7 +202,26 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "list": cmd_list, "delete": cmd_delete}
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from aecore.sweep import run_sweep, sweep_configs
+
+    overrides = {"seed": args.seed, "dataset": args.dataset, "train_limit": args.train_limit}
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    configs = sweep_configs(args.models, args.bottlenecks, args.recipe, **overrides)
+
+    def announce(i: int, config: RunConfig) -> None:
+        print(
+            f"[{i + 1}/{len(configs)}] {config.model} bottleneck {config.bottleneck}: {config.run_id}", file=sys.stderr
+        )
+
+    runs = run_sweep(configs, root=args.checkpoints, data_root=args.data, device=args.device, on_start=announce)
+    for info in runs:
+        print(f"{info.run_id}: latent {info.latent_dim}, test MSE {info.test_mse:.5f} (PCA {info.pca_mse:.5f})")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "list": cmd_list, "delete": cmd_delete, "sweep": cmd_sweep}
 
 
 def main(argv: list[str] | None = None) -> int:

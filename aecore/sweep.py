@@ -1,0 +1,105 @@
+"""Bottleneck sweeps: one cached run per (model, bottleneck) with otherwise equal settings, and their summary table.
+
+Runs go through `load_or_train`, so a sweep only trains what is not on disk yet; re-running a sweep, or a sweep
+that overlaps the shipped default runs, reuses every run that exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from aecore.checkpoints import RunInfo, load_or_train
+from aecore.config import MODELS, ConfigError, RunConfig
+
+# Fields that must agree for runs to sit on one sweep curve: everything except the model and its width.
+FAMILY_FIELDS = ("recipe", "epochs", "batch_size", "learning_rate", "seed", "dataset", "train_limit")
+
+
+def sweep_configs(
+    models: Iterable[str], bottlenecks: Iterable[int], recipe: str = "onecycle", **overrides: Any
+) -> list[RunConfig]:
+    """Every (model, bottleneck) pair with the recipe's defaults plus `overrides` (e.g. epochs, dataset)."""
+    models, bottlenecks = list(dict.fromkeys(models)), list(dict.fromkeys(bottlenecks))
+    if not models:
+        raise ConfigError(f"give at least one model ({', '.join(MODELS)})")
+    if not bottlenecks:
+        raise ConfigError("give at least one bottleneck")
+    if "bottleneck" in overrides or "model" in overrides:
+        raise ConfigError("model and bottleneck are set by the sweep itself")
+    return [
+        RunConfig.for_recipe(model, recipe, bottleneck=bottleneck, **overrides)
+        for model in models
+        for bottleneck in bottlenecks
+    ]
+
+
+def run_sweep(
+    configs: list[RunConfig],
+    *,
+    root: Path | None = None,
+    data_root: str | None = None,
+    device: str = "auto",
+    on_start: Callable[[int, RunConfig], None] | None = None,
+    progress: Callable | None = None,
+) -> list[RunInfo]:
+    """Load or train each config in turn (one at a time: training is the expensive part) and return the runs.
+
+    on_start(i, config) is called before each run, e.g. to label a progress bar.
+    """
+    runs = []
+    for i, config in enumerate(configs):
+        if on_start is not None:
+            on_start(i, config)
+        info, _ = load_or_train(config, root=root, data_root=data_root, device=device, progress=progress)
+        runs.append(info)
+    return runs
+
+
+def family(config: RunConfig) -> tuple:
+    """The settings shared by all runs of one sweep curve."""
+    return tuple(getattr(config, name) for name in FAMILY_FIELDS)
+
+
+def describe_family(config: RunConfig) -> str:
+    """One line naming a family, e.g. 'onecycle · 60 epochs · batch 128 · lr 0.01 · seed 0 · mnist-sample'."""
+    limit = f" · first {config.train_limit:,} training images" if config.train_limit else ""
+    return (
+        f"{config.recipe} · {config.epochs} epochs · batch {config.batch_size} · lr {config.learning_rate:g} · "
+        f"seed {config.seed} · {config.dataset}{limit}"
+    )
+
+
+def sweep_table(runs: Iterable[RunInfo], like: RunConfig) -> pd.DataFrame:
+    """Runs of the same family as `like`, one row per run, sorted by model then latent dims.
+
+    Columns: model, bottleneck, latent_dims, test_mse, pca_mse (PCA with as many components as latent_dims,
+    fit on the same training images), parameters, run_id.
+    """
+    wanted = family(like)
+    rows = [
+        {
+            "model": run.config.model,
+            "bottleneck": run.config.bottleneck,
+            "latent_dims": run.latent_dim,
+            "test_mse": run.test_mse,
+            "pca_mse": run.pca_mse,
+            "parameters": run.parameters,
+            "run_id": run.run_id,
+        }
+        for run in runs
+        if family(run.config) == wanted
+    ]
+    columns = ["model", "bottleneck", "latent_dims", "test_mse", "pca_mse", "parameters", "run_id"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["model", "latent_dims"], ignore_index=True)
+
+
+def families(runs: Iterable[RunInfo]) -> dict[str, RunConfig]:
+    """{description: a representative config} for every family with at least two runs (a curve needs two points)."""
+    counts: dict[tuple, list[RunConfig]] = {}
+    for run in runs:
+        counts.setdefault(family(run.config), []).append(run.config)
+    return {describe_family(configs[0]): configs[0] for configs in counts.values() if len(configs) >= 2}

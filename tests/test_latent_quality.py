@@ -1,0 +1,76 @@
+"""Latent quality: k-NN and linear probe on synthetic codes with known answers, and on a real shipped model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from aecore.latent_quality import (
+    ProbeConfig,
+    encode_images,
+    knn_accuracy,
+    latent_quality_table,
+    linear_probe_accuracy,
+    pca_codes,
+)
+from aecore.models import ConvAutoencoder, MLPAutoencoder
+
+
+def _clusters(n_per_class: int, spread: float, noise_seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ten Gaussian blobs in 8-D, one per digit, with the same centres on every call (fresh noise per seed)."""
+    centres = np.random.default_rng(0).normal(0, 10, size=(10, 8))
+    labels = np.repeat(np.arange(10), n_per_class)
+    noise = np.random.default_rng(noise_seed + 1).normal(0, spread, size=(len(labels), 8))
+    return centres[labels] + noise, labels
+
+
+def test_well_separated_codes_classify_almost_perfectly():
+    train_z, train_y = _clusters(50, 0.5, noise_seed=0)
+    test_z, test_y = _clusters(30, 0.5, noise_seed=1)
+    assert knn_accuracy(train_z, train_y, test_z, test_y) > 0.98, "k-NN failed on separated clusters"
+    assert linear_probe_accuracy(train_z, train_y, test_z, test_y) > 0.98, "probe failed on separated clusters"
+
+
+def test_shuffled_labels_give_chance_accuracy():
+    train_z, train_y = _clusters(50, 0.5, noise_seed=0)
+    test_z, test_y = _clusters(50, 0.5, noise_seed=1)
+    # Both sides shuffled: no code says anything about its label, so any classifier scores 10% on average
+    # (with 500 test codes, one standard deviation is 1.3 points).
+    rng = np.random.default_rng(1)
+    train_shuffled, test_shuffled = rng.permutation(train_y), rng.permutation(test_y)
+    knn = knn_accuracy(train_z, train_shuffled, test_z, test_shuffled)
+    probe = linear_probe_accuracy(train_z, train_shuffled, test_z, test_shuffled)
+    assert 0.05 < knn < 0.16, f"k-NN on shuffled labels should be near 10%, got {knn:.3f}"
+    assert 0.05 < probe < 0.16, f"probe on shuffled labels should be near 10%, got {probe:.3f}"
+
+
+def test_table_has_one_row_per_method_with_its_dims():
+    train_z, train_y = _clusters(20, 0.5, noise_seed=0)
+    test_z, test_y = _clusters(10, 0.5, noise_seed=1)
+    codes = {"MLP": (train_z, test_z), "PCA-4": (train_z[:, :4], test_z[:, :4])}
+    table = latent_quality_table(codes, train_y, test_y)
+    assert list(table["method"]) == ["MLP", "PCA-4"]
+    assert list(table["latent_dims"]) == [8, 4]
+    assert table["knn_accuracy"].between(0, 1).all() and table["probe_accuracy"].between(0, 1).all()
+
+
+@pytest.mark.parametrize("model", [MLPAutoencoder(3), ConvAutoencoder(2)])
+def test_encode_images_gives_latent_dims_and_keeps_the_mode(model):
+    model.train()
+    codes = encode_images(model, torch.rand(5, 1, 32, 32))
+    assert codes.shape == (5, model.latent_dim)
+    assert model.training
+
+
+def test_pca_codes_on_real_digits_beat_chance_by_far(tiny_dataset):
+    train_z, test_z = pca_codes(tiny_dataset.train.images, tiny_dataset.test.images, 16)
+    assert train_z.shape == (200, 16) and test_z.shape == (200, 16)
+    accuracy = knn_accuracy(train_z, tiny_dataset.train.labels.numpy(), test_z, tiny_dataset.test.labels.numpy())
+    assert accuracy > 0.6, f"PCA-16 k-NN on real digits should be well above chance, got {accuracy:.2f}"
+
+
+@pytest.mark.parametrize("bad", [{"neighbours": 0}, {"max_iter": 0}, {"neighbours": 2.5}])
+def test_invalid_probe_settings_are_refused(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        ProbeConfig(**bad)

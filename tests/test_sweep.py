@@ -1,0 +1,96 @@
+"""Bottleneck sweeps train only what is missing and summarise one family of runs."""
+
+from __future__ import annotations
+
+import pytest
+
+import aecore.train
+from aecore.__main__ import main
+from aecore.checkpoints import list_runs
+from aecore.config import ConfigError, RunConfig
+from aecore.sweep import families, run_sweep, sweep_configs, sweep_table
+
+QUICK = {"epochs": 1, "train_limit": 100}
+
+
+@pytest.fixture
+def count_trainings(monkeypatch):
+    """Wrap the real trainer and count how often it runs."""
+    calls = []
+    real = aecore.train.train
+
+    def counted(config, *args, **kwargs):
+        calls.append(config.run_id)
+        return real(config, *args, **kwargs)
+
+    monkeypatch.setattr(aecore.train, "train", counted)
+    return calls
+
+
+def test_configs_cover_every_pair_with_shared_settings():
+    configs = sweep_configs(["mlp", "conv"], [1, 2, 2], epochs=3)
+    assert [(c.model, c.bottleneck) for c in configs] == [("mlp", 1), ("mlp", 2), ("conv", 1), ("conv", 2)]
+    assert {c.epochs for c in configs} == {3}
+    assert configs[1] == RunConfig.for_recipe("mlp", bottleneck=2, epochs=3)
+
+
+@pytest.mark.parametrize(
+    ("models", "bottlenecks", "overrides", "message"),
+    [
+        ([], [1], {}, "at least one model"),
+        (["mlp"], [], {}, "at least one bottleneck"),
+        (["mlp"], [0], {}, "bottleneck"),
+        (["mlp"], [1], {"bottleneck": 4}, "set by the sweep"),
+    ],
+)
+def test_invalid_sweeps_are_refused(models, bottlenecks, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        sweep_configs(models, bottlenecks, **overrides)
+
+
+def test_sweep_reuses_cached_runs(checkpoint_root, count_trainings):
+    first = run_sweep(sweep_configs(["mlp"], [1, 2], **QUICK), root=checkpoint_root, device="cpu")
+    assert len(count_trainings) == 2
+    again = run_sweep(sweep_configs(["mlp"], [1, 2], **QUICK), root=checkpoint_root, device="cpu")
+    assert len(count_trainings) == 2, "a repeated sweep must not train again"
+    assert [r.run_id for r in again] == [r.run_id for r in first]
+    run_sweep(sweep_configs(["mlp"], [1, 2, 3], **QUICK), root=checkpoint_root, device="cpu")
+    assert count_trainings[2:] == [RunConfig.for_recipe("mlp", bottleneck=3, **QUICK).run_id], "only the new run"
+
+    runs, _ = list_runs(checkpoint_root)
+    table = sweep_table(runs, first[0].config)
+    assert list(table["latent_dims"]) == [1, 2, 3]
+    assert (table["test_mse"] > 0).all() and (table["pca_mse"] > 0).all()
+    assert list(families(runs)) == [
+        "onecycle · 1 epochs · batch 128 · lr 0.01 · seed 0 · mnist-sample · first 100 training images"
+    ]
+
+
+def test_cli_sweep_trains_then_reuses(checkpoint_root, count_trainings, capsys):
+    argv = [
+        "--checkpoints",
+        str(checkpoint_root),
+        "sweep",
+        "--bottlenecks",
+        "1",
+        "--models",
+        "mlp",
+        "conv",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "100",
+        "--device",
+        "cpu",
+    ]
+    assert main(argv) == 0
+    assert main(argv) == 0
+    assert len(count_trainings) == 2, "the second sweep must reuse both runs"
+    lines = [line for line in capsys.readouterr().out.splitlines() if "test MSE" in line]
+    assert len(lines) == 4 and lines[:2] == lines[2:]
+
+
+def test_cli_sweep_bad_bottleneck_is_one_line_error(checkpoint_root, capsys):
+    assert main(["--checkpoints", str(checkpoint_root), "sweep", "--bottlenecks", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aecore: error: bottleneck") and len(err.strip().splitlines()) == 1
