@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from aecore.checkpoints import BrokenRun, RunInfo, default_checkpoint_root, list_runs
@@ -260,3 +261,14 @@ def image_grid(rows: list[np.ndarray], padding: int = 2) -> np.ndarray:
     stacked = torch.from_numpy(np.concatenate(rows)).float().unsqueeze(1).clamp(0, 1)  # (rows * n, 1, 32, 32)
     grid = make_grid(stacked, nrow=n, padding=padding, pad_value=1.0)  # (3, H, W), grey repeated
     return grid[0].numpy()
+
+
+
+def per_digit_of(runs: dict[str, RunInfo]) -> pd.DataFrame:
+    """Digits 0-9 × models from the runs' stored test metrics: MSE, n, difference, best.
+
+    Cheap (20 numbers), so not cached; the numbers are those aecore measured when the run was saved.
+    """
+    from aecore.metrics import per_digit_comparison
+
+    return per_digit_comparison({model: info.metrics["test"]["per_digit"] for model, info in runs.items()})

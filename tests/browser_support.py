@@ -135,14 +135,17 @@ def wait_for_app(page, text: str | None = None, timeout_ms: int = APP_TIMEOUT_MS
 
 
 def wait_until_idle(page, timeout_ms: int = APP_TIMEOUT_MS) -> None:
-    """Wait until the script has finished: no "running" widget, spinner or loading image for 1 s in a row.
+    """Wait until the script has finished: no "running" widget, spinner, loading image
+    or undrawn chart for 1 s in a row.
 
     (While a training job runs, its panel reruns every half second; wait for text instead then.)
     """
     page.wait_for_function(
         """() => {
             const busy = document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSpinner"]');
-            const loading = [...document.images].some((img) => !img.complete);
+            const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
+            const loading = [...document.images].some((img) => !img.complete)
+                || charts.some((chart) => !chart.querySelector('.main-svg'));
             if (busy || loading) { window.__idleSince = undefined; return false; }
             window.__idleSince = window.__idleSince || Date.now();
             return Date.now() - window.__idleSince > 1000;
