@@ -326,6 +326,17 @@ def save_run(
     return read_run(folder)
 
 
+def ensure_writable(root: Path, run_id: str) -> None:
+    """Raise CheckpointError now if a run could not be saved under `root` (read-only, full, missing)."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=root, prefix=TMP_PREFIX)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        raise CheckpointError(_save_failure(root, run_id, error)) from None
+
+
 def _save_failure(root: Path, run_id: str, error: OSError) -> str:
     if error.errno == errno.ENOSPC:
         return f"disk full while saving {run_id}: nothing was changed; free some space and retrain"
@@ -395,6 +406,7 @@ def load_or_train(
             return info, load_model(info)
         except CheckpointError:
             pass  # an unreadable cached run is replaced by a fresh one
+    ensure_writable(root, config.run_id)  # fail before a long training run, not after it
     data = load_dataset(config.dataset, data_root)
     started = time.perf_counter()
     result = train(config, data, device=device, progress=progress, should_stop=should_stop)
