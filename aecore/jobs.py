@@ -207,7 +207,13 @@ class TrainingJobs:
                 finished.append(info.run_id)
                 if not trained:
                     reused.append(info.run_id)
-                self._update(job, run_ids=tuple(finished), reused=tuple(reused), fraction=(index + 1) / len(configs))
+                self._update(
+                    job,
+                    run_ids=tuple(finished),
+                    reused=tuple(reused),
+                    history=info.history,
+                    fraction=(index + 1) / len(configs),
+                )
         except TrainingCancelled as error:
             self._end(job, CANCELLED, f"{_kept(finished)}{configs[len(finished)].run_id} was {error}; nothing saved")
         except (TrainingDiverged, CheckpointError, DatasetUnavailable, ConfigError) as error:
@@ -245,4 +251,3 @@ def _describe(snapshot: JobSnapshot) -> str:
 def _kept(finished: list[str]) -> str:
     # With several configs in one job, runs finished before a failure are saved and stay saved.
     return f"kept {', '.join(finished)}; " if finished else ""
-
