@@ -68,6 +68,18 @@ def build_parser() -> Parser:
     sweep.add_argument("--dataset", choices=DATASETS, default="mnist-sample")
     sweep.add_argument("--train-limit", type=int, default=None, help="train on only this many images (quick trials)")
     sweep.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+
+    project = commands.add_parser("project", help="precompute the latent page's 2-D maps into each run's folder")
+    project.add_argument("runs", nargs="*", help="run names or unique prefixes (default: the two default runs)")
+    project.add_argument(
+        "--method",
+        choices=("umap", "pca", "tsne", "raw"),
+        nargs="+",
+        default=None,
+        help="default: umap and pca (and raw for a 2-D latent)",
+    )
+    project.add_argument("--points", type=int, default=10_000, help="test digits per map (default: all 10,000)")
+    project.add_argument("--force", action="store_true", help="recompute even when a cached map exists")
     return parser
 
 
@@ -221,7 +233,41 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "list": cmd_list, "delete": cmd_delete, "sweep": cmd_sweep}
+def cmd_project(args: argparse.Namespace) -> int:
+    import time
+
+    from aecore.checkpoints import find_run
+    from aecore.projection import DEFAULT_METHODS, METHOD_TITLES, ProjectionConfig, project_saved_run
+
+    for name in args.runs or default_run_ids():
+        info = find_run(name, args.checkpoints)
+        methods = args.method or [*DEFAULT_METHODS, *(["raw"] if info.latent_dim == 2 else [])]
+        for method in methods:
+            if method == "raw" and info.latent_dim != 2:
+                print(f"{info.run_id}: skipped raw (the code has {info.latent_dim} dims, not 2)", file=sys.stderr)
+                continue
+            try:
+                config = ProjectionConfig(method=method, n_points=args.points)
+            except ValueError as error:
+                raise UsageError(str(error)) from None
+            started = time.perf_counter()
+            projection = project_saved_run(info, config, data_root=args.data, use_cache=not args.force)
+            took = time.perf_counter() - started
+            print(
+                f"{info.run_id}: {METHOD_TITLES[method]} of {projection.provenance['n_points']:,} test codes "
+                f"ready in {took:.1f} s (computed in {projection.provenance['runtime_seconds']:.1f} s)"
+            )
+    return 0
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "list": cmd_list,
+    "delete": cmd_delete,
+    "sweep": cmd_sweep,
+    "project": cmd_project,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
