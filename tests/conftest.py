@@ -46,3 +46,20 @@ def _single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(autouse=True)
+def _apptest_runs_the_navigation_frame(monkeypatch):
+    # streamlit 1.67's AppTest resets PagesManager.uses_pages_directory before every run and, because a
+    # pages/ folder exists, replays every run after the first as an old-style multipage app: the page
+    # script alone, without dashboard.py (no sidebar, no banner). The real server keeps the flag that
+    # st.navigation cleared; this does the same for AppTest so app tests see what users see.
+    import streamlit.testing.v1.app_test as app_test
+    from streamlit.runtime.pages_manager import PagesManager
+
+    class NavigationPagesManager(PagesManager):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(app_test, "PagesManager", NavigationPagesManager)
