@@ -114,3 +114,24 @@ def preprocess(grey: np.ndarray) -> torch.Tensor:
 
     padded = np.pad(field, 2)  # 28x28 -> 32x32, as the datasets are padded
     return torch.from_numpy(padded).reshape(1, 1, 32, 32)
+
+
+def latent_map(test_codes: np.ndarray, seed: int = 0):
+    """A 2-D PCA map of the test codes that can also place new codes: returns (fitted PCA, (n, 2) coordinates).
+
+    PCA rather than UMAP because a new digit must land exactly where the same map puts it: `pca.transform(code)`
+    is the map's own projection, with no re-fitting and no approximation.
+    """
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=2, random_state=seed).fit(test_codes)
+    return pca, pca.transform(test_codes)
+
+
+def nearest_test_digits(test_codes: np.ndarray, test_labels: np.ndarray, code: np.ndarray, k: int = 25) -> np.ndarray:
+    """(10,) how many of the k test codes nearest to `code` (1, d) in latent space show each digit."""
+    from sklearn.neighbors import NearestNeighbors
+
+    index = NearestNeighbors(n_neighbors=k).fit(test_codes)
+    _, rows = index.kneighbors(np.asarray(code, dtype=test_codes.dtype).reshape(1, -1))
+    return np.bincount(np.asarray(test_labels)[rows[0]], minlength=10)

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from aecore.latent_quality import (
     ProbeConfig,
-    encode_images,
     knn_accuracy,
     latent_quality_table,
     linear_probe_accuracy,
     pca_codes,
 )
-from aecore.models import ConvAutoencoder, MLPAutoencoder
 
 
 def _clusters(n_per_class: int, spread: float, noise_seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -53,14 +50,6 @@ def test_table_has_one_row_per_method_with_its_dims():
     assert list(table["method"]) == ["MLP", "PCA-4"]
     assert list(table["latent_dims"]) == [8, 4]
     assert table["knn_accuracy"].between(0, 1).all() and table["probe_accuracy"].between(0, 1).all()
-
-
-@pytest.mark.parametrize("model", [MLPAutoencoder(3), ConvAutoencoder(2)])
-def test_encode_images_gives_latent_dims_and_keeps_the_mode(model):
-    model.train()
-    codes = encode_images(model, torch.rand(5, 1, 32, 32))
-    assert codes.shape == (5, model.latent_dim)
-    assert model.training
 
 
 def test_pca_codes_on_real_digits_beat_chance_by_far(tiny_dataset):

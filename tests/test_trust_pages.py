@@ -1,0 +1,152 @@
+"""App tests of the trust pages (latent quality, error gallery, robustness, own digit, bottleneck sweep) on a
+private copy of the shipped runs."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from aecore.data import load_dataset
+from tests.browser_support import REPO, copy_checkpoints
+from tests.runs import make_run, tiny_config
+
+TIMEOUT = 300  # first runs score the 10k test digits with both models and bootstrap on 2 busy cores
+
+
+@pytest.fixture(scope="module")
+def shipped_copy(tmp_path_factory):
+    return copy_checkpoints(tmp_path_factory.mktemp("trust-pages") / "checkpoints")
+
+
+def open_page(name: str, root, monkeypatch) -> AppTest:
+    monkeypatch.setenv("AECORE_CHECKPOINTS", str(root))
+    at = AppTest.from_file(str(REPO / "pages" / name), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def frame(at: AppTest, key: str):
+    return next(d for d in at.get("arrow_data_frame") if d.proto.id and key in d.proto.id).value
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join(str(e.value) for e in (*at.markdown, *at.caption, *at.info, *at.warning, *at.error))
+
+
+def test_latent_quality_table_has_both_models_and_pca(shipped_copy, monkeypatch):
+    at = open_page("latent_quality.py", shipped_copy, monkeypatch)
+    table = at.dataframe[0].value
+    assert list(table["method"]) == ["MLP", "Conv", "PCA-32"]
+    for column in ("5-NN accuracy", "linear-probe accuracy"):
+        assert table[column].between(0.6, 1.0).all(), f"{column} of trained codes should be far above chance"
+    assert len(at.get("download_button")) == 1 and len(at.get("plotly_chart")) == 1
+
+
+def test_error_gallery_ranks_the_worst_then_the_best_of_one_digit(shipped_copy, monkeypatch):
+    at = open_page("error_gallery.py", shipped_copy, monkeypatch)
+    table = at.dataframe[0].value
+    assert len(table) == 8 and {"MLP MSE", "Conv MSE", "PCA-32 MSE"} <= set(table.columns)
+    assert table["MLP MSE"].is_monotonic_decreasing, "worst first"
+    worst = table["MLP MSE"].min()
+
+    at.radio(key="gallery_end").set_value("best")
+    at.selectbox(key="gallery_digit").set_value(3)
+    at.radio(key="gallery_rank_model").set_value("conv")
+    at.run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert set(table["digit"]) == {3} and table["Conv MSE"].is_monotonic_increasing
+    assert table["MLP MSE"].max() < worst * 5, "the best conv digits are not among the worst MLP ones"
+    assert len(at.get("download_button")) == 1
+
+
+def test_robustness_lab_scores_against_the_clean_image(shipped_copy, monkeypatch):
+    at = open_page("robustness.py", shipped_copy, monkeypatch)
+    shown = texts(at)
+    assert shown.count("MSE vs clean") == 3, "MLP, Conv and PCA-32 are each scored"
+    chart = at.get("plotly_chart")
+    assert len(chart) == 1
+    at.slider(key="robust_sigma").set_value(0.0)
+    at.run()
+    clean_scores = [float(line.split("MSE vs clean")[1]) for line in texts(at).splitlines() if "MSE vs clean" in line]
+    at.slider(key="robust_square").set_value(16)
+    at.run()
+    assert not at.exception, at.exception
+    occluded = [float(line.split("MSE vs clean")[1]) for line in texts(at).splitlines() if "MSE vs clean" in line]
+    assert all(o > c for o, c in zip(occluded, clean_scores, strict=True)), (clean_scores, occluded)
+    assert len(at.get("download_button")) == 1
+
+
+def _png_of_test_digit(index: int) -> bytes:
+    """A real test digit as a photo would show it: dark ink on white, 5x larger, off-centre."""
+    digit = load_dataset("mnist-sample").test.images[index, 0, 2:30, 2:30].numpy()
+    paper = Image.fromarray((255 * (1 - digit)).astype(np.uint8)).resize((140, 140), Image.Resampling.BILINEAR)
+    sheet = Image.new("L", (200, 180), 255)
+    sheet.paste(paper, (50, 10))
+    buffer = io.BytesIO()
+    sheet.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def upload_page(shipped_copy, monkeypatch):
+    at = open_page("own_digit.py", shipped_copy, monkeypatch)
+    assert "Nothing to reconstruct yet" in texts(at)
+    at.radio(key="own_digit_source").set_value("Upload")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("notes.png", b"these are not pixels", "not a readable image"),
+        ("huge.png", b"\x89PNG\r\n\x1a\n" + bytes(1_200_000), "at most 1 MB"),
+        ("tiny.gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", "not a readable image"),
+    ],
+)
+def test_bad_uploads_show_an_error_and_no_traceback(upload_page, name, content, message):
+    upload_page.get("file_uploader")[0].set_value((name, content, "application/octet-stream"))
+    upload_page.run()
+    assert not upload_page.exception, upload_page.exception
+    errors = [e.value for e in upload_page.error]
+    assert len(errors) == 1 and message in errors[0] and name in errors[0]
+    assert not upload_page.get("plotly_chart"), "nothing is reconstructed from a bad upload"
+
+
+def test_an_uploaded_digit_is_reconstructed_and_placed_among_its_kind(upload_page):
+    index = 0  # the first test digit, a clear 7
+    assert load_dataset("mnist-sample").test.labels[index] == 7
+    upload_page.get("file_uploader")[0].set_value(("seven.png", _png_of_test_digit(index), "image/png"))
+    upload_page.run()
+    assert not upload_page.exception, upload_page.exception
+    assert not upload_page.error
+    table = upload_page.dataframe[0].value
+    assert list(table["method"]) == ["MLP", "Conv", "PCA-32"]
+    assert (table["MSE vs your digit"] < 0.05).all(), "a real test digit should be rebuilt well"
+    assert len(upload_page.get("plotly_chart")) == 2, "one latent map per model"
+    assert texts(upload_page).count("mostly **7**s") == 2
+
+
+def test_sweep_page_plots_a_family_of_runs(tmp_path, monkeypatch, tiny_dataset):
+    root = tmp_path / "checkpoints"
+    for bottleneck in (2, 4):
+        make_run(root, tiny_dataset, tiny_config("mlp", bottleneck=bottleneck))
+    make_run(root, tiny_dataset, tiny_config("conv", bottleneck=1))
+    at = open_page("bottleneck_sweep.py", root, monkeypatch)
+    table = at.dataframe[0].value
+    assert list(zip(table["model"], table["latent_dims"], strict=True)) == [("conv", 16), ("mlp", 2), ("mlp", 4)]
+    assert len(at.get("plotly_chart")) == 1 and len(at.get("download_button")) == 1
+
+
+def test_sweep_page_without_a_sweep_says_how_to_make_one(tmp_path, monkeypatch, tiny_dataset):
+    root = tmp_path / "checkpoints"
+    make_run(root, tiny_dataset, tiny_config("mlp"))
+    at = open_page("bottleneck_sweep.py", root, monkeypatch)
+    assert "No sweep yet" in texts(at) and not at.get("plotly_chart")
