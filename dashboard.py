@@ -120,8 +120,7 @@ def retrain_form() -> None:
     except JobBusy as error:
         st.warning(f"Not started: {error}", icon=":material/hourglass_top:")
         return
-    st.session_state[JOB_WATCHED] = job_id
-    st.rerun()  # draw the live panel at once
+    st.session_state[JOB_WATCHED] = job_id  # the job panel, drawn after the sidebar, shows it at once
 
 
 def job_panel() -> None:
