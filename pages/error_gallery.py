@@ -64,7 +64,7 @@ fig.update_layout(
     coloraxis2={"colorscale": "Inferno", "cmin": 0, "cmax": 1, "colorbar": {"title": "|x − x̂|", "len": 0.5}},
 )
 fig.update_annotations(font_size=12, xanchor="left", x=0)
-st.plotly_chart(fig, key="gallery_figure")
+st.plotly_chart(fig, key="gallery_figure", theme=None)  # Streamlit's theme would replace the colour scales
 
 table = pd.DataFrame({"rank": np.arange(1, len(indices) + 1), "test index": indices, "digit": labels[chosen]})
 for method, per_image in errors.items():

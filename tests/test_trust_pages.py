@@ -150,3 +150,19 @@ def test_sweep_page_without_a_sweep_says_how_to_make_one(tmp_path, monkeypatch, 
     make_run(root, tiny_dataset, tiny_config("mlp"))
     at = open_page("bottleneck_sweep.py", root, monkeypatch)
     assert "No sweep yet" in texts(at) and not at.get("plotly_chart")
+
+
+def test_per_digit_page_shows_intervals_and_the_paired_difference(shipped_copy, monkeypatch):
+    at = open_page("per_digit.py", shipped_copy, monkeypatch)
+    intervals = next(d.value for d in at.dataframe if "PCA-32 CI high" in d.value.columns)
+    assert list(intervals["digit"]) == [str(d) for d in range(10)] + ["all"]
+    for method in ("MLP", "Conv", "PCA-32"):
+        assert (intervals[f"{method} CI low"] < intervals[f"{method} MSE"]).all()
+        assert (intervals[f"{method} MSE"] < intervals[f"{method} CI high"]).all()
+    overall = intervals.set_index("digit").loc["all"]
+    assert overall["MLP CI high"] - overall["MLP CI low"] < 0.002, "10,000 test images give a tight interval"
+    difference = next(d.value for d in at.dataframe if "MLP win rate" in d.value.columns)
+    assert len(difference) == 11 and "PCA-32 MSE" in difference.columns
+    assert set(difference["verdict"]) <= {"MLP better", "Conv better", "no clear difference"}
+    assert difference["MLP win rate"].between(0, 1).all()
+    assert len(at.get("download_button")) == 3
