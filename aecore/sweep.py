@@ -15,8 +15,9 @@ import pandas as pd
 from aecore.checkpoints import RunInfo, load_or_train
 from aecore.config import MODELS, ConfigError, RunConfig
 
-# Fields that must agree for runs to sit on one sweep curve: everything except the model and its width.
-FAMILY_FIELDS = ("recipe", "epochs", "batch_size", "learning_rate", "seed", "dataset", "train_limit")
+# Fields that must agree for runs to sit on one sweep curve, besides the training budget (see `family`).
+FAMILY_FIELDS = ("recipe", "seed", "dataset", "train_limit")
+BUDGET_FIELDS = ("epochs", "batch_size", "learning_rate")
 
 
 def sweep_configs(
@@ -59,25 +60,38 @@ def run_sweep(
     return runs
 
 
+def _budget(config: RunConfig) -> tuple | None:
+    """None when the run used its recipe's default budget for its model, else (epochs, batch_size, learning_rate).
+
+    A recipe may tune a different budget per model; runs on those defaults belong to one sweep even though
+    their batch sizes or learning rates differ.
+    """
+    own = tuple(getattr(config, name) for name in BUDGET_FIELDS)
+    default = RunConfig.for_recipe(config.model, config.recipe)
+    return None if own == tuple(getattr(default, name) for name in BUDGET_FIELDS) else own
+
+
 def family(config: RunConfig) -> tuple:
     """The settings shared by all runs of one sweep curve."""
-    return tuple(getattr(config, name) for name in FAMILY_FIELDS)
+    return (*(getattr(config, name) for name in FAMILY_FIELDS), _budget(config))
 
 
 def describe_family(config: RunConfig) -> str:
-    """One line naming a family, e.g. 'onecycle · 60 epochs · batch 128 · lr 0.01 · seed 0 · mnist-sample'."""
+    """One line naming a family, e.g. 'onecycle (recipe defaults) · seed 0 · mnist-sample'."""
+    budget = _budget(config)
+    if budget is None:
+        training = f"{config.recipe} (recipe defaults)"
+    else:
+        training = f"{config.recipe} · {budget[0]} epochs · batch {budget[1]} · lr {budget[2]:g}"
     limit = f" · first {config.train_limit:,} training images" if config.train_limit else ""
-    return (
-        f"{config.recipe} · {config.epochs} epochs · batch {config.batch_size} · lr {config.learning_rate:g} · "
-        f"seed {config.seed} · {config.dataset}{limit}"
-    )
+    return f"{training} · seed {config.seed} · {config.dataset}{limit}"
 
 
 def sweep_table(runs: Iterable[RunInfo], like: RunConfig) -> pd.DataFrame:
     """Runs of the same family as `like`, one row per run, sorted by model then latent dims.
 
     Columns: model, bottleneck, latent_dims, test_mse, pca_mse (PCA with as many components as latent_dims,
-    fit on the same training images), parameters, run_id.
+    fit on the same training images), epochs, batch_size, learning_rate, parameters, run_id.
     """
     wanted = family(like)
     rows = [
@@ -87,13 +101,16 @@ def sweep_table(runs: Iterable[RunInfo], like: RunConfig) -> pd.DataFrame:
             "latent_dims": run.latent_dim,
             "test_mse": run.test_mse,
             "pca_mse": run.pca_mse,
+            "epochs": run.config.epochs,
+            "batch_size": run.config.batch_size,
+            "learning_rate": run.config.learning_rate,
             "parameters": run.parameters,
             "run_id": run.run_id,
         }
         for run in runs
         if family(run.config) == wanted
     ]
-    columns = ["model", "bottleneck", "latent_dims", "test_mse", "pca_mse", "parameters", "run_id"]
+    columns = ["model", "bottleneck", "latent_dims", "test_mse", "pca_mse", *BUDGET_FIELDS, "parameters", "run_id"]
     return pd.DataFrame(rows, columns=columns).sort_values(["model", "latent_dims"], ignore_index=True)
 
 

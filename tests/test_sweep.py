@@ -8,7 +8,7 @@ import aecore.train
 from aecore.__main__ import main
 from aecore.checkpoints import list_runs
 from aecore.config import ConfigError, RunConfig
-from aecore.sweep import families, run_sweep, sweep_configs, sweep_table
+from aecore.sweep import describe_family, families, family, run_sweep, sweep_configs, sweep_table
 
 QUICK = {"epochs": 1, "train_limit": 100}
 
@@ -61,9 +61,19 @@ def test_sweep_reuses_cached_runs(checkpoint_root, count_trainings):
     table = sweep_table(runs, first[0].config)
     assert list(table["latent_dims"]) == [1, 2, 3]
     assert (table["test_mse"] > 0).all() and (table["pca_mse"] > 0).all()
+    budget = first[0].config
     assert list(families(runs)) == [
-        "onecycle · 1 epochs · batch 128 · lr 0.01 · seed 0 · mnist-sample · first 100 training images"
+        f"onecycle · 1 epochs · batch {budget.batch_size} · lr {budget.learning_rate:g} · seed 0 · mnist-sample · "
+        "first 100 training images"
     ]
+
+
+def test_runs_on_each_models_default_budget_form_one_family():
+    mlp, conv = RunConfig.for_recipe("mlp", bottleneck=4), RunConfig.for_recipe("conv", bottleneck=1)
+    assert family(mlp) == family(conv)
+    assert describe_family(conv) == "onecycle (recipe defaults) · seed 0 · mnist-sample"
+    assert family(mlp) != family(RunConfig.for_recipe("mlp", bottleneck=4, epochs=mlp.epochs + 1))
+    assert family(mlp) != family(RunConfig.for_recipe("mlp", bottleneck=4, seed=1))
 
 
 def test_cli_sweep_trains_then_reuses(checkpoint_root, count_trainings, capsys):
