@@ -52,6 +52,16 @@ def refs(runs: dict[str, RunInfo]) -> list[RunRef]:
     return [RunRef.of(info) for info in runs.values()]
 
 
+def page_runs() -> tuple[dict[str, RunInfo], list[RunRef]]:
+    """The selected runs for a trust page, with the dataset banner drawn; stops the page when there are none."""
+    runs = app_state.selected_runs()
+    if not runs:
+        st.warning("No readable runs to compare: train one from the sidebar.")
+        st.stop()
+    st.caption(app_state.dataset_banner(runs))
+    return runs, refs(runs)
+
+
 def pca_refs(run_refs: list[RunRef]) -> dict[str, RunRef]:
     """One PCA baseline per distinct latent size (and dataset) among the runs: {"PCA-32": ref}."""
     chosen: dict[str, RunRef] = {}

@@ -17,12 +17,7 @@ st.markdown(
     "as many dimensions) fails on them too. The heat rows show |x − x̂|, the absolute error of each pixel."
 )
 
-runs = app_state.selected_runs()
-if not runs:
-    st.warning("No readable runs to compare: train one from the sidebar.")
-    st.stop()
-refs = trust_state.refs(runs)
-st.caption(app_state.dataset_banner(runs))
+_, refs = trust_state.page_runs()
 
 controls = st.columns([2, 2, 2, 3])
 ranking = controls[0].radio("Rank by", [r.model for r in refs], format_func=app_state.MODEL_TITLES.get,

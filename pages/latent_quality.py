@@ -14,13 +14,8 @@ st.markdown(
     "of dimensions is the baseline. Chance is 10%."
 )
 
-runs = app_state.selected_runs()
-if not runs:
-    st.warning("No readable runs to compare: train one from the sidebar.")
-    st.stop()
-
-refs = tuple(trust_state.refs(runs))
-st.caption(app_state.dataset_banner(runs))
+_, refs = trust_state.page_runs()
+refs = tuple(refs)
 table = trust_state.latent_quality(refs)
 
 colours = {ref.title: app_state.MODEL_COLOURS[ref.model] for ref in refs}

@@ -4,7 +4,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-import app_state
 import trust_state
 from aecore.own_digit import MAX_UPLOAD_BYTES, canvas_to_grey, preprocess, read_upload
 
@@ -15,11 +14,7 @@ st.markdown(
     "then both models (and PCA with as many dimensions) rebuild it."
 )
 
-runs = app_state.selected_runs()
-if not runs:
-    st.warning("No readable runs to compare: train one from the sidebar.")
-    st.stop()
-refs = trust_state.refs(runs)
+_, refs = trust_state.page_runs()
 
 source = st.radio("Input", ["Draw", "Upload"], horizontal=True, key="own_digit_source")
 grey = None

@@ -14,12 +14,7 @@ st.markdown(
     "test image, so a low MSE means the model recovered the digit rather than copying the damage."
 )
 
-runs = app_state.selected_runs()
-if not runs:
-    st.warning("No readable runs to compare: train one from the sidebar.")
-    st.stop()
-refs = trust_state.refs(runs)
-st.caption(app_state.dataset_banner(runs))
+_, refs = trust_state.page_runs()
 
 colours = {ref.title: app_state.MODEL_COLOURS[ref.model] for ref in refs}
 
