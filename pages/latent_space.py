@@ -21,6 +21,7 @@ SIZES = (1_000, 2_000, 5_000, DEFAULT_POINTS)
 COLOURINGS = {"digit": "digit", "mse": "per-image MSE", "better": "which model reconstructs it better"}
 DIGIT_COLOURS = px.colors.qualitative.Safe[:10]  # CARTO "Safe": told apart under colour-vision deficiencies
 GRID = 36  # the invisible click layer is GRID × GRID spots
+SPOT = -1  # the customdata of a grid spot (a digit's is its test index)
 NEIGHBOURS_K = 10
 
 runs = app_state.selected_runs()
@@ -107,6 +108,9 @@ if missing:
 labels = test.labels.numpy()
 errors = {m: latent_state.test_errors(*ref(m)) for m in models}
 positions = {m: {int(i): row for row, i in enumerate(p.indices)} for m, p in projections.items()}
+hover_labels = latent_state.hover_labels(
+    tuple(ref(m) for m in models), tuple(app_state.MODEL_TITLES[m] for m in models)
+)
 
 
 # --- the maps ------------------------------------------------------------------------------------------------
@@ -115,36 +119,32 @@ positions = {m: {int(i): row for row, i in enumerate(p.indices)} for m, p in pro
 def on_map_select(model: str) -> None:
     """A click on a map: a digit selects it (in both maps); an empty spot becomes the decode spot."""
     points = st.session_state[f"latent_map_{model}"]["selection"]["points"]
-    if not points:
+    if not points or points[0].get("customdata") is None:
         return  # a cleared selection (e.g. the figure was redrawn) keeps what was chosen
-    data = points[0].get("customdata") or []
-    if len(data) >= 1 and data[0] == "spot":
+    index = int(points[0]["customdata"])
+    if index == SPOT:
         st.session_state[SPOT_MAP] = model
         st.session_state[SPOT_X], st.session_state[SPOT_Y] = float(points[0]["x"]), float(points[0]["y"])
-    elif data:
-        st.session_state[SELECTED] = int(data[0])
+    else:
+        st.session_state[SELECTED] = index
 
 
 def scatter(fig: go.Figure, model: str, rows: np.ndarray, name: str, **marker) -> None:
     proj = projections[model]
     index = proj.indices[rows]
-    other = [m for m in models if m != model]
-    custom = np.column_stack(
-        [index, labels[index], errors[model][index], errors[other[0]][index] if other else errors[model][index]]
-    )
-    vs = f"<br>{app_state.MODEL_TITLES[other[0]]} MSE %{{customdata[3]:.5f}}" if other else ""
     fig.add_trace(
         go.Scattergl(
             x=proj.coords[rows, 0],
             y=proj.coords[rows, 1],
             mode="markers",
             name=name,
-            customdata=custom,
+            # One number per point: the test index a click reports. Flat arrays keep a 10k-point figure fast.
+            customdata=index,
+            hovertext=hover_labels[index],
+            hoverinfo="text",
             marker={"size": 4, "opacity": 0.75, **marker},
             selected={"marker": {"opacity": 0.75}},
             unselected={"marker": {"opacity": 0.75}},
-            hovertemplate=f"digit %{{customdata[1]}} · test #%{{customdata[0]}}<br>{app_state.MODEL_TITLES[model]} "
-            f"MSE %{{customdata[2]:.5f}}{vs}<extra></extra>",
         )
     )
 
@@ -166,8 +166,8 @@ def map_figure(model: str) -> go.Figure:
             mode="markers",
             name="decode a spot",
             showlegend=False,
-            customdata=[["spot"]] * gx.size,
-            marker={"size": 10, "opacity": 0},
+            customdata=np.full(gx.size, SPOT),
+            marker={"size": 1, "opacity": 0},  # tiny: a real digit under the cursor wins the click
             selected={"marker": {"opacity": 0}},
             unselected={"marker": {"opacity": 0}},
             hovertemplate="click to decode this spot<br>(%{x:.2f}, %{y:.2f})<extra></extra>",
@@ -235,7 +235,7 @@ def highlight(fig: go.Figure, model: str) -> None:
                 mode="markers",
                 name="decoded spot",
                 hoverinfo="skip",
-                marker={"symbol": "x-thin-open", "size": 16, "line": {"width": 3, "color": "black"}},
+                marker={"symbol": "x-thin-open", "size": 16, "color": "black", "line": {"width": 3, "color": "black"}},
             )
         )
 
