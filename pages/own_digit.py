@@ -18,7 +18,7 @@ _, refs = trust_state.page_runs()
 
 source = st.radio("Input", ["Draw", "Upload"], horizontal=True, key="own_digit_source")
 grey = None
-left, right = st.columns([1, 2])
+left, right = st.columns([2, 3])
 with left:
     if source == "Draw":
         from streamlit_drawable_canvas import st_canvas
