@@ -1,0 +1,81 @@
+"""The latent page in real Chromium: click a digit on one map and see its details, linked on the other map;
+click empty space and see that spot decoded."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser_support import assert_no_exception, go_to, open_dashboard, screenshot, wait_until_idle
+
+pytestmark = pytest.mark.browser
+
+MAPS = '[data-testid="stPlotlyChart"] .js-plotly-plot'
+
+# Page coordinates of a plotted item on map `n`: the left-most digit (nothing lies beyond it, so the click
+# cannot land on a neighbour), or the top-right corner spot of the invisible decode grid.
+POINT_JS = """([selector, n, what]) => {
+    const gd = document.querySelectorAll(selector)[n];
+    const L = gd._fullLayout, box = gd.getBoundingClientRect();
+    let x, y, index = null;
+    if (what === 'digit') {
+        const trace = gd._fullData.find((t) => t.type === 'scattergl' && t.x.length > 0);
+        let best = 0;
+        for (let i = 1; i < trace.x.length; i++) if (trace.x[i] < trace.x[best]) best = i;
+        [x, y, index] = [trace.x[best], trace.y[best], trace.customdata[best]];
+    } else {
+        const grid = gd._fullData[0];
+        [x, y] = [grid.x[grid.x.length - 1], grid.y[grid.y.length - 1]];
+    }
+    return {index: index, x: x, y: y,
+            px: box.left + L.xaxis._offset + L.xaxis.l2p(x), py: box.top + L.yaxis._offset + L.yaxis.l2p(y)};
+}"""
+
+TRACE_NAMES_JS = "([selector, n]) => document.querySelectorAll(selector)[n]._fullData.map((t) => t.name)"
+
+
+def locate(page, n: int, what: str) -> dict:
+    page.locator(MAPS).nth(n).scroll_into_view_if_needed()
+    return page.evaluate(POINT_JS, [MAPS, n, what])
+
+
+def click(page, target: dict) -> None:
+    page.mouse.move(target["px"], target["py"])  # hover first: plotly picks the point under the cursor
+    page.mouse.click(target["px"], target["py"])
+
+
+def test_clicking_a_digit_shows_its_details_and_highlights_it_on_both_maps(dashboard, page):
+    open_dashboard(page, dashboard)
+    go_to(page, "Latent space", "Click a digit on either map")
+    assert page.locator(MAPS).count() == 2
+
+    digit = locate(page, 0, "digit")
+    index = int(digit["index"])
+    click(page, digit)
+    page.get_by_text(f"Test image #{index}").first.wait_for(timeout=60_000)
+    wait_until_idle(page)
+    assert_no_exception(page, "latent page after a click")
+    details = page.locator(".st-key-latent_details")
+    assert details.get_by_text("original").count() >= 1
+    assert details.get_by_text("MLP · MSE").count() == 1 and details.get_by_text("Conv · MSE").count() == 1
+    assert details.get_by_text("nearest in its latent space").count() == 2
+    for n in (0, 1):  # linked: the digit is ringed on the map it was clicked on and on the other
+        assert f"selected #{index}" in page.evaluate(TRACE_NAMES_JS, [MAPS, n])
+    screenshot(page, "latent_space_selected")
+
+
+def test_clicking_empty_space_decodes_that_spot(dashboard, page):
+    open_dashboard(page, dashboard)
+    go_to(page, "Latent space", "Click a digit on either map")
+    corner = locate(page, 1, "spot")
+    click(page, corner)
+    spot_x = page.locator(".st-key-latent_spot_x input")
+    page.wait_for_function(
+        "([selector, x]) => Math.abs(parseFloat(document.querySelector(selector).value) - x) < 1e-2",
+        arg=[".st-key-latent_spot_x input", corner["x"]],
+        timeout=60_000,
+    )
+    wait_until_idle(page)
+    assert_no_exception(page, "latent page after decoding a spot")
+    assert abs(float(spot_x.input_value()) - corner["x"]) < 1e-2
+    assert page.get_by_text("weighted average of neighbours' codes").count() == 2
+    assert "decoded spot" in page.evaluate(TRACE_NAMES_JS, [MAPS, 1])
