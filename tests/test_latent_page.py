@@ -92,3 +92,20 @@ def test_decoding_a_far_spot_warns(app):
 def test_the_default_spot_is_among_the_data(app):
     assert not any("Far from the data" in w.value for w in app.warning)
     assert "Among the data" in texts(app)
+
+
+def test_a_2d_run_is_shown_raw_and_decoded_exactly(tmp_path, tiny_dataset, monkeypatch):
+    from tests.runs import make_run, tiny_config
+
+    root = copy_checkpoints(tmp_path / "checkpoints")  # its own copy: the extra run must not leak into other tests
+    info, _ = make_run(root, tiny_dataset, tiny_config("mlp", bottleneck=2))
+    monkeypatch.setenv("AECORE_CHECKPOINTS", str(root))
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.session_state["selected_run_mlp"] = info.run_id
+    at.session_state["latent_method"] = "raw"
+    at.run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert "raw 2-D latent of 10,000 test-set latent codes" in shown, "the 2-D run is drawn at its own codes"
+    assert "no raw 2-D coordinates: showing UMAP instead" in shown, "the 32-d conv run falls back to UMAP"
+    assert "MLP: its code at this spot, exactly" in captions(at)

@@ -221,3 +221,21 @@ def test_the_shipped_default_runs_ship_their_default_maps(model):
         assert cached is not None, f"{run.run_id} has no cached {method} map: run `python -m aecore project`"
         assert cached.coords.shape == (10_000, 2)
         np.testing.assert_array_equal(cached.indices, np.arange(10_000))
+
+
+def test_project_command_precomputes_maps_into_the_run_folder(checkpoint_root, tiny_dataset, capsys):
+    from aecore.__main__ import main
+    from tests.runs import make_run, tiny_config
+
+    info, _ = make_run(checkpoint_root, tiny_dataset, tiny_config("mlp", bottleneck=2))
+    argv = ["--checkpoints", str(checkpoint_root), "project", info.run_id, "--method", "pca", "raw", "--points", "100"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "PCA of 100 test codes" in out and "raw 2-D latent of 100 test codes" in out
+    for method in ("pca", "raw"):
+        assert load_cached(info, ProjectionConfig(method=method, n_points=100)) is not None
+    wide, _ = make_run(checkpoint_root, tiny_dataset, tiny_config("mlp", bottleneck=3))
+    assert main(["--checkpoints", str(checkpoint_root), "project", wide.run_id, "--method", "raw"]) == 0
+    assert "skipped raw" in capsys.readouterr().err
+    assert main(["--checkpoints", str(checkpoint_root), "project", wide.run_id, "--points", "3"]) == 2
+    assert "n_points" in capsys.readouterr().err
