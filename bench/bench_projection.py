@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_dashboard import RENDERED_JS  # text on screen, nothing running, charts drawn, images loaded
 from common import REPO, Row, markdown_table
 
 from tests import browser_support as bs
@@ -49,16 +50,6 @@ t = time.perf_counter(); compute_projection(codes, ProjectionConfig(method="umap
 out["warm_fit"] = time.perf_counter() - t
 print(json.dumps(out))
 """
-
-# True once `text` is in the main area and the script has settled (nothing running, charts drawn, images loaded).
-RENDERED_JS = """(text) => {
-    const main = document.querySelector('[data-testid="stMain"]');
-    if (!main || !main.innerText.includes(text)) return false;
-    if (document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSpinner"]')) return false;
-    const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
-    if (charts.some((chart) => !chart.querySelector('.main-svg'))) return false;
-    return ![...document.images].some((img) => !img.complete);
-}"""
 
 # Page position and test index of the digit at an extreme of map n (nothing beyond it to steal the click).
 EXTREME_JS = """([n, side]) => {

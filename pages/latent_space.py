@@ -305,20 +305,15 @@ else:
         def set_end(key: str, value: int) -> None:
             st.session_state[key] = value
 
-        images[-2].button(
-            "Interpolate from here",
-            key="latent_use_start",
-            on_click=set_end,
-            args=(INTERP_START, index),
-            icon=":material/start:",
-        )
-        images[-1].button(
-            "Interpolate to here",
-            key="latent_use_end",
-            on_click=set_end,
-            args=(INTERP_END, index),
-            icon=":material/flag:",
-        )
+        for column, (label, key, icon) in zip(
+            images[-2:],
+            (
+                ("Interpolate from here", INTERP_START, ":material/start:"),
+                ("Interpolate to here", INTERP_END, ":material/flag:"),
+            ),
+            strict=True,
+        ):
+            column.button(label, key=f"{key}_use", on_click=set_end, args=(key, index), icon=icon)
         for model in models:
             near = latent_state.neighbours(*ref(model), index, int(k))
             same = int((labels[near] == labels[index]).sum())

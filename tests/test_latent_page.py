@@ -66,7 +66,7 @@ def test_selecting_a_digit_shows_it_both_reconstructions_and_neighbours(app):
 def test_interpolate_buttons_take_the_selected_digit_as_ends(app):
     app.session_state["latent_selected"] = 42
     app.run()
-    app.button(key="latent_use_end").click().run()
+    app.button(key="latent_interp_end_use").click().run()
     assert not app.exception, app.exception
     assert app.number_input(key="latent_interp_end").value == 42
     assert "original #0 · 8 decoded steps · original #42" in captions(app)
