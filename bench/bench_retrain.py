@@ -1,0 +1,107 @@
+"""Retrain both default models from the dashboard's sidebar: wall time and progress update rate.
+
+Starts the dashboard (as tests/browser_support.py does) on a copy of the shipped runs without the
+two default runs, so "Train" with blank fields really trains both defaults one after the other.
+Polls the job panel every 50 ms and counts how often what it shows changes while training runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from common import Row, markdown_table
+
+from aecore.config import MODELS, RunConfig
+from tests import browser_support as bs
+
+LIMIT_SECONDS = 60
+MIN_UPDATES_PER_SECOND = 2
+TIMEOUT_SECONDS = 900
+PANEL = ".st-key-job_panel"
+RESULT = ".st-key-job_result"
+
+
+def checkpoints_without_defaults(target: Path) -> Path:
+    root = bs.copy_checkpoints(target)
+    for model in MODELS:
+        shutil.rmtree(root / RunConfig.for_recipe(model).run_id, ignore_errors=True)
+    return root
+
+
+def watch_job(page) -> dict:
+    """Click Train and poll the job panel until the result box appears; returns timings and updates."""
+    started = time.perf_counter()
+    page.locator(".st-key-retrain_submit button").click()
+    shown, changes, first_panel = None, 0, None
+    while time.perf_counter() - started < TIMEOUT_SECONDS:
+        result = page.locator(RESULT)
+        if result.count() and "Trained and saved" in result.inner_text():
+            finished = time.perf_counter()
+            return {
+                "seconds": finished - started,
+                "panel_seconds": finished - (first_panel or finished),
+                "updates": changes,
+                "result": result.inner_text().splitlines()[0],
+            }
+        panel = page.locator(PANEL)
+        text = panel.inner_text() if panel.count() else None
+        if text is not None and text != shown:
+            first_panel = first_panel or time.perf_counter()
+            changes += shown is not None
+            shown = text
+        time.sleep(0.05)
+    raise TimeoutError(f"retraining did not finish in {TIMEOUT_SECONDS} s")
+
+
+def main(smoke: bool = False) -> dict:
+    """`smoke`: train on 100 images for 1 epoch, to check the bench drives the form correctly."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="bench-retrain-") as tmp, sync_playwright() as playwright:
+        browser = bs.launch_chromium(playwright)
+        server = bs.start_dashboard(checkpoints_without_defaults(Path(tmp) / "checkpoints"), Path(tmp) / "server.log")
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server.url, timeout=bs.APP_TIMEOUT_MS)
+            bs.wait_for_app(page)
+            if smoke:
+                page.locator(".st-key-retrain_epochs input").fill("1")
+                page.locator(".st-key-retrain_train_limit input").fill("100")
+            job = watch_job(page)
+        finally:
+            bs.stop_dashboard(server)
+            browser.close()
+    rate = job["updates"] / job["panel_seconds"] if job["panel_seconds"] else 0.0
+    rows = [
+        Row(
+            bench="retrain both default models from the sidebar (click -> saved)",
+            reference="-",
+            measured=f"{job['seconds']:.1f} s",
+            ratio="",
+            target=f"<= {LIMIT_SECONDS} s",
+            met=job["seconds"] <= LIMIT_SECONDS,
+            note=job["result"],
+        ),
+        Row(
+            bench="progress updates while retraining",
+            reference="-",
+            measured=f"{rate:.1f} per s ({job['updates']} in {job['panel_seconds']:.0f} s)",
+            ratio="",
+            target=f">= {MIN_UPDATES_PER_SECOND} per s",
+            met=rate >= MIN_UPDATES_PER_SECOND,
+        ),
+    ]
+    return {"rows": rows, "raw": job}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="1 epoch on 100 images: check the bench runs")
+    out = main(smoke=parser.parse_args().smoke)
+    print(markdown_table(out["rows"]))
+    print(json.dumps(out["raw"], indent=1))
