@@ -7,6 +7,7 @@ in (with a cheap signature of the folder, so runs written by the CLI appear with
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -148,10 +149,13 @@ def model_of(info: RunInfo) -> Autoencoder:
 
 @st.cache_resource
 def training_jobs() -> TrainingJobs:
-    """The process-wide job runner: every page and every browser tab sees the same job."""
+    """The process-wide job runner: every page and every browser tab sees the same job.
+
+    Training uses half the cores (at least one), leaving the rest to the server and the pages.
+    """
     from aecore.jobs import TrainingJobs
 
-    return TrainingJobs()
+    return TrainingJobs(threads=max(1, (os.cpu_count() or 2) // 2))
 
 
 def refresh_registry() -> None:

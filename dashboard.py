@@ -82,8 +82,7 @@ def run_selectors(registry: app_state.Registry) -> None:
 
 def retrain_form() -> None:
     st.header("Train")
-    recipes = ", ".join(f"{r.name}: {r.epochs} epochs, batch {r.batch_size}, lr {r.learning_rate:g}"
-                        for r in RECIPE_DEFAULTS.values())
+    recipes = "\n\n".join(f"**{r.name}**: {r.description}" for r in RECIPE_DEFAULTS.values())
     with st.form("retrain", border=False):
         choice = st.radio("Model", ["both", *MODELS], horizontal=True, key="retrain_model",
                           format_func=lambda m: "Both" if m == "both" else app_state.MODEL_TITLES[m])

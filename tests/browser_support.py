@@ -161,8 +161,12 @@ def open_dashboard(page, server: DashboardServer, text: str | None = None) -> No
 
 
 def go_to(page, title: str, text: str | None = None) -> None:
-    """Click the sidebar navigation link `title` (same session, like a user) and wait for `text`."""
-    page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).first.click()
+    """Click the sidebar navigation link `title` (same session, like a user), wait for its URL, then `text`."""
+    link = page.locator('[data-testid="stSidebarNavLink"]').filter(has_text=title).first
+    target = link.get_attribute("href")
+    link.click()
+    if target:  # the old page stays on screen (and idle) until the new one's run starts
+        page.wait_for_url(target, timeout=APP_TIMEOUT_MS)
     wait_for_app(page, text)
 
 

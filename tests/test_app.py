@@ -183,13 +183,17 @@ def test_tiny_retrain_runs_across_page_switches_and_becomes_selected(app_root):
 
 
 def test_an_identical_config_is_loaded_instantly_and_said_so(app_root):
+    jobs = app_state.training_jobs()
+    jobs.start([TINY_CONFIG], root=app_root)
+    assert jobs.wait(JOB_TIMEOUT).state == "finished"
     at = open_app()
-    fill_retrain_form(at, model="conv")  # every field at its default: the shipped conv run
-    app_state.training_jobs().wait(JOB_TIMEOUT)
+    fill_retrain_form(at, **TINY_FORM)
+    done = jobs.wait(JOB_TIMEOUT)
     at.run()
 
+    assert done.reused == (TINY_CONFIG.run_id,)
     assert "already existed with this exact config" in texts(at.info)
-    assert at.selectbox(key="selected_run_conv").value == SHIPPED["conv"]
+    assert at.selectbox(key="selected_run_mlp").value == TINY_CONFIG.run_id
 
 
 def test_two_retrains_at_once_run_exactly_one(app_root):
