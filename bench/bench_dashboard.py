@@ -25,11 +25,16 @@ HOME_TEXT = "MLP vs convolutional autoencoder on MNIST"
 SWITCH_TO, SWITCH_TEXT = "Per-digit error", "Per-digit error"
 LATENT_TITLE, LATENT_TEXT = "Latent space", "Latent space"
 
-# True once `text` is in the main area and the script has settled: nothing running, images loaded,
-# charts drawn. Same conditions as browser_support.wait_until_idle, without its 1 s quiet period.
-RENDERED_JS = """(text) => {
+# Argument `text` or [text, heading]. True once `text` is in the main area (in an h1 when `heading`:
+# a page's title, which the previous page cannot already show) and the script has settled: nothing
+# running, images loaded, charts drawn. Same conditions as browser_support.wait_until_idle, without
+# its 1 s quiet period.
+RENDERED_JS = """(arg) => {
+    const [text, heading] = Array.isArray(arg) ? arg : [arg, false];
     const main = document.querySelector('[data-testid="stMain"]');
-    if (!main || !main.innerText.includes(text)) return false;
+    if (!main) return false;
+    const places = heading ? [...main.querySelectorAll('h1')] : [main];
+    if (!places.some((place) => place.innerText.includes(text))) return false;
     if (document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSpinner"]')) return false;
     const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
     if (charts.some((chart) => !chart.querySelector('.main-svg'))) return false;
@@ -37,11 +42,11 @@ RENDERED_JS = """(text) => {
 }"""
 
 
-def rendered_after(page, action, text: str) -> float:
-    """Seconds from `action()` until `text` is rendered and the page has settled."""
+def rendered_after(page, action, text: str, heading: bool = True) -> float:
+    """Seconds from `action()` until `text` is rendered (as a page title, when `heading`) and settled."""
     started = time.perf_counter()
     action()
-    page.wait_for_function(RENDERED_JS, arg=text, polling=25, timeout=bs.APP_TIMEOUT_MS)
+    page.wait_for_function(RENDERED_JS, arg=[text, heading], polling=25, timeout=bs.APP_TIMEOUT_MS)
     return time.perf_counter() - started
 
 
@@ -78,8 +83,9 @@ def measure_bare(browser, work: Path) -> dict:
     server = start_bare_app(work / "bare.log")
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        home = rendered_after(page, lambda: page.goto(server.url), "script runs: 1")
-        rerun = rendered_after(page, lambda: page.get_by_role("button", name="Again").click(), "script runs: 2")
+        home = rendered_after(page, lambda: page.goto(server.url), "script runs: 1", heading=False)
+        again = page.get_by_role("button", name="Again")
+        rerun = rendered_after(page, again.click, "script runs: 2", heading=False)
         page.close()
         return {"home": home, "rerun": rerun}
     finally:

@@ -39,23 +39,27 @@ def watch_job(page) -> dict:
     page.locator(".st-key-retrain_submit button").click()
     shown, changes, first_panel = None, 0, None
     while time.perf_counter() - started < TIMEOUT_SECONDS:
-        result = page.locator(RESULT)
-        if result.count() and "Trained and saved" in result.inner_text():
+        result = _text(page, RESULT)
+        if result and "Trained and saved" in result:
             finished = time.perf_counter()
             return {
                 "seconds": finished - started,
                 "panel_seconds": finished - (first_panel or finished),
                 "updates": changes,
-                "result": result.inner_text().splitlines()[0],
+                "result": next(line for line in result.splitlines() if "Trained and saved" in line),
             }
-        panel = page.locator(PANEL)
-        text = panel.inner_text() if panel.count() else None
+        text = _text(page, PANEL)
         if text is not None and text != shown:
             first_panel = first_panel or time.perf_counter()
             changes += shown is not None
             shown = text
         time.sleep(0.05)
     raise TimeoutError(f"retraining did not finish in {TIMEOUT_SECONDS} s")
+
+
+def _text(page, selector: str) -> str | None:
+    # One round trip: the panel reruns twice a second, so a locator can go stale between two calls.
+    return page.evaluate("(s) => { const e = document.querySelector(s); return e ? e.innerText : null; }", selector)
 
 
 def main(smoke: bool = False) -> dict:
@@ -70,8 +74,10 @@ def main(smoke: bool = False) -> dict:
             page.goto(server.url, timeout=bs.APP_TIMEOUT_MS)
             bs.wait_for_app(page)
             if smoke:
-                page.locator(".st-key-retrain_epochs input").fill("1")
-                page.locator(".st-key-retrain_train_limit input").fill("100")
+                for key, value in (("retrain_epochs", "1"), ("retrain_train_limit", "100")):
+                    field = page.locator(f".st-key-{key} input")
+                    field.fill(value)
+                    field.press("Tab")  # a text input commits its value when it loses focus
             job = watch_job(page)
         finally:
             bs.stop_dashboard(server)
