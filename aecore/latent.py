@@ -156,6 +156,20 @@ class MapIndex:
         return SpotNeighbours(rows, inverse / inverse.sum(), float(distances[0]), self.spacing_)
 
 
+def empty_spots(coords: np.ndarray, cells: int = 36, margin: float = 0.05) -> np.ndarray:
+    """Centres of the cells of a `cells` × `cells` grid over the map (widened by `margin`) that hold no point.
+
+    coords : ndarray of shape (n_samples, 2). Returns (m, 2): the empty space a user may click to decode.
+    """
+    low, high = coords.min(0), coords.max(0)
+    pad = np.maximum(high - low, 1e-6) * margin
+    edges = [np.linspace(low[d] - pad[d], high[d] + pad[d], cells + 1) for d in (0, 1)]
+    counts, _, _ = np.histogram2d(coords[:, 0], coords[:, 1], bins=edges)  # (cells, cells), [x bin, y bin]
+    centres = [(e[:-1] + e[1:]) / 2 for e in edges]
+    ix, iy = np.nonzero(counts == 0)
+    return np.column_stack([centres[0][ix], centres[1][iy]])
+
+
 def latent_at(latents: np.ndarray, spot: SpotNeighbours) -> np.ndarray:
     """The weighted average code of a spot's neighbours: (n_samples, d) -> (d,).
 

@@ -9,7 +9,7 @@ import streamlit as st
 
 import app_state
 import latent_state
-from aecore.latent import latent_at
+from aecore.latent import empty_spots, latent_at
 from aecore.projection import DEFAULT_POINTS, METHOD_TITLES, METHODS, ProjectionConfig
 
 SELECTED = "latent_selected"  # test index of the digit clicked on either map (UI state)
@@ -20,7 +20,7 @@ INTERP_START, INTERP_END = "latent_interp_start", "latent_interp_end"
 SIZES = (1_000, 2_000, 5_000, DEFAULT_POINTS)
 COLOURINGS = {"digit": "digit", "mse": "per-image MSE", "better": "which model reconstructs it better"}
 DIGIT_COLOURS = px.colors.qualitative.Safe[:10]  # CARTO "Safe": told apart under colour-vision deficiencies
-GRID = 36  # the invisible click layer is GRID × GRID spots
+GRID = 36  # the invisible click layer has a spot in each empty cell of a GRID × GRID grid
 SPOT = -1  # the customdata of a grid spot (a digit's is its test index)
 NEIGHBOURS_K = 10
 
@@ -153,21 +153,18 @@ def map_figure(model: str) -> go.Figure:
     proj = projections[model]
     index = proj.indices
     fig = go.Figure()
-    # An invisible grid under the points: a click on empty space lands on a grid spot and decodes it.
-    low, high = proj.coords.min(0), proj.coords.max(0)
-    pad = (high - low) * 0.05
-    gx, gy = np.meshgrid(
-        np.linspace(low[0] - pad[0], high[0] + pad[0], GRID), np.linspace(low[1] - pad[1], high[1] + pad[1], GRID)
-    )
+    # Invisible spots on the empty cells of a grid: a click on empty space lands on one and decodes it.
+    # Only empty cells get one, so a click on a digit always picks the digit.
+    spots = empty_spots(proj.coords, GRID)
     fig.add_trace(
-        go.Scatter(
-            x=gx.ravel(),
-            y=gy.ravel(),
+        go.Scattergl(
+            x=spots[:, 0],
+            y=spots[:, 1],
             mode="markers",
             name="decode a spot",
             showlegend=False,
-            customdata=np.full(gx.size, SPOT),
-            marker={"size": 1, "opacity": 0},  # tiny: a real digit under the cursor wins the click
+            customdata=np.full(len(spots), SPOT),
+            marker={"size": 6, "opacity": 0},
             selected={"marker": {"opacity": 0}},
             unselected={"marker": {"opacity": 0}},
             hovertemplate="click to decode this spot<br>(%{x:.2f}, %{y:.2f})<extra></extra>",
@@ -337,7 +334,8 @@ else:
 st.subheader("Decode any spot")
 spot_key = (method, int(n_points))
 if st.session_state.get(SPOT_FOR) != spot_key or st.session_state.get(SPOT_MAP) not in models:
-    centre = projections[models[0]].coords.mean(0)
+    coords = projections[models[0]].coords  # start on the digit nearest the map's centre: among the data
+    centre = coords[np.argmin(((coords - coords.mean(0)) ** 2).sum(1))]
     st.session_state[SPOT_FOR] = spot_key
     st.session_state[SPOT_MAP] = models[0]
     st.session_state[SPOT_X], st.session_state[SPOT_Y] = float(centre[0]), float(centre[1])

@@ -112,6 +112,17 @@ def test_spot_weights_favour_the_nearest_points_and_a_spot_on_a_point_returns_it
     assert np.all((blended >= low - 1e-6) & (blended <= high + 1e-6)), "the code left its neighbours' span"
 
 
+def test_empty_spots_lie_only_where_no_point_is():
+    rng = np.random.default_rng(0)
+    coords = np.concatenate([rng.uniform(0, 1, size=(500, 2)), rng.uniform(3, 4, size=(500, 2))])
+    spots = latent.empty_spots(coords, cells=20)
+    assert len(spots) > 0 and spots.shape[1] == 2
+    nearest = latent.MapIndex(k=1).fit(coords).index_.kneighbors(spots)[0][:, 0]
+    assert nearest.min() > 0.05, "a spot sits on top of the data"
+    gap = spots[(spots[:, 0] > 1.5) & (spots[:, 0] < 2.5) & (spots[:, 1] > 1.5) & (spots[:, 1] < 2.5)]
+    assert len(gap) > 0, "the empty middle of the map must be clickable"
+
+
 def test_interpolation_end_frames_are_the_reconstructions_of_the_end_digits(model):
     images = random_images(2, seed=3)
     strip = latent.interpolate(model, images[0], images[1], steps=7)

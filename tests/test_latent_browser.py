@@ -12,19 +12,23 @@ pytestmark = pytest.mark.browser
 MAPS = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 
 # Page coordinates of a plotted item on map `n`: the left-most digit (nothing lies beyond it, so the click
-# cannot land on a neighbour), or the top-right corner spot of the invisible decode grid.
+# cannot land on a neighbour), or the top-right-most spot of the invisible decode layer.
 POINT_JS = """([selector, n, what]) => {
     const gd = document.querySelectorAll(selector)[n];
     const L = gd._fullLayout, box = gd.getBoundingClientRect();
     let x, y, index = null;
     if (what === 'digit') {
-        const trace = gd._fullData.find((t) => t.type === 'scattergl' && t.x.length > 0);
-        let best = 0;
-        for (let i = 1; i < trace.x.length; i++) if (trace.x[i] < trace.x[best]) best = i;
-        [x, y, index] = [trace.x[best], trace.y[best], trace.customdata[best]];
+        for (const t of gd._fullData.slice(1)) {  // trace 0 is the invisible spot layer
+            if (t.type !== 'scattergl') continue;
+            for (let i = 0; i < t.x.length; i++) {
+                if (index === null || t.x[i] < x) [x, y, index] = [t.x[i], t.y[i], t.customdata[i]];
+            }
+        }
     } else {
-        const grid = gd._fullData[0];
-        [x, y] = [grid.x[grid.x.length - 1], grid.y[grid.y.length - 1]];
+        const spots = gd._fullData[0];  // the empty spot furthest up and right: in a corner, away from digits
+        let best = 0;
+        for (let i = 1; i < spots.x.length; i++) if (spots.x[i] + spots.y[i] > spots.x[best] + spots.y[best]) best = i;
+        [x, y] = [spots.x[best], spots.y[best]];
     }
     return {index: index, x: x, y: y,
             px: box.left + L.xaxis._offset + L.xaxis.l2p(x), py: box.top + L.yaxis._offset + L.yaxis.l2p(y)};
