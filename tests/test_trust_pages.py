@@ -166,3 +166,15 @@ def test_per_digit_page_shows_intervals_and_the_paired_difference(shipped_copy, 
     assert set(difference["verdict"]) <= {"MLP better", "Conv better", "no clear difference"}
     assert difference["MLP win rate"].between(0, 1).all()
     assert len(at.get("download_button")) == 3
+
+
+def test_shipped_sweep_is_charted_on_a_fresh_clone(shipped_copy, monkeypatch):
+    at = open_page("bottleneck_sweep.py", shipped_copy, monkeypatch)
+    assert at.selectbox(key="sweep_family").value == "onecycle (recipe defaults) · seed 0 · mnist-sample"
+    table = at.dataframe[0].value
+    latent = {model: sorted(rows["latent_dims"]) for model, rows in table.groupby("model")}
+    assert latent == {"conv": [16, 32, 64], "mlp": [2, 4, 8, 16, 32, 64]}
+    mlp = table[table["model"] == "mlp"].sort_values("latent_dims")
+    assert mlp["pca_mse"].is_monotonic_decreasing, "PCA error must fall as it keeps more components"
+    assert mlp["test_mse"].iloc[0] > 1.5 * mlp["test_mse"].iloc[-1], "a 64-d code should rebuild clearly better"
+    assert len(at.get("plotly_chart")) == 1
