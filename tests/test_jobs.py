@@ -139,7 +139,7 @@ def test_a_diverging_job_fails_with_the_reason_and_keeps_the_runs(shipped_root, 
     assert done.state == FAILED
     assert "loss became nan" in done.message
     assert folder_bytes(shipped_root) == before
-    assert len(list_runs(shipped_root)[0]) == 2
+    assert list_runs(shipped_root)[1] == [], "every earlier run still loads"
 
 
 def test_a_failure_in_the_second_run_keeps_the_first(checkpoint_root, monkeypatch):
@@ -176,7 +176,7 @@ def test_a_read_only_checkpoint_folder_fails_before_training(shipped_root):
     assert "not writable" in done.message and "nothing was trained" in done.message
     assert done.epoch == 0, "training must not start when its run could not be saved"
     assert folder_bytes(shipped_root) == before
-    assert len(runs) == 2 and broken == []
+    assert {r.run_id for r in runs} == {p.name for p in shipped_root.iterdir()} and broken == []
 
 
 def test_start_refuses_an_empty_job():
