@@ -5,6 +5,10 @@ PIL images with per-item ToTensor + Pad(2), batch 64, Adam 1e-3, on the same 4,5
 images. Throughput compares the same model and hyperparameters (aecore's `seed` recipe). Time to
 seed quality is the wall time of the shortest default-recipe run (epochs tried in ascending order)
 whose test MSE reaches what the seed loop reaches in 20 epochs.
+
+Both loops run with the same number of intra-op threads (aecore's CPU_TRAIN_THREADS), so the ratio
+measures the loops, not thread oversubscription: with torch's default 2 threads on a busy 2-core
+machine the seed loop was another ~10x slower (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from torchvision import transforms
 from aecore.config import RunConfig
 from aecore.data import Dataset, Split, load_dataset
 from aecore.models import build_model, reconstruction_loss
-from aecore.train import evaluate_loss, train
+from aecore.train import CPU_TRAIN_THREADS, evaluate_loss, train
 
 SEED_EPOCHS = 20
 SEED_BATCH = 64
@@ -141,6 +145,7 @@ def rows(results: list[dict], seed_epochs: int) -> list[Row]:
 
 
 def main(smoke: bool = False) -> dict:
+    torch.set_num_threads(CPU_TRAIN_THREADS)  # the seed loop's; train() sets the same for itself
     data = load_dataset("mnist-sample")
     if smoke:  # a few hundred images and one epoch: checks the bench runs, measures nothing
         data = Dataset(data.name, _head(data.train, 256), _head(data.val, 64), _head(data.test, 256), data.fingerprint)
