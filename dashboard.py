@@ -8,12 +8,18 @@ and trust pages).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
 import app_state
 from aecore.config import DATASETS, MODELS, RECIPE_DEFAULTS, RECIPES, ConfigError
+
+if TYPE_CHECKING:  # for annotations only: jobs and plotly load when a job first appears
+    import plotly.graph_objects as go
+
+    from aecore.jobs import JobSnapshot
 
 HERE = Path(__file__).resolve().parent
 
@@ -133,10 +139,8 @@ def job_panel() -> None:
 
 @st.fragment(run_every=0.5)
 def live_job_panel() -> None:
-    from aecore.jobs import JobSnapshot
-
     jobs = app_state.training_jobs()
-    snapshot: JobSnapshot = jobs.snapshot()
+    snapshot = jobs.snapshot()
     if not snapshot.active:
         st.rerun(scope="app")  # the frame selects the new run and refreshes the registry
     config = snapshot.config
@@ -161,7 +165,7 @@ def live_job_panel() -> None:
             st.plotly_chart(live_curve(snapshot), key="job_curve", width="stretch")
 
 
-def live_curve(snapshot):
+def live_curve(snapshot: JobSnapshot) -> go.Figure:
     import plotly.graph_objects as go
 
     colour = app_state.MODEL_COLOURS[snapshot.config.model]
@@ -176,7 +180,7 @@ def live_curve(snapshot):
     return fig
 
 
-def job_result(snapshot) -> None:
+def job_result(snapshot: JobSnapshot) -> None:
     from aecore.jobs import CANCELLED, FAILED
 
     if st.session_state.get(JOB_DISMISSED) == snapshot.job_id:
