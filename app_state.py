@@ -135,6 +135,15 @@ def dataset(name: str) -> Dataset:
     return load_dataset(name)
 
 
+@st.cache_data(show_spinner="Fitting the PCA baseline…", max_entries=16)
+def pca_validation_mse(dataset_name: str, n_components: int) -> float:
+    """PCA with `n_components` fit on the training images, scored on the validation images the loss curves use."""
+    from aecore.metrics import PCABaseline
+
+    data = dataset(dataset_name)
+    return PCABaseline.fit(data.train.images, n_components).evaluate(data.val.images, data.val.labels).mse
+
+
 @st.cache_resource(show_spinner="Loading model weights…", max_entries=16)
 def _model(run_path: str, weights_sha256: str) -> Autoencoder:
     from aecore.checkpoints import load_model, read_run

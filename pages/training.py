@@ -10,7 +10,8 @@ st.title("Training curves")
 st.caption(
     "Loss is the mean squared error per pixel. Training loss is averaged over each epoch's batches; validation "
     "loss is measured after each epoch on the held-out validation images (never the test set). The weights kept "
-    "are those of the epoch with the lowest validation loss (marked ★)."
+    "are those of the epoch with the lowest validation loss (marked ★). The dashed grey line is PCA with as many "
+    "components as the latent dims, fit on the same training images and scored on the same validation images."
 )
 
 runs = app_state.selected_runs()
@@ -44,6 +45,13 @@ for info, is_selected in curves:
         fig.add_scatter(x=[best.epoch], y=[best.val_loss], mode="markers", showlegend=False, opacity=opacity,
                         marker={"symbol": "star", "size": 12, "color": colour}, legendgroup=info.run_id,
                         hovertemplate=f"{name}: best epoch {best.epoch}<br>val loss {best.val_loss:.5f}<extra></extra>")
+for dims in sorted({info.latent_dim for info, _ in curves}):
+    datasets = {info.config.dataset for info, _ in curves if info.latent_dim == dims}
+    for name in sorted(datasets):
+        fig.add_hline(
+            y=app_state.pca_validation_mse(name, dims), line={"color": app_state.PCA_COLOUR, "dash": "dash"},
+            annotation_text=f"PCA-{dims} (validation)", annotation_position="top left",
+        )  # fmt: skip
 fig.update_layout(height=480, xaxis_title="epoch", yaxis_title="loss (MSE per pixel)",
                   yaxis_type="log" if log_scale else "linear", hovermode="x unified", margin={"t": 20},
                   legend={"orientation": "h", "y": -0.15})

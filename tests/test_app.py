@@ -86,6 +86,22 @@ def test_page_renders_on_the_shipped_runs(app_root, page):
     assert at.selectbox(key="selected_run_conv").value == SHIPPED["conv"]
 
 
+def test_training_chart_draws_the_pca_baseline_on_validation_images(app_root):
+    import json
+
+    from aecore.metrics import PCABaseline
+
+    at = open_app()
+    at.switch_page("pages/training.py").run()
+    assert not at.exception
+    charts = [e for e in at.get("plotly_chart") if "PCA-32 (validation)" in e.proto.spec]
+    assert len(charts) == 1, "the loss chart carries one PCA line for the shared 32 latent dims"
+    lines = [shape for shape in json.loads(charts[0].proto.spec)["layout"]["shapes"] if shape["type"] == "line"]
+    data = load_dataset("mnist-sample")
+    expected = PCABaseline.fit(data.train.images, 32).evaluate(data.val.images, data.val.labels).mse
+    assert [line["y0"] for line in lines] == pytest.approx([expected])
+
+
 def test_reconstructions_controls_change_the_sample(app_root):
     at = open_app()
     at.switch_page("pages/reconstructions.py").run()
