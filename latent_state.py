@@ -39,19 +39,6 @@ def test_errors(path: str, weights_sha256: str, dataset: str) -> np.ndarray:
     return per_image_errors(_model(path), app_state.dataset(dataset).test.images)
 
 
-@st.cache_data(max_entries=16)
-def hover_labels(refs: tuple[tuple[str, str, str], ...], titles: tuple[str, ...]) -> np.ndarray:
-    """(n_test,) hover text of every test image: digit, index and each run's MSE on it.
-
-    refs : (run folder, weights hash, dataset) of each run, in the order of `titles`
-    """
-    labels = app_state.dataset(refs[0][2]).test.labels.numpy()
-    lines = [[f"digit {label} · test #{i}" for i, label in enumerate(labels)]]
-    for title, ref in zip(titles, refs, strict=True):
-        lines.append([f"{title} MSE {e:.5f}" for e in test_errors(*ref)])
-    return np.asarray(["<br>".join(parts) for parts in zip(*lines, strict=True)])
-
-
 def projection_on_disk(path: str, config: ProjectionConfig) -> bool:
     """True when the projection is already cached in the run folder (then it loads in milliseconds)."""
     return load_cached(_run(path), config) is not None

@@ -101,15 +101,20 @@ for step, model in enumerate(models):
             text=f"Computing the {METHOD_TITLES[config_for(model).method]} map of "
             f"{app_state.MODEL_TITLES[model]} ({n_points:,} test digits)…",
         )
-    projections[model] = latent_state.projection(*ref(model), config_for(model))
+    try:
+        projections[model] = latent_state.projection(*ref(model), config_for(model))
+    except (ValueError, ImportError, MemoryError) as error:  # e.g. a method's library missing or refusing the data
+        st.error(f"Could not compute the {app_state.MODEL_TITLES[model]} map: {error}", icon=":material/error:")
+        st.stop()
 if missing:
     bar.empty()
 
 labels = test.labels.numpy()
 errors = {m: latent_state.test_errors(*ref(m)) for m in models}
 positions = {m: {int(i): row for row, i in enumerate(p.indices)} for m, p in projections.items()}
-hover_labels = latent_state.hover_labels(
-    tuple(ref(m) for m in models), tuple(app_state.MODEL_TITLES[m] for m in models)
+# Hover shows each model's error on the digit: customdata columns 2, 3, ... follow this order.
+hover_errors = "".join(
+    f"<br>{app_state.MODEL_TITLES[m]} MSE %{{customdata[{2 + i}]:.5f}}" for i, m in enumerate(models)
 )
 
 
@@ -119,29 +124,32 @@ hover_labels = latent_state.hover_labels(
 def on_map_select(model: str) -> None:
     """A click on a map: a digit selects it (in both maps); an empty spot becomes the decode spot."""
     points = st.session_state[f"latent_map_{model}"]["selection"]["points"]
-    if not points or points[0].get("customdata") is None:
+    data = points[0].get("customdata") if points else None
+    if data is None:
         return  # a cleared selection (e.g. the figure was redrawn) keeps what was chosen
-    index = int(points[0]["customdata"])
-    if index == SPOT:
+    # A digit's customdata row arrives as a list or, from a typed array, as {"0": index, "1": label, ...}.
+    first = data[0] if isinstance(data, list) else data["0"] if isinstance(data, dict) else data
+    if int(first) == SPOT:
         st.session_state[SPOT_MAP] = model
         st.session_state[SPOT_X], st.session_state[SPOT_Y] = float(points[0]["x"]), float(points[0]["y"])
     else:
-        st.session_state[SELECTED] = index
+        st.session_state[SELECTED] = int(first)
 
 
 def scatter(fig: go.Figure, model: str, rows: np.ndarray, name: str, **marker) -> None:
     proj = projections[model]
     index = proj.indices[rows]
+    # One float32 row per point (test index, digit, each model's MSE): sent as a compact typed array, which
+    # keeps a click's rerun of two 10,000-point maps small.
+    custom = np.column_stack([index, labels[index], *(errors[m][index] for m in models)]).astype(np.float32)
     fig.add_trace(
         go.Scattergl(
             x=proj.coords[rows, 0],
             y=proj.coords[rows, 1],
             mode="markers",
             name=name,
-            # One number per point: the test index a click reports. Flat arrays keep a 10k-point figure fast.
-            customdata=index,
-            hovertext=hover_labels[index],
-            hoverinfo="text",
+            customdata=custom,
+            hovertemplate=f"digit %{{customdata[1]}} · test #%{{customdata[0]}}{hover_errors}<extra></extra>",
             marker={"size": 4, "opacity": 0.75, **marker},
             selected={"marker": {"opacity": 0.75}},
             unselected={"marker": {"opacity": 0.75}},
@@ -237,97 +245,120 @@ def highlight(fig: go.Figure, model: str) -> None:
         )
 
 
-columns = st.columns(len(models))
-for column, model in zip(columns, models, strict=True):
-    with column:
-        info = runs[model]
-        st.markdown(
-            app_state.model_heading(model, f" · {info.latent_dim}-d code · `{info.run_id}`"), unsafe_allow_html=True
-        )
-        if method == "raw" and info.latent_dim != 2:
-            st.info(
-                f"This run's code has {info.latent_dim} dims, so there are no raw 2-D coordinates: "
-                "showing UMAP instead.",
-                icon=":material/info:",
+def draw_maps() -> None:
+    """Both maps side by side, each with its provenance underneath."""
+    columns = st.columns(len(models))
+    for column, model in zip(columns, models, strict=True):
+        with column:
+            info = runs[model]
+            st.markdown(
+                app_state.model_heading(model, f" · {info.latent_dim}-d code · `{info.run_id}`"), unsafe_allow_html=True
             )
-        st.plotly_chart(
-            map_figure(model),
-            key=f"latent_map_{model}",
-            on_select=lambda m=model: on_map_select(m),
-            selection_mode=("points",),
-            width="stretch",
-        )
-        st.caption(projections[model].caption)
+            if method == "raw" and info.latent_dim != 2:
+                st.info(
+                    f"This run's code has {info.latent_dim} dims, so there are no raw 2-D coordinates: "
+                    "showing UMAP instead.",
+                    icon=":material/info:",
+                )
+            st.plotly_chart(
+                map_figure(model),
+                key=f"latent_map_{model}",
+                on_select=lambda m=model: on_map_select(m),
+                selection_mode=("points",),
+                width="stretch",
+            )
+            st.caption(projections[model].caption)
+
 
 # --- how much to trust the maps ------------------------------------------------------------------------------
 
-scores = st.columns(len(models) + 1)
-if len(models) == 2:
-    agree = latent_state.agreement(
-        *zip(*(ref(m) for m in models), strict=True), n_points=int(n_points), seed=0, k=int(k)
-    )
-    scores[0].metric("Neighbourhood agreement", f"{agree.score:.2f}", help=f"chance level {agree.chance:.4f}")
-    scores[0].caption(
-        f"Of each shown digit's {agree.k} nearest neighbours in the MLP's latent space, the share "
-        f"that are also among its {agree.k} nearest in the conv's (1 = same neighbourhoods; "
-        f"unrelated spaces score ≈ {agree.chance:.4f})."
-    )
-for column, model in zip(scores[1:], models, strict=False):
-    trust = latent_state.trustworthiness(*ref(model), config_for(model), k=int(k))
-    column.metric(f"Trustworthiness of the {app_state.MODEL_TITLES[model]} map", f"{trust:.3f}")
-    column.caption(
-        f"scikit-learn's trustworthiness (k={int(k)}, on up to 2,000 of the shown digits): 1 means "
-        "every digit's neighbours on the map are also near it in the latent space; lower means the "
-        "map puts unrelated codes side by side."
-    )
+
+def draw_scores() -> None:
+    """Neighbourhood agreement between the two latent spaces and each map's trustworthiness."""
+    scores = st.columns(len(models) + 1)
+    if len(models) == 2:
+        agree = latent_state.agreement(
+            *zip(*(ref(m) for m in models), strict=True), n_points=int(n_points), seed=0, k=int(k)
+        )
+        scores[0].metric("Neighbourhood agreement", f"{agree.score:.2f}", help=f"chance level {agree.chance:.4f}")
+        scores[0].caption(
+            f"Of each shown digit's {agree.k} nearest neighbours in the MLP's latent space, the share "
+            f"that are also among its {agree.k} nearest in the conv's (1 = same neighbourhoods; "
+            f"unrelated spaces score ≈ {agree.chance:.4f})."
+        )
+    for column, model in zip(scores[1:], models, strict=False):
+        trust = latent_state.trustworthiness(*ref(model), config_for(model), k=int(k))
+        column.metric(f"Trustworthiness of the {app_state.MODEL_TITLES[model]} map", f"{trust:.3f}")
+        column.caption(
+            f"scikit-learn's trustworthiness (k={int(k)}, on up to 2,000 of the shown digits): 1 means "
+            "every digit's neighbours on the map are also near it in the latent space; lower means the "
+            "map puts unrelated codes side by side."
+        )
+
 
 # --- the selected digit --------------------------------------------------------------------------------------
 
-st.subheader("Selected digit")
-if st.session_state.get(SELECTED) is None:
-    st.info("Click a digit on either map to inspect it here.", icon=":material/touch_app:")
-else:
-    index = int(st.session_state[SELECTED])
-    with st.container(border=True, key="latent_details"):
-        st.markdown(
-            f"**Test image #{index}** · digit **{labels[index]}**"
-            + ("" if index in positions[models[0]] else " · not among the digits shown on the maps")
-        )
-        images = st.columns(1 + len(models) + 2)
-        images[0].image(app_state.test_images(dataset_name, (index,))[0], caption="original", width=96, clamp=True)
-        for column, model in zip(images[1:], models, strict=False):
-            recon, _, mse = app_state.reconstructions(*ref(model), (index,))
-            column.image(recon[0], caption=f"{app_state.MODEL_TITLES[model]} · MSE {mse[0]:.5f}", width=96, clamp=True)
 
-        def set_end(key: str, value: int) -> None:
-            st.session_state[key] = value
-
-        for column, (label, key, icon) in zip(
-            images[-2:],
-            (
-                ("Interpolate from here", INTERP_START, ":material/start:"),
-                ("Interpolate to here", INTERP_END, ":material/flag:"),
-            ),
-            strict=True,
-        ):
-            column.button(label, key=f"{key}_use", on_click=set_end, args=(key, index), icon=icon)
-        for model in models:
-            near = latent_state.neighbours(*ref(model), index, int(k))
-            same = int((labels[near] == labels[index]).sum())
+def draw_details() -> None:
+    """The clicked digit: original, both reconstructions, and its nearest neighbours in each latent space."""
+    st.subheader("Selected digit")
+    if st.session_state.get(SELECTED) is None:
+        st.info("Click a digit on either map to inspect it here.", icon=":material/touch_app:")
+    else:
+        index = int(st.session_state[SELECTED])
+        with st.container(border=True, key="latent_details"):
             st.markdown(
-                app_state.model_heading(
-                    model,
-                    f" · {len(near)} nearest in its latent space "
-                    f"(whole test set) · {same} of them are also a {labels[index]}",
+                f"**Test image #{index}** · digit **{labels[index]}**"
+                + ("" if index in positions[models[0]] else " · not among the digits shown on the maps")
+            )
+            images = st.columns(1 + len(models) + 2)
+            images[0].image(app_state.test_images(dataset_name, (index,))[0], caption="original", width=96, clamp=True)
+            for column, model in zip(images[1:], models, strict=False):
+                recon, _, mse = app_state.reconstructions(*ref(model), (index,))
+                column.image(
+                    recon[0], caption=f"{app_state.MODEL_TITLES[model]} · MSE {mse[0]:.5f}", width=96, clamp=True
+                )
+
+            def set_end(key: str, value: int) -> None:
+                st.session_state[key] = value
+
+            for column, (label, key, icon) in zip(
+                images[-2:],
+                (
+                    ("Interpolate from here", INTERP_START, ":material/start:"),
+                    ("Interpolate to here", INTERP_END, ":material/flag:"),
                 ),
-                unsafe_allow_html=True,
-            )
-            st.image(
-                app_state.image_grid([app_state.test_images(dataset_name, tuple(int(i) for i in near))]),
-                caption=" ".join(f"#{i}" for i in near),
-                clamp=True,
-                width="stretch",
-            )
+                strict=True,
+            ):
+                column.button(label, key=f"{key}_use", on_click=set_end, args=(key, index), icon=icon)
+            for model in models:
+                near = latent_state.neighbours(*ref(model), index, int(k))
+                same = int((labels[near] == labels[index]).sum())
+                st.markdown(
+                    app_state.model_heading(
+                        model,
+                        f" · {len(near)} nearest in its latent space "
+                        f"(whole test set) · {same} of them are also a {labels[index]}",
+                    ),
+                    unsafe_allow_html=True,
+                )
+                st.image(
+                    app_state.image_grid([app_state.test_images(dataset_name, tuple(int(i) for i in near))]),
+                    caption=" ".join(f"#{i}" for i in near),
+                    clamp=True,
+                    width="stretch",
+                )
+
+
+map_area, score_area, details_area = st.container(), st.container(), st.container()
+# The details are drawn first, into their place below the maps: a click's answer reaches the screen before
+# the two 10,000-point maps are sent again.
+with details_area:
+    draw_details()
+with map_area:
+    draw_maps()
+with score_area:
+    draw_scores()
 
 # --- decode anywhere -----------------------------------------------------------------------------------------
 

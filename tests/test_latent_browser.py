@@ -21,7 +21,7 @@ POINT_JS = """([selector, n, what]) => {
         for (const t of gd._fullData.slice(1)) {  // trace 0 is the invisible spot layer
             if (t.type !== 'scattergl') continue;
             for (let i = 0; i < t.x.length; i++) {
-                if (index === null || t.x[i] < x) [x, y, index] = [t.x[i], t.y[i], t.customdata[i]];
+                if (index === null || t.x[i] < x) [x, y, index] = [t.x[i], t.y[i], t.customdata[i][0]];
             }
         }
     } else {
@@ -44,6 +44,7 @@ def locate(page, n: int, what: str) -> dict:
 
 def click(page, target: dict) -> None:
     page.mouse.move(target["px"], target["py"])  # hover first: plotly picks the point under the cursor
+    page.wait_for_timeout(500)
     page.mouse.click(target["px"], target["py"])
 
 
