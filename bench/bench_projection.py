@@ -111,6 +111,7 @@ def cached_load(run) -> dict:
 
 
 def click_to_panel() -> dict:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as work, sync_playwright() as playwright:
@@ -125,17 +126,22 @@ def click_to_panel() -> dict:
             first_render = time.perf_counter() - started
             bs.wait_until_idle(page)
             clicks, settled = [], []  # panel shown; whole page re-rendered (maps redrawn, nothing running)
+            missed = 0
             for n, side in ((0, "left"), (1, "right"), (0, "top")):
                 page.locator('[data-testid="stPlotlyChart"]').nth(n).scroll_into_view_if_needed()
                 target = page.evaluate(EXTREME_JS, [n, side])
-                page.mouse.move(target["px"], target["py"])
-                page.wait_for_timeout(500)  # let plotly register the hover, as a user's pointer would rest
-                before = page.evaluate(DETAILS_JS)
-                started = time.perf_counter()
-                page.mouse.click(target["px"], target["py"])
-                # Whichever digit the click picked (points can overlap): wait for a new details panel.
-                page.wait_for_function(f"(before) => ({DETAILS_JS})() !== before", arg=before, polling=25,
-                                       timeout=bs.APP_TIMEOUT_MS)  # fmt: skip
+                for attempt in (1, 2):  # a click that plotly does not register (rare) is retried, not timed
+                    page.mouse.move(target["px"], target["py"])
+                    page.wait_for_timeout(500)  # let plotly register the hover, as a user's pointer would rest
+                    before = page.evaluate(DETAILS_JS)
+                    started = time.perf_counter()
+                    page.mouse.click(target["px"], target["py"])
+                    try:  # whichever digit the click picked (points can overlap): wait for a new details panel
+                        page.wait_for_function(f"(before) => ({DETAILS_JS})() !== before", arg=before, polling=25,
+                                               timeout=20_000 if attempt == 1 else bs.APP_TIMEOUT_MS)  # fmt: skip
+                        break
+                    except PlaywrightTimeout:
+                        missed += 1
                 clicks.append(time.perf_counter() - started)
                 page.wait_for_function(RENDERED_JS, arg="Test image #", polling=25, timeout=bs.APP_TIMEOUT_MS)
                 settled.append(time.perf_counter() - started)
@@ -145,6 +151,7 @@ def click_to_panel() -> dict:
                 "clicks": clicks,
                 "median": statistics.median(clicks),
                 "settled": statistics.median(settled),
+                "missed_clicks": missed,
             }
         finally:
             browser.close()
@@ -179,7 +186,7 @@ def main(smoke: bool = False) -> dict:
             "projection: cached map load (10,000 points)",
             f"cold UMAP {cold_total:.1f} s",
             f"{cached['seconds'] * 1000:.1f} ms",
-            f"{cached['seconds'] / cold_total:.4f}",
+            f"{cached['seconds'] / cold_total:.1e}",
             f"<= {CACHED_TARGET:g} s",
             cached["hit"] and cached["seconds"] <= CACHED_TARGET,
             note=f"run {run.run_id}" + ("" if cached["hit"] else ": no shipped map, run `python -m aecore project`"),
@@ -206,8 +213,8 @@ def main(smoke: bool = False) -> dict:
                 f"{click['median'] / click['first_render']:.2f}",
                 f"<= {CLICK_TARGET:g} s",
                 click["median"] <= CLICK_TARGET,
-                note=f"panel first; the two 10,000-point maps are redrawn after it (page settled after "
-                f"{click['settled']:.2f} s, median)",
+                note=f"{click['missed_clicks']} click(s) not registered and retried; panel first, maps redrawn after "
+                f"it (page settled after {click['settled']:.2f} s, median)",
             )
         )
     print(markdown_table(rows))
