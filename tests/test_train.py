@@ -5,22 +5,15 @@ import math
 import pytest
 import torch
 
-from aecore.config import RunConfig
 from aecore.models import build_model
 from aecore.train import TrainingCancelled, TrainingDiverged, evaluate_loss, train
+from tests.runs import tiny_config
 
 
 def tiny(model="mlp", **overrides):
-    values = {
-        "model": model,
-        "bottleneck": 4 if model == "mlp" else 2,
-        "epochs": 3,
-        "batch_size": 32,
-        "learning_rate": 1e-2,
-        "train_limit": 200,
-    }
-    values.update(overrides)
-    return RunConfig(**values)
+    """A 3-epoch run on 200 images, bigger than tests.runs.tiny_config so the loss has room to fall."""
+    values = {"bottleneck": 4 if model == "mlp" else 2, "epochs": 3, "batch_size": 32, "train_limit": 200}
+    return tiny_config(model, **{**values, **overrides})
 
 
 @pytest.mark.parametrize("model", ["mlp", "conv"])
