@@ -369,3 +369,5 @@ def test_streamlit_config_binds_locally_with_xsrf_and_no_telemetry():
     assert config["server"].get("enableXsrfProtection", True) is True
     assert config["browser"]["gatherUsageStats"] is False
     assert config["server"]["maxUploadSize"] <= 1
+    # A full GC after every 0.5 s panel refresh holds the GIL long enough to starve a training job.
+    assert config["runner"]["postScriptGC"] is False, "post-script GC starves background training"
