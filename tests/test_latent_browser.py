@@ -4,6 +4,7 @@ click empty space and see that spot decoded."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser_support import assert_no_exception, go_to, open_dashboard, screenshot, wait_until_idle
 
@@ -34,7 +35,15 @@ POINT_JS = """([selector, n, what]) => {
             px: box.left + L.xaxis._offset + L.xaxis.l2p(x), py: box.top + L.yaxis._offset + L.yaxis.l2p(y)};
 }"""
 
-TRACE_NAMES_JS = "([selector, n]) => document.querySelectorAll(selector)[n]._fullData.map((t) => t.name)"
+HAS_TRACE_JS = """([selector, n, name]) => {
+    const gd = document.querySelectorAll(selector)[n];
+    return Boolean(gd && gd._fullData && gd._fullData.some((t) => t.name === name));
+}"""
+
+
+def wait_for_trace(page, n: int, name: str) -> None:
+    """Wait until map `n` has drawn a trace called `name` (plotly redraws after Streamlit's rerun)."""
+    page.wait_for_function(HAS_TRACE_JS, arg=[MAPS, n, name], timeout=60_000)
 
 
 def locate(page, n: int, what: str) -> dict:
@@ -60,11 +69,13 @@ def test_clicking_a_digit_shows_its_details_and_highlights_it_on_both_maps(dashb
     wait_until_idle(page)
     assert_no_exception(page, "latent page after a click")
     details = page.locator(".st-key-latent_details")
-    assert details.get_by_text("original").count() >= 1
-    assert details.get_by_text("MLP · MSE").count() == 1 and details.get_by_text("Conv · MSE").count() == 1
-    assert details.get_by_text("nearest in its latent space").count() == 2
+    # The panel is drawn part by part: wait for each part to arrive rather than reading it at once.
+    expect(details.get_by_text("original").first).to_be_visible(timeout=60_000)
+    expect(details.get_by_text("MLP · MSE")).to_have_count(1, timeout=60_000)
+    expect(details.get_by_text("Conv · MSE")).to_have_count(1, timeout=60_000)
+    expect(details.get_by_text("nearest in its latent space")).to_have_count(2, timeout=60_000)
     for n in (0, 1):  # linked: the digit is ringed on the map it was clicked on and on the other
-        assert f"selected #{index}" in page.evaluate(TRACE_NAMES_JS, [MAPS, n])
+        wait_for_trace(page, n, f"selected #{index}")
     screenshot(page, "latent_space_selected")
 
 
@@ -82,5 +93,5 @@ def test_clicking_empty_space_decodes_that_spot(dashboard, page):
     wait_until_idle(page)
     assert_no_exception(page, "latent page after decoding a spot")
     assert abs(float(spot_x.input_value()) - corner["x"]) < 1e-2
-    assert page.get_by_text("weighted average of neighbours' codes").count() == 2
-    assert "decoded spot" in page.evaluate(TRACE_NAMES_JS, [MAPS, 1])
+    expect(page.get_by_text("weighted average of neighbours' codes")).to_have_count(2, timeout=60_000)
+    wait_for_trace(page, 1, "decoded spot")
