@@ -1,4 +1,5 @@
-"""Command line: `python -m aecore train|evaluate|list|delete ...` (argument parsing lives only here)."""
+"""Command line: `python -m aecore train|evaluate|list|delete|migrate|project|sweep ...` (argument parsing lives only
+here). Architecture choices, bottleneck help and architecture options all come from the registry."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aecore.config import DATASETS, MODELS, RECIPE_DEFAULTS, RECIPES, ConfigError, RunConfig
+from aecore import architectures
+from aecore.config import DATASETS, RECIPE_DEFAULTS, RECIPES, ConfigError, RunConfig
 
 USAGE_ERROR = 2
+CONFIRM_ABOVE_SECONDS = 180  # a job longer than this asks before it starts (interactive terminals only)
 
 
 class UsageError(Exception):
@@ -21,69 +24,98 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _option_specs() -> dict[str, list[architectures.OptionSpec]]:
+    """Every architecture option by name, with the specs that have it (a flag per name)."""
+    found: dict[str, list] = {}
+    for spec in architectures.ARCHITECTURES:
+        for option in spec.options:
+            found.setdefault(option.name, []).append((spec, option))
+    return found
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that make a RunConfig: architecture, recipe, budget, options, seed, data."""
+    specs = architectures.ARCHITECTURES
+    parser.add_argument(
+        "--model", choices=architectures.names(), default=specs[0].name,
+        help="; ".join(f"{s.name}: {s.summary}" for s in specs).replace("%", "%%"),
+    )  # fmt: skip
+    parser.add_argument(
+        "--recipe", choices=RECIPES, default="onecycle",
+        help="; ".join(f"{r.name}: {r.description}" for r in RECIPE_DEFAULTS.values()).replace("%", "%%"),
+    )  # fmt: skip
+    bottleneck_help = "; ".join(f"{s.name}: {s.bottleneck_help} (default {s.default_bottleneck})" for s in specs)
+    parser.add_argument("--bottleneck", type=int, default=None, help=bottleneck_help.replace("%", "%%"))
+    parser.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the recipe's")
+    parser.add_argument(
+        "--learning-rate", type=float, default=None, help="peak rate for onecycle; default: the recipe's"
+    )
+    for name, owners in _option_specs().items():
+        which = ", ".join(spec.name for spec, _ in owners)
+        option = owners[0][1]
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=float, default=None, dest=f"option_{name}",
+            help=f"{which} only: {option.help} (default {option.default:g})".replace("%", "%%"),
+        )  # fmt: skip
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
+                        help="train one run per seed (default: 0)")  # fmt: skip
+    parser.add_argument("--dataset", choices=DATASETS, default="mnist-sample")
+    parser.add_argument("--train-limit", type=int, default=None, help="train on only this many images (quick trials)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+
+
 def build_parser() -> Parser:
-    parser = Parser(prog="python -m aecore", description="Train, evaluate and manage the two MNIST autoencoders.")
+    parser = Parser(prog="python -m aecore", description="Train, evaluate and manage MNIST autoencoder runs.")
     parser.add_argument(
         "--checkpoints", type=Path, default=None, help="run folder root (default: $AECORE_CHECKPOINTS or ./checkpoints)"
     )
     parser.add_argument("--data", default=None, help="data root (default: $AECORE_DATA or ./data)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    train = commands.add_parser("train", help="train a run (or reuse the cached one) and print its test MSE")
-    train.add_argument("--model", choices=MODELS, default="mlp")
-    train.add_argument(
-        "--recipe",
-        choices=RECIPES,
-        default="onecycle",
-        help="; ".join(f"{r.name}: {r.description}" for r in RECIPE_DEFAULTS.values()).replace("%", "%%"),
-    )
-    train.add_argument(
-        "--bottleneck", type=int, default=None, help="code width (MLP) or code channels of 4x4 (conv); default 32 / 2"
-    )
-    train.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
-    train.add_argument("--batch-size", type=int, default=None, help="default: the recipe's")
-    train.add_argument(
-        "--learning-rate", type=float, default=None, help="peak rate for onecycle; default: the recipe's"
-    )
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--dataset", choices=DATASETS, default="mnist-sample")
-    train.add_argument("--train-limit", type=int, default=None, help="train on only this many images (quick trials)")
-    train.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    train.add_argument("--retrain", action="store_true", help="train even when a cached run exists")
+    train = commands.add_parser("train", help="train a run (or reuse the stored one) and print its test MSE")
+    add_config_arguments(train)
+    train.add_argument("--retrain", action="store_true", help="train even when a stored run exists")
+    train.add_argument("--yes", action="store_true", help="do not ask before a long run")
 
     evaluate = commands.add_parser("evaluate", help="per-digit test MSE of runs, beside the PCA baseline")
     evaluate.add_argument("runs", nargs="*", help="run names or unique prefixes (default: the two default runs)")
 
-    commands.add_parser("list", help="list runs with model, latent dims, parameters, test MSE and age")
+    commands.add_parser("list", help="list runs: architecture, latent dims, parameters, test MSE, PCA, age")
 
-    delete = commands.add_parser("delete", help="delete runs")
-    delete.add_argument("runs", nargs="+", help="run names")
+    delete = commands.add_parser("delete", help="delete runs (asks first)")
+    delete.add_argument("runs", nargs="+", help="run names, as `list` shows them")
+    delete.add_argument("--yes", action="store_true", help="do not ask")
+    delete.add_argument("--force", action="store_true", help="also delete a shipped default run")
 
-    sweep = commands.add_parser("sweep", help="load or train one run per (model, bottleneck); cached runs are reused")
+    migrate = commands.add_parser(
+        "migrate", help="rewrite format-1 runs (.pt weights) in the current format and re-score their PCA baseline"
+    )
+    migrate.add_argument("runs", nargs="*", help="run names (default: every format-1 run)")
+
+    sweep = commands.add_parser("sweep", help="load or train one run per (model, bottleneck); stored runs are reused")
     sweep.add_argument("--bottlenecks", type=int, nargs="+", required=True, help="e.g. 1 2 4 8 (conv: 16x latent dims)")
-    sweep.add_argument("--models", choices=MODELS, nargs="+", default=list(MODELS))
+    sweep.add_argument("--models", choices=architectures.names(), nargs="+", default=list(architectures.DEFAULT_PAIR))
     sweep.add_argument("--recipe", choices=RECIPES, default="onecycle")
     sweep.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
     sweep.add_argument("--seed", type=int, default=0)
     sweep.add_argument("--dataset", choices=DATASETS, default="mnist-sample")
     sweep.add_argument("--train-limit", type=int, default=None, help="train on only this many images (quick trials)")
-    sweep.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    sweep.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
 
     project = commands.add_parser("project", help="precompute the latent page's 2-D maps into each run's folder")
     project.add_argument("runs", nargs="*", help="run names or unique prefixes (default: the two default runs)")
     project.add_argument(
-        "--method",
-        choices=("umap", "pca", "tsne", "raw"),
-        nargs="+",
-        default=None,
+        "--method", choices=("umap", "pca", "tsne", "raw"), nargs="+", default=None,
         help="default: umap and pca (and raw for a 2-D latent)",
-    )
+    )  # fmt: skip
     project.add_argument("--points", type=int, default=10_000, help="test digits per map (default: all 10,000)")
     project.add_argument("--force", action="store_true", help="recompute even when a cached map exists")
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
+def configs_from_args(args: argparse.Namespace) -> list[RunConfig]:
+    """One config per seed; options given for an architecture that does not have them are an error."""
     overrides = {
         name: value
         for name, value in (
@@ -94,81 +126,113 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         )
         if value is not None
     }
-    return RunConfig.for_recipe(
-        args.model, args.recipe, seed=args.seed, dataset=args.dataset, train_limit=args.train_limit, **overrides
+    options = {
+        name: value for name in _option_specs() if (value := getattr(args, f"option_{name}", None)) is not None
+    }
+    if options:
+        overrides["options"] = options
+    seeds = list(dict.fromkeys(args.seeds))
+    return [
+        RunConfig.for_recipe(
+            args.model, args.recipe, seed=seed, dataset=args.dataset, train_limit=args.train_limit, **overrides
+        )
+        for seed in seeds
+    ]
+
+
+def warn_and_confirm(configs: list[RunConfig], assume_yes: bool, root: Path) -> None:
+    """Say when a bottleneck cannot help, estimate the training time, and ask above a few minutes."""
+    from aecore.data import estimate_train_images
+
+    for config in configs[:1]:
+        warning = config.spec.bottleneck_warning(config.bottleneck)
+        if warning:
+            print(f"aecore: warning: {warning}", file=sys.stderr)
+    todo = [c for c in configs if not (root / c.run_id / "run.json").exists()]
+    seconds = sum(
+        c.spec.estimate_seconds(c.epochs, c.batch_size, estimate_train_images(c.dataset, c.train_limit)) for c in todo
     )
+    if seconds <= CONFIRM_ABOVE_SECONDS:
+        return
+    message = f"training {len(todo)} run(s) takes about {_duration(seconds)} on 2 CPU cores"
+    if assume_yes or not sys.stdin.isatty():
+        print(f"aecore: {message}", file=sys.stderr)
+        return
+    answer = input(f"{message}; start? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise UsageError("not started")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from aecore.checkpoints import load_or_train
+    from aecore.pipeline import load_or_train
+    from aecore.runstore import default_checkpoint_root
 
-    config = config_from_args(args)
-    bar = None
+    configs = configs_from_args(args)
+    root = args.checkpoints or default_checkpoint_root()
+    warn_and_confirm(configs, args.yes, root)
+    for config in configs:
+        bar = None
 
-    def progress(p) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=p.epochs * p.batches, desc=config.run_id, unit="batch", file=sys.stderr)
-        bar.update(1)
-        last_val = f"{p.history[-1].val_loss:.5f}" if p.history else "-"
-        bar.set_postfix_str(f"epoch {p.epoch}/{p.epochs} loss {p.loss:.5f} val {last_val}", refresh=False)
+        def progress(p, config: RunConfig = config) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = tqdm(total=p.epochs * p.batches, desc=config.run_id, unit="batch", file=sys.stderr)
+            bar.update(1)
+            last_val = f"{p.history[-1].val_loss:.5f}" if p.history else "-"
+            bar.set_postfix_str(f"epoch {p.epoch}/{p.epochs} loss {p.loss:.5f} val {last_val}", refresh=False)
 
-    try:
-        info, _ = load_or_train(
-            config,
-            root=args.checkpoints,
-            data_root=args.data,
-            device=args.device,
-            progress=progress,
-            retrain=args.retrain,
+        try:
+            info, _ = load_or_train(
+                config, root=root, data_root=args.data, device=args.device, progress=progress, retrain=args.retrain
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+        cached = " (stored run, not retrained)" if bar is None else ""
+        print(
+            f"{info.run_id}{cached}: test MSE {info.test_mse:.5f} "
+            f"(PCA-{info.latent_dim} {info.pca_mse:.5f}), {info.parameters:,} parameters"
         )
-    finally:
-        if bar is not None:
-            bar.close()
-    cached = " (cached)" if bar is None else ""
-    print(
-        f"{info.run_id}{cached}: test MSE {info.test_mse:.5f} "
-        f"(PCA-{info.latent_dim} {info.pca_mse:.5f}), {info.parameters:,} parameters"
-    )
     return 0
 
 
 def default_run_ids() -> list[str]:
-    return [RunConfig.for_recipe(model).run_id for model in MODELS]
+    return [RunConfig.for_recipe(name).run_id for name in architectures.DEFAULT_PAIR]
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from aecore.checkpoints import find_run, load_model
-    from aecore.data import load_dataset
-    from aecore.metrics import PCABaseline, evaluate
+    from aecore.runstore import find_run
+    from aecore.text import printable
 
     for name in args.runs or default_run_ids():
         info = find_run(name, args.checkpoints)
-        model = load_model(info)
-        data = load_dataset(info.config.dataset, args.data)
-        ours = evaluate(model, data.test.images, data.test.labels)
-        pca = PCABaseline.fit(data.train.images, info.latent_dim, seed=info.config.seed).evaluate(
-            data.test.images, data.test.labels
-        )
-        table = ours.per_digit().rename(columns={"mse": info.config.model}).astype({"digit": object})
-        table[f"pca-{info.latent_dim}"] = pca.per_digit()["mse"]
-        table.loc[len(table)] = ["all", len(ours.labels), ours.mse, pca.mse]
+        if info.format != 2:
+            raise UsageError(f"{info.run_id} is in an old format; run `python -m aecore migrate {info.run_id}` first")
+        table = pd.DataFrame(info.metrics["test"]["per_digit"]).rename(columns={"mse": info.spec.name})
+        table[f"pca-{info.latent_dim}"] = [row["mse"] for row in info.metrics["pca"]["per_digit"]]
+        table = table.astype({"digit": object})
+        table.loc[len(table)] = ["all", int(table["n"].sum()), info.test_mse, info.pca_mse]
         print(
-            f"{info.run_id} · {info.config.model}, latent {info.latent_dim}, {info.parameters:,} parameters · "
-            f"{data.description}"
+            f"{info.run_id} · {info.spec.title}, latent {info.latent_dim}, {info.parameters:,} parameters · "
+            f"{printable(info.dataset['description'], 200)}"
         )
+        print(f"PCA-{info.latent_dim}: fit on the run's {info.train_images:,} training images, clipped to [0, 1]")
         with pd.option_context("display.float_format", "{:.5f}".format):
             print(table.to_string(index=False))
         print()
     return 0
 
 
-def _age(created: str) -> str:
-    seconds = (datetime.now(UTC) - datetime.fromisoformat(created)).total_seconds()
+def _age(created: datetime) -> str:
+    seconds = (datetime.now(UTC) - created).total_seconds()
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{seconds / size:.0f}{unit}"
@@ -178,7 +242,8 @@ def _age(created: str) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from aecore.checkpoints import list_runs
+    from aecore.runstore import list_runs
+    from aecore.text import printable
 
     runs, broken = list_runs(args.checkpoints)
     if not runs and not broken:
@@ -187,30 +252,66 @@ def cmd_list(args: argparse.Namespace) -> int:
     rows = [
         {
             "run": r.run_id,
-            "model": r.config.model,
+            "arch": r.spec.title,
+            "bottleneck": r.config.bottleneck,
             "latent": r.latent_dim,
             "params": f"{r.parameters:,}",
             "recipe": r.config.recipe,
             "epochs": r.config.epochs,
+            "seed": r.config.seed,
             "test MSE": f"{r.test_mse:.5f}",
-            "PCA MSE": f"{r.pca_mse:.5f}",
-            "age": _age(r.created),
+            "PCA MSE": f"{r.pca_mse:.5f}" if r.format == 2 else "migrate",
+            "age": _age(r.created_at),
         }
         for r in runs
     ]
     if rows:
         print(pd.DataFrame(rows).to_string(index=False))
     for b in broken:
-        print(f"unreadable {b.run_id}: {b.reason}")
+        print(f"unreadable {printable(b.run_id)}: {printable(b.reason, 300)}")
     return 0
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from aecore.checkpoints import delete_run
+    from aecore.runstore import CheckpointError, default_checkpoint_root, delete_run
+    from aecore.text import printable
 
-    for run_id in args.runs:
-        delete_run(run_id, args.checkpoints)
-        print(f"deleted {run_id}")
+    root = args.checkpoints if args.checkpoints is not None else default_checkpoint_root()
+    if not str(root).strip():
+        raise UsageError("--checkpoints is empty; give the folder that holds the runs")
+    shipped = set(default_run_ids())
+    for name in args.runs:
+        if name in shipped and not args.force:
+            raise UsageError(f"{name} is a shipped default run; add --force to delete it")
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise UsageError(f"not deleting {printable(name)} without confirmation; add --yes")
+            if input(f"delete {printable(name)} from {root}? [y/N] ").strip().lower() not in ("y", "yes"):
+                raise UsageError("nothing was deleted")
+        try:
+            delete_run(name, root)
+        except CheckpointError as error:
+            raise UsageError(str(error)) from None
+        print(f"deleted {printable(name)}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from aecore.pipeline import upgrade_run
+    from aecore.runstore import LEGACY_FORMAT, find_run, list_runs
+
+    if args.runs:
+        runs = [find_run(name, args.checkpoints) for name in args.runs]
+    else:
+        runs = [r for r in list_runs(args.checkpoints)[0] if r.format == LEGACY_FORMAT]
+    if not runs:
+        print("every run is in the current format")
+    for info in runs:
+        if info.format != LEGACY_FORMAT:
+            print(f"{info.run_id}: already in the current format")
+            continue
+        new = upgrade_run(info, data_root=args.data)
+        print(f"{new.run_id}: migrated; test MSE {new.test_mse:.5f}, PCA-{new.latent_dim} {new.pca_mse:.5f}")
     return 0
 
 
@@ -236,8 +337,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_project(args: argparse.Namespace) -> int:
     import time
 
-    from aecore.checkpoints import find_run
     from aecore.projection import DEFAULT_METHODS, METHOD_TITLES, ProjectionConfig, project_saved_run
+    from aecore.runstore import find_run
 
     for name in args.runs or default_run_ids():
         info = find_run(name, args.checkpoints)
@@ -265,21 +366,32 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "list": cmd_list,
     "delete": cmd_delete,
+    "migrate": cmd_migrate,
     "sweep": cmd_sweep,
     "project": cmd_project,
 }
 
 
+def check_data_root(data: str | None) -> None:
+    """A data root given on the command line must exist: a typo must not create folders or caches."""
+    if data is not None and not Path(data).is_dir():
+        raise UsageError(f"the data folder {data} does not exist; give the folder that holds mnist-test/")
+
+
 def main(argv: list[str] | None = None) -> int:
-    from aecore.checkpoints import CheckpointError
     from aecore.data import DatasetUnavailable
+    from aecore.devices import DeviceError
+    from aecore.runstore import CheckpointError
     from aecore.train import TrainingCancelled, TrainingDiverged
 
     try:
         args = build_parser().parse_args(argv)
+        check_data_root(args.data)
         return COMMANDS[args.command](args)
-    except (UsageError, ConfigError, CheckpointError, DatasetUnavailable, TrainingDiverged) as error:
-        print(f"aecore: error: {error}", file=sys.stderr)
+    except (UsageError, ConfigError, CheckpointError, DatasetUnavailable, TrainingDiverged, DeviceError) as error:
+        from aecore.text import printable
+
+        print(f"aecore: error: {printable(error, 500)}", file=sys.stderr)
         return USAGE_ERROR
     except (KeyboardInterrupt, TrainingCancelled):
         print("aecore: cancelled; nothing was saved", file=sys.stderr)

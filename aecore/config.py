@@ -1,21 +1,23 @@
-"""Run configuration: one frozen dataclass per training run, validated, with a stable hash key."""
+"""Run configuration: one frozen dataclass per training run, validated against the registry, with a stable hash."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-MODELS = ("mlp", "conv")
-DATASETS = ("mnist-sample", "mnist")
-RECIPES = ("onecycle", "seed")
+from aecore import architectures
+from aecore.architectures import ArchSpec, Budget
 
-# Bounds a user can hit from the CLI or the sidebar; wide enough for real work, narrow enough
-# that a typo (an extra zero) is caught before it starts an hour-long run.
+DATASETS = ("mnist-sample", "mnist")
+
+# Bounds a user can hit from the CLI or the sidebar; wide enough for real work, narrow enough that a typo
+# (an extra zero) is caught before it starts an hour-long run. The bottleneck's upper bound is per architecture.
 LIMITS: dict[str, tuple[float, float]] = {
-    "bottleneck": (1, 1024),
     "epochs": (1, 1000),
     "batch_size": (1, 8192),
     "learning_rate": (1e-6, 1.0),
@@ -25,57 +27,35 @@ LIMITS: dict[str, tuple[float, float]] = {
 
 
 @dataclass(frozen=True)
-class Budget:
-    """The epochs, batch size and (peak) learning rate a recipe was tuned with for one model."""
-
-    epochs: int
-    batch_size: int
-    learning_rate: float
-
-    def __str__(self) -> str:
-        return f"{self.epochs} epochs, batch {self.batch_size}, lr {self.learning_rate:g}"
-
-
-@dataclass(frozen=True)
 class Recipe:
-    """How a run optimises: the optimiser, the schedule and the per-model defaults it was tuned with."""
+    """How a run optimises: the optimiser and schedule (the budgets per architecture live in the registry)."""
 
     name: str
+    title: str
     summary: str
-    budgets: dict[str, Budget]  # per model: the conv net (BatchNorm) takes a far higher rate than the MLP
 
     def budget(self, model: str) -> Budget:
-        return self.budgets[model]
+        return architectures.get(model).budgets[self.name]
 
     @property
     def description(self) -> str:
-        per_model = " / ".join(f"{model} {budget}" for model, budget in self.budgets.items())
+        per_model = " / ".join(f"{spec.name} {spec.budgets[self.name]}" for spec in architectures.ARCHITECTURES)
         return f"{self.summary} Defaults: {per_model}"
 
 
-# The onecycle budgets come from a sweep on mnist-sample (BENCHMARKS.md, "Default recipe"): the MLP
-# gains most from more, smaller steps; the conv net (BatchNorm) from a high peak rate, which takes
-# it below PCA. 60 epochs each keeps "retrain both defaults" near a minute on 2 CPU cores.
+# The onecycle budgets come from a sweep on mnist-sample (BENCHMARKS.md, "Default recipe").
 RECIPE_DEFAULTS: dict[str, Recipe] = {
     "onecycle": Recipe(
         name="onecycle",
+        title="onecycle",
         summary=(
             "AdamW (weight decay 0) with a one-cycle schedule: learning rate warms up over the "
             "first 30% of steps to the peak, then anneals to ~0."
         ),
-        budgets={
-            "mlp": Budget(epochs=60, batch_size=64, learning_rate=5e-3),
-            "conv": Budget(epochs=60, batch_size=128, learning_rate=8e-2),
-        },
     ),
-    "seed": Recipe(
-        name="seed",
-        summary="Adam with a constant learning rate, as the seed text trains.",
-        budgets={model: Budget(epochs=20, batch_size=64, learning_rate=1e-3) for model in MODELS},
-    ),
+    "seed": Recipe(name="seed", title="seed recipe", summary="Adam with a constant learning rate, as the seed text."),
 }
-
-DEFAULT_BOTTLENECK = {"mlp": 32, "conv": 2}
+RECIPES = tuple(RECIPE_DEFAULTS)
 
 
 class ConfigError(ValueError):
@@ -88,49 +68,58 @@ class RunConfig:
 
     Parameters
     ----------
-    model : "mlp" or "conv"
-    bottleneck : width of the code layer (MLP) or number of code channels (conv, 4x4 each)
+    model : a registered architecture ("mlp", "conv", "vae", "dae", ...)
+    bottleneck : width of the code layer (dense codes) or number of 4x4 code channels (conv codes)
     epochs, batch_size, learning_rate : optimisation budget; learning_rate is the peak for onecycle
     recipe : "onecycle" (default) or "seed"
-    seed : seeds weight init, shuffling and the dataset split-independent randomness
+    seed : seeds weight init, shuffling and any noise the objective draws
     dataset : "mnist-sample" (offline, bundled) or "mnist" (full 60k, torchvision)
     train_limit : use only the first n training images (stratified order); None for all
+    options : the architecture's own hyperparameters (a VAE's beta, a DAE's noise) as sorted (name, value)
+        pairs; a mapping is accepted and missing options take the registry's defaults
     """
 
     model: str = "mlp"
     bottleneck: int = 32
-    epochs: int = RECIPE_DEFAULTS["onecycle"].budget("mlp").epochs
-    batch_size: int = RECIPE_DEFAULTS["onecycle"].budget("mlp").batch_size
-    learning_rate: float = RECIPE_DEFAULTS["onecycle"].budget("mlp").learning_rate
+    epochs: int = 60
+    batch_size: int = 64
+    learning_rate: float = 5e-3
     recipe: str = "onecycle"
     seed: int = 0
     dataset: str = "mnist-sample"
     train_limit: int | None = None
+    options: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
-        _check_choice("model", self.model, MODELS)
+        spec = self.spec
         _check_choice("recipe", self.recipe, RECIPES)
         _check_choice("dataset", self.dataset, DATASETS)
-        for name in ("bottleneck", "epochs", "batch_size", "seed"):
-            _check_int(name, getattr(self, name))
+        _check_int("bottleneck", self.bottleneck, (1, spec.max_bottleneck))
+        for name in ("epochs", "batch_size", "seed"):
+            _check_int(name, getattr(self, name), LIMITS[name])
         if self.train_limit is not None:
-            _check_int("train_limit", self.train_limit)
-        _check_float("learning_rate", self.learning_rate)
+            _check_int("train_limit", self.train_limit, LIMITS["train_limit"])
+        _check_float("learning_rate", self.learning_rate, LIMITS["learning_rate"])
         # 1 and 1.0 are the same learning rate and must give the same hash.
         object.__setattr__(self, "learning_rate", float(self.learning_rate))
+        object.__setattr__(self, "options", _normalise_options(spec, self.options))
+
+    @property
+    def spec(self) -> ArchSpec:
+        return spec_of(self.model)
 
     @classmethod
     def for_recipe(cls, model: str, recipe: str = "onecycle", **overrides: Any) -> RunConfig:
-        """A config with the recipe's defaults tuned for `model` and the model's default bottleneck."""
+        """A config with the recipe's budget for `model` and the model's default bottleneck."""
         _check_choice("recipe", recipe, RECIPES)
-        _check_choice("model", model, MODELS)
-        defaults = RECIPE_DEFAULTS[recipe].budget(model)
+        spec = spec_of(model)
+        budget = spec.budgets[recipe]
         values: dict[str, Any] = {
             "model": model,
-            "bottleneck": DEFAULT_BOTTLENECK[model],
-            "epochs": defaults.epochs,
-            "batch_size": defaults.batch_size,
-            "learning_rate": defaults.learning_rate,
+            "bottleneck": spec.default_bottleneck,
+            "epochs": budget.epochs,
+            "batch_size": budget.batch_size,
+            "learning_rate": budget.learning_rate,
             "recipe": recipe,
         }
         values.update(overrides)
@@ -145,14 +134,25 @@ class RunConfig:
         unknown = sorted(set(values) - names)
         if unknown:
             raise ConfigError(f"unknown config field(s): {', '.join(unknown)}")
-        required = {f.name for f in dataclasses.fields(cls) if f.name != "train_limit"}
+        required = names - {"train_limit", "options"}
         missing = sorted(required - set(values))
         if missing:
             raise ConfigError(f"config is missing field(s): {', '.join(missing)}")
-        return cls(**values)
+        options = values.get("options", {})
+        if not isinstance(options, dict):
+            raise ConfigError(f"options must be a JSON object, got {type(options).__name__}")
+        return cls(**{**values, "options": tuple(options.items())})
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """JSON-ready fields; `options` appears only when the architecture has some, so the hashes of configs
+        written before options existed stay the same."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "options"}
+        if self.options:
+            values["options"] = dict(self.options)
+        return values
+
+    def option(self, name: str) -> float:
+        return dict(self.options)[name]
 
     @property
     def key(self) -> str:
@@ -167,8 +167,39 @@ class RunConfig:
 
     @property
     def latent_dim(self) -> int:
-        # The conv encoder halves 32x32 three times, leaving a 4x4 map per code channel.
-        return self.bottleneck * 16 if self.model == "conv" else self.bottleneck
+        return self.spec.latent_dim(self.bottleneck)
+
+    def with_seed(self, seed: int) -> RunConfig:
+        return dataclasses.replace(self, seed=seed)
+
+
+def spec_of(model: Any) -> ArchSpec:
+    """The registry's spec for `model`; ConfigError naming the registered architectures otherwise."""
+    for spec in architectures.ARCHITECTURES:
+        if spec.name == model:
+            return spec
+    raise ConfigError(f"model must be one of {', '.join(architectures.names())}; got {model!r}")
+
+
+def _normalise_options(spec: ArchSpec, options: Any) -> tuple[tuple[str, float], ...]:
+    """Sorted (name, float) pairs with the registry's defaults filled in; ConfigError on anything else."""
+    if isinstance(options, Mapping):
+        options = tuple(options.items())
+    try:
+        given = dict(options)
+    except (TypeError, ValueError):
+        raise ConfigError(f"options must be name/value pairs; got {options!r}") from None
+    allowed = {o.name: o for o in spec.options}
+    unknown = sorted(str(name) for name in given if name not in allowed)
+    if unknown:
+        known = ", ".join(allowed) or "none"
+        raise ConfigError(f"{spec.name} has no option {', '.join(unknown)} (its options: {known})")
+    values = []
+    for name, option in sorted(allowed.items()):
+        value = given.get(name, option.default)
+        _check_float(name, value, (option.low, option.high))
+        values.append((name, float(value)))
+    return tuple(values)
 
 
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
@@ -176,17 +207,17 @@ def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
 
-def _check_int(name: str, value: Any) -> None:
-    low, high = LIMITS[name]
+def _check_int(name: str, value: Any, bounds: tuple[float, float]) -> None:
+    low, high = bounds
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{name} must be a whole number from {low:g} to {high:g}; got {value!r}")
     if not low <= value <= high:
         raise ConfigError(f"{name} must be from {low:g} to {high:g}; got {value}")
 
 
-def _check_float(name: str, value: Any) -> None:
-    low, high = LIMITS[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+def _check_float(name: str, value: Any, bounds: tuple[float, float]) -> None:
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ConfigError(f"{name} must be a number from {low:g} to {high:g}; got {value!r}")
-    if not low <= value <= high:  # also rejects nan, which fails every comparison
+    if not low <= value <= high:
         raise ConfigError(f"{name} must be from {low:g} to {high:g}; got {value}")

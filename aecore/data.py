@@ -22,6 +22,9 @@ import torch.nn.functional as F
 VAL_FRACTION = 0.1
 SPLIT_SEED = 0  # fixed so every run of a dataset is validated on the same images
 
+# Training images (after the validation split) of each dataset, to estimate a run's cost before loading anything.
+TRAIN_SIZES = {"mnist-sample": 4_500, "mnist": 54_000}
+
 DATASET_TITLES = {
     "mnist-sample": "MNIST sample",
     "mnist": "MNIST (full)",
@@ -61,6 +64,45 @@ class Dataset:
             f"({len(self.train):,} train / {len(self.val):,} validation) · "
             f"metrics on the {len(self.test):,}-image MNIST test set"
         )
+
+
+def estimate_train_images(name: str, train_limit: int | None) -> int:
+    """How many images a run on dataset `name` with this limit trains on (without loading the data)."""
+    size = TRAIN_SIZES[name]
+    return size if train_limit is None else min(size, train_limit)
+
+
+def training_subset(split: Split, train_limit: int | None) -> Split:
+    """The exact images a run with this `train_limit` trains on (and its PCA baseline is fit on).
+
+    None, or a limit of at least the split's size, is the whole split. Otherwise a stratified prefix: images
+    are taken round-robin over digits (in split order) so that a small limit still covers 0-9.
+    """
+    if train_limit is None or train_limit >= len(split):
+        return split
+    labels = split.labels
+    per_digit = [torch.nonzero(labels == d).flatten() for d in range(10)]
+    order = torch.stack([idx[: min(len(i) for i in per_digit)] for idx in per_digit], dim=1).flatten()
+    chosen = order[:train_limit]
+    return Split(split.images[chosen], labels[chosen], split.indices[chosen.numpy()])
+
+
+def first_of_each_digit(labels: np.ndarray | torch.Tensor, per_digit: int) -> np.ndarray:
+    """Sorted positions of the first `per_digit` images of each digit: a fixed set that depends on no model."""
+    labels = np.asarray(labels)
+    return np.sort(np.concatenate([np.flatnonzero(labels == d)[:per_digit] for d in range(10)]))
+
+
+def sample_test_indices(labels: np.ndarray, digit: int | None, count: int, seed: int) -> np.ndarray:
+    """`count` sorted positions drawn without replacement (seeded) among images of `digit` (None: any)."""
+    pool = np.arange(len(labels)) if digit is None else np.flatnonzero(np.asarray(labels) == digit)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(pool, size=min(count, len(pool)), replace=False))
+
+
+def display_indices(labels: np.ndarray) -> np.ndarray:
+    """One test image per digit (seeded draw, never chosen by any model's error): the Overview's gallery."""
+    return np.concatenate([sample_test_indices(labels, digit, 1, seed=0) for digit in range(10)])
 
 
 def default_data_root() -> Path:

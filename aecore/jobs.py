@@ -116,7 +116,7 @@ class TrainingJobs:
             raise ValueError("nothing to train: give at least one config")
         if not all(isinstance(c, RunConfig) for c in configs):
             raise ConfigError("every item to train must be a RunConfig")
-        from aecore.checkpoints import default_checkpoint_root
+        from aecore.runstore import default_checkpoint_root
 
         root = Path(root) if root else default_checkpoint_root()
         with self._lock:
@@ -183,8 +183,9 @@ class TrainingJobs:
         )
 
     def _run(self, job: _Job, root: Path) -> None:
-        from aecore.checkpoints import CheckpointError, load_or_train
         from aecore.data import DatasetUnavailable
+        from aecore.pipeline import load_or_train
+        from aecore.runstore import CheckpointError
         from aecore.train import TrainingCancelled, TrainingDiverged
 
         configs = job.snapshot.configs
@@ -238,7 +239,7 @@ class TrainingJobs:
 
 def ensure_writable(root: Path) -> None:
     """Fail before training, not after it, when runs could not be saved into `root`."""
-    from aecore.checkpoints import TMP_PREFIX, CheckpointError
+    from aecore.runstore import TMP_PREFIX, CheckpointError
 
     try:
         root.mkdir(parents=True, exist_ok=True)

@@ -11,37 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from aecore.inference import decode, encode
 from aecore.models import Autoencoder
 
-ENCODE_BATCH = 2048
 # A spot is "far from data" when the nearest projected point is further away than this many times
 # the typical gap between a projected point and its k-th nearest projected neighbour.
 FAR_FACTOR = 1.0
-
-
-def _inference(model: Autoencoder, fn, batches: list[torch.Tensor]) -> np.ndarray:
-    """Run `fn` on each batch in eval mode without gradients; the model's mode is restored."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    try:
-        with torch.inference_mode():
-            outputs = [fn(batch.to(device)).cpu() for batch in batches]
-    finally:
-        model.train(was_training)
-    return torch.cat(outputs).numpy()
-
-
-def encode(model: Autoencoder, images: torch.Tensor) -> np.ndarray:
-    """Latent codes of images: (N, 1, 32, 32) -> (N, latent_dim) float32."""
-    batches = list(torch.split(images, ENCODE_BATCH))
-    return _inference(model, model.encode, batches).astype(np.float32)
-
-
-def decode(model: Autoencoder, codes: np.ndarray) -> np.ndarray:
-    """Images of latent codes: (N, latent_dim) -> (N, 32, 32) float32 in [0, 1] (the decoder's Sigmoid)."""
-    z = torch.as_tensor(np.asarray(codes, dtype=np.float32)).reshape(-1, model.latent_dim)
-    return _inference(model, model.decode, list(torch.split(z, ENCODE_BATCH)))[:, 0]
 
 
 # --- neighbours ----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from aecore.metrics import PCABaseline
+from aecore.baselines import PCABaseline
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,7 @@ def latent_quality_table(
 
 
 def pca_codes(
-    train_images: torch.Tensor, test_images: torch.Tensor, dims: int, seed: int = 0
+    pca: PCABaseline, train_images: torch.Tensor, test_images: torch.Tensor
 ) -> tuple[np.ndarray, np.ndarray]:
-    """PCA codes with `dims` components, fit on the training images only."""
-    pca = PCABaseline.fit(train_images, dims, seed=seed)
+    """Codes of the training and test images under a PCA baseline (fit on training images only)."""
     return pca.encode(train_images), pca.encode(test_images)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from aecore.checkpoints import RunInfo, write_atomic
+from aecore.runstore import RunInfo, write_atomic
 
 METHODS = ("umap", "pca", "tsne", "raw")
 METHOD_TITLES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE", "raw": "raw 2-D latent"}
@@ -273,9 +273,9 @@ def project_saved_run(
     """`project_run` for a run on disk: its model and test set are loaded only on a cache miss."""
 
     def latents() -> np.ndarray:
-        from aecore.checkpoints import load_model
         from aecore.data import load_dataset
-        from aecore.latent import encode
+        from aecore.inference import encode
+        from aecore.runstore import load_model
 
         return encode(load_model(run), load_dataset(run.config.dataset, data_root).test.images)
 

@@ -12,8 +12,10 @@ from typing import Any
 
 import pandas as pd
 
-from aecore.checkpoints import RunInfo, load_or_train
-from aecore.config import MODELS, ConfigError, RunConfig
+from aecore.architectures import names
+from aecore.config import ConfigError, RunConfig
+from aecore.pipeline import load_or_train
+from aecore.runstore import RunInfo
 
 # Fields that must agree for runs to sit on one sweep curve, besides the training budget (see `family`).
 FAMILY_FIELDS = ("recipe", "seed", "dataset", "train_limit")
@@ -26,7 +28,7 @@ def sweep_configs(
     """Every (model, bottleneck) pair with the recipe's defaults plus `overrides` (e.g. epochs, dataset)."""
     models, bottlenecks = list(dict.fromkeys(models)), list(dict.fromkeys(bottlenecks))
     if not models:
-        raise ConfigError(f"give at least one model ({', '.join(MODELS)})")
+        raise ConfigError(f"give at least one model ({', '.join(names())})")
     if not bottlenecks:
         raise ConfigError("give at least one bottleneck")
     if "bottleneck" in overrides or "model" in overrides:

@@ -1,4 +1,9 @@
-"""The training loop: in-memory batches, seeded and deterministic on CPU, progress and cancel hooks."""
+"""The training loop: in-memory batches, seeded and deterministic on CPU, progress and cancel hooks, a timeline.
+
+The loop never special-cases an architecture: it minimises `model.training_loss(x)`, validates with the seed's
+per-pixel MSE, keeps the epoch with the lowest validation loss, and after every epoch records how the model
+rebuilds a fixed set of validation digits (the training timeline).
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
+from aecore.architectures import build_model
 from aecore.config import RunConfig
-from aecore.data import Dataset, Split
-from aecore.models import Autoencoder, build_model, reconstruction_loss, resolve_device
+from aecore.data import Dataset, first_of_each_digit, training_subset
+from aecore.devices import resolve_device
+from aecore.inference import reconstruct
+from aecore.models import Autoencoder, reconstruction_loss
 
-EVAL_BATCH = 2048  # evaluation needs no gradients, so large batches are cheap and fast
-# Both models are too small to gain from a second intra-op thread (an epoch takes as long on 1 as on
-# 2), and on a busy machine two spinning OpenMP threads can make an epoch 10-20x slower. One thread
-# also makes a CPU run's loss history independent of the machine's core count.
+# The models are too small to gain from a second intra-op thread (an epoch takes as long on 1 as on 2), and on
+# a busy machine two spinning OpenMP threads can make an epoch 10-20x slower. One thread also makes a CPU
+# run's loss history independent of the machine's core count.
 CPU_TRAIN_THREADS = 1
+PROBES_PER_DIGIT = 2  # the timeline follows 2 validation digits of each class
 
 
 class TrainingCancelled(RuntimeError):
@@ -32,8 +41,8 @@ class TrainingDiverged(RuntimeError):
 @dataclass(frozen=True)
 class EpochRecord:
     epoch: int  # 1-based
-    train_loss: float  # mean over the epoch's batches, weighted by batch size
-    val_loss: float
+    train_loss: float  # the architecture's objective, averaged over the epoch's batches (weighted by size)
+    val_loss: float  # the seed's per-pixel MSE on the validation images, for every architecture
     seconds: float  # wall time of this epoch, validation included
     learning_rate: float  # at the end of the epoch
 
@@ -54,11 +63,26 @@ class Progress:
         return ((self.epoch - 1) * self.batches + self.batch) / (self.epochs * self.batches)
 
 
+@dataclass(frozen=True)
+class Timeline:
+    """How a run rebuilt a fixed set of validation digits after each epoch.
+
+    probe_positions : (P,) positions in the validation split
+    probe_labels : (P,) their digits
+    frames : (epochs, P, 32, 32) uint8 reconstructions, frame e-1 after epoch e
+    """
+
+    probe_positions: np.ndarray
+    probe_labels: np.ndarray
+    frames: np.ndarray
+
+
 @dataclass
 class TrainResult:
     model: Autoencoder
     history: list[EpochRecord] = field(default_factory=list)
     best_epoch: int = 0  # the epoch whose weights were kept (lowest validation loss)
+    timeline: Timeline | None = None
 
 
 def train(
@@ -69,10 +93,10 @@ def train(
     progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
-    """Train `config` on `data.train`, validate on `data.val` each epoch, keep the best epoch.
+    """Train `config` on its training images, validate on `data.val` each epoch, keep the best epoch.
 
-    Raises TrainingCancelled when `should_stop()` turns true, TrainingDiverged on a NaN or
-    infinite loss. Never writes anything to disk.
+    Raises TrainingCancelled when `should_stop()` turns true, TrainingDiverged on a NaN or infinite loss.
+    Never writes anything to disk.
     """
     torch_device = resolve_device(device)
     with _cpu_threads(CPU_TRAIN_THREADS if torch_device.type == "cpu" else None):
@@ -87,12 +111,11 @@ def _train(
     should_stop: Callable[[], bool] | None,
 ) -> TrainResult:
     torch.manual_seed(config.seed)
-    model = build_model(config.model, config.bottleneck).to(torch_device)
-    images, _ = _training_images(config, data.train)
-    images = images.to(torch_device)
+    model = build_model(config.model, config.bottleneck, dict(config.options)).to(torch_device)
+    images = training_subset(data.train, config.train_limit).images.to(torch_device)
     val_images = data.val.images.to(torch_device)
-    if config.model == "conv":
-        # NHWC lets oneDNN pick faster convolution kernels on CPU: ~25% off a conv epoch (BENCHMARKS.md).
+    probes = first_of_each_digit(data.val.labels, PROBES_PER_DIGIT)
+    if model.prefers_channels_last:
         model = model.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
         val_images = val_images.contiguous(memory_format=torch.channels_last)
@@ -103,6 +126,7 @@ def _train(
     shuffle = torch.Generator().manual_seed(config.seed)
     result = TrainResult(model=model)
     best_val, best_state = math.inf, None
+    frames = []
 
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
@@ -113,7 +137,7 @@ def _train(
             if should_stop is not None and should_stop():
                 raise TrainingCancelled(f"cancelled in epoch {epoch}, batch {batch}")
             x = images[order[(batch - 1) * config.batch_size : batch * config.batch_size]]
-            loss = reconstruction_loss(x, model(x))
+            loss = model.training_loss(x)
             value = loss.item()
             if not math.isfinite(value):
                 raise TrainingDiverged(
@@ -131,6 +155,7 @@ def _train(
         val_loss = evaluate_loss(model, val_images)
         if not math.isfinite(val_loss):
             raise TrainingDiverged(f"the validation loss became {val_loss} in epoch {epoch}")
+        frames.append(to_uint8(reconstruct(model, val_images[probes])))
         result.history.append(
             EpochRecord(
                 epoch=epoch,
@@ -148,20 +173,18 @@ def _train(
         model.load_state_dict(best_state)
     model.to(memory_format=torch.contiguous_format)  # callers get an ordinary model back
     model.eval()
+    result.timeline = Timeline(probes, data.val.labels.numpy()[probes], np.stack(frames))
     return result
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(N, 1, 32, 32) in [0, 1] -> (N, 32, 32) uint8, rounded: a compact picture of a reconstruction."""
+    return (images[:, 0].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
 
 
 def evaluate_loss(model: Autoencoder, images: torch.Tensor) -> float:
     """Mean squared error over every pixel of `images`, in eval mode, restoring the caller's mode."""
-    was_training = model.training
-    model.eval()
-    total = 0.0
-    with torch.inference_mode():
-        for start in range(0, len(images), EVAL_BATCH):
-            x = images[start : start + EVAL_BATCH]
-            total += reconstruction_loss(x, model(x)).item() * len(x)
-    model.train(was_training)
-    return total / len(images)
+    return reconstruction_loss(images.cpu(), reconstruct(model, images)).item()
 
 
 @contextmanager
@@ -174,17 +197,6 @@ def _cpu_threads(count: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
-
-
-def _training_images(config: RunConfig, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
-    if config.train_limit is None or config.train_limit >= len(split):
-        return split.images, split.labels
-    # A stratified prefix: take images round-robin over digits so a small limit still covers 0-9.
-    labels = split.labels
-    per_digit = [torch.nonzero(labels == d).flatten() for d in range(10)]
-    order = torch.stack([idx[: min(len(i) for i in per_digit)] for idx in per_digit], dim=1).flatten()
-    chosen = order[: config.train_limit]
-    return split.images[chosen], labels[chosen]
 
 
 def _optimizer(config: RunConfig, model: torch.nn.Module, steps: int, device: torch.device):

@@ -1,0 +1,165 @@
+"""The registry of architectures: one ArchSpec per autoencoder, listed once in ARCHITECTURES.
+
+Config validation, the CLI's choices, the sidebar's train form, the tests and the docs all read this table;
+nothing else lists architecture names. Adding an architecture is one model module in `aecore/models/` plus
+one entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from aecore.models import Autoencoder
+from aecore.models.conv import CODE_SIDE, ConvAutoencoder
+from aecore.models.dae import DenoisingAutoencoder
+from aecore.models.mlp import MLPAutoencoder
+from aecore.models.vae import VariationalAutoencoder
+
+IMAGE_PIXELS = 32 * 32
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The epochs, batch size and (peak) learning rate a recipe was tuned with for one architecture."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+
+    def __str__(self) -> str:
+        return f"{self.epochs} epochs, batch {self.batch_size}, lr {self.learning_rate:g}"
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """A hyperparameter only some architectures have (a VAE's β, a DAE's noise), with its default and range."""
+
+    name: str
+    title: str
+    short: str  # how it reads in a label: "β", "noise"
+    default: float
+    low: float
+    high: float
+    help: str
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """Everything the rest of the code needs to know about one architecture.
+
+    Parameters
+    ----------
+    name : the id stored in configs and run folder names ("mlp")
+    title : what people read ("MLP")
+    summary : one line on what it is
+    build : (bottleneck, **options) -> Autoencoder
+    code_cells : latent dims per unit of bottleneck (1 for a dense code, 16 for 4x4 code channels)
+    default_bottleneck : the bottleneck of the shipped default run
+    max_bottleneck : the widest bottleneck a config may ask for
+    widest_useful : beyond this bottleneck a wider code buys nothing; `bottleneck_warning` says why
+    useless_reason : the why, in one clause
+    bottleneck_help : help text of the bottleneck field in the CLI and the train form
+    budgets : per recipe name, the budget it was tuned with for this architecture
+    options : architecture-only hyperparameters
+    seconds_per_batch, seconds_per_image : measured training speed on 2 CPU cores (bench/bench_training.py),
+        for estimating how long a run will take before it starts
+    """
+
+    name: str
+    title: str
+    summary: str
+    build: Callable[..., Autoencoder]
+    code_cells: int
+    default_bottleneck: int
+    max_bottleneck: int
+    widest_useful: int
+    useless_reason: str
+    bottleneck_help: str
+    budgets: Mapping[str, Budget]
+    options: tuple[OptionSpec, ...] = ()
+    seconds_per_batch: float = 1e-3
+    seconds_per_image: float = 1e-4
+    option_defaults: Mapping[str, float] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "option_defaults", {o.name: o.default for o in self.options})
+
+    def latent_dim(self, bottleneck: int) -> int:
+        return bottleneck * self.code_cells
+
+    def bottleneck_warning(self, bottleneck: int) -> str | None:
+        """Why this bottleneck cannot help, or None when it is a sensible width."""
+        if bottleneck <= self.widest_useful:
+            return None
+        return f"{self.title} bottleneck {bottleneck} is wider than {self.widest_useful}: {self.useless_reason}"
+
+    def estimate_seconds(self, epochs: int, batch_size: int, images: int) -> float:
+        """Rough training time on 2 CPU cores: per batch a fixed cost plus a cost per image."""
+        batches = -(-images // batch_size)
+        return epochs * (batches * self.seconds_per_batch + images * self.seconds_per_image)
+
+
+SEED_BUDGET = Budget(epochs=20, batch_size=64, learning_rate=1e-3)  # what the seed text trains with
+MLP_BUDGETS = {"onecycle": Budget(epochs=60, batch_size=64, learning_rate=5e-3), "seed": SEED_BUDGET}
+CONV_BUDGETS = {"onecycle": Budget(epochs=60, batch_size=128, learning_rate=8e-2), "seed": SEED_BUDGET}
+MLP_BOTTLENECK_HELP = "code width: the latent dims"
+CONV_BOTTLENECK_HELP = "code channels; each is a 4×4 map, so latent dims = 16 × this"
+MLP_USELESS = "every code passes through the 32-unit layer before the bottleneck, so it adds parameters, not capacity"
+CONV_USELESS = f"a code of {64 * CODE_SIDE**2:,} or more dims is as large as the image: no compression at all"
+
+ARCHITECTURES: tuple[ArchSpec, ...] = (
+    ArchSpec(
+        name="mlp", title="MLP", summary="the seed text's fully connected autoencoder (1024→128→64→32→b)",
+        build=MLPAutoencoder, code_cells=1, default_bottleneck=32, max_bottleneck=1024, widest_useful=32,
+        useless_reason=MLP_USELESS, bottleneck_help=MLP_BOTTLENECK_HELP, budgets=MLP_BUDGETS,
+        seconds_per_batch=1.1e-3, seconds_per_image=2.0e-5,
+    ),
+    ArchSpec(
+        name="conv", title="Conv", summary="the seed text's convolutional autoencoder (1→8→16→b channels, stride 2)",
+        build=ConvAutoencoder, code_cells=CODE_SIDE**2, default_bottleneck=2, max_bottleneck=256, widest_useful=63,
+        useless_reason=CONV_USELESS, bottleneck_help=CONV_BOTTLENECK_HELP, budgets=CONV_BUDGETS,
+        seconds_per_batch=2.0e-3, seconds_per_image=1.3e-4,
+    ),
+    ArchSpec(
+        name="vae", title="VAE", summary="a variational autoencoder with the MLP's layer sizes (MSE + β·KL)",
+        build=VariationalAutoencoder, code_cells=1, default_bottleneck=32, max_bottleneck=1024, widest_useful=32,
+        useless_reason=MLP_USELESS, bottleneck_help=MLP_BOTTLENECK_HELP, budgets=MLP_BUDGETS,
+        options=(
+            OptionSpec("beta", "β (KL weight)", "β", 1.0, 0.0, 100.0,
+                       "weight of the KL term, both terms per pixel; 0 trains the plain MLP objective"),
+        ),
+        seconds_per_batch=1.3e-3, seconds_per_image=2.4e-5,
+    ),
+    ArchSpec(
+        name="dae", title="DAE", summary="a denoising autoencoder with the conv net's layers (noisy in, clean out)",
+        build=DenoisingAutoencoder, code_cells=CODE_SIDE**2, default_bottleneck=2, max_bottleneck=256,
+        widest_useful=63, useless_reason=CONV_USELESS, bottleneck_help=CONV_BOTTLENECK_HELP, budgets=CONV_BUDGETS,
+        options=(
+            OptionSpec("noise", "training noise σ", "noise", 0.3, 0.0, 1.0,
+                       "standard deviation of the Gaussian noise added to training inputs (pixels in [0, 1])"),
+        ),
+        seconds_per_batch=2.2e-3, seconds_per_image=1.4e-4,
+    ),
+)  # fmt: skip
+
+# The pair the dashboard opens on: the seed text's two models.
+DEFAULT_PAIR = ("mlp", "conv")
+
+
+def names() -> tuple[str, ...]:
+    return tuple(spec.name for spec in ARCHITECTURES)
+
+
+def get(name: str) -> ArchSpec:
+    """The spec called `name`; ValueError naming the registered architectures otherwise."""
+    for spec in ARCHITECTURES:
+        if spec.name == name:
+            return spec
+    raise ValueError(f"architecture must be one of {', '.join(names())}; got {name!r}")
+
+
+def build_model(name: str, bottleneck: int, options: Mapping[str, float] | None = None) -> Autoencoder:
+    """The autoencoder of architecture `name` with this bottleneck and options (defaults for those not given)."""
+    spec = get(name)
+    return spec.build(bottleneck, **{**spec.option_defaults, **(options or {})})

@@ -1,0 +1,221 @@
+"""Comparisons of runs: hashable run keys, slots A and B, labels that tell runs apart, and shared baselines.
+
+A comparison is a set of slots, each holding one run of any architecture; nothing here is keyed by an
+architecture's name. Methods in tables are identified by ids ("A", "B", "pca", "pca-A", ...), never by their
+display titles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from aecore.baselines import BaselineKey, baseline_key
+from aecore.config import RECIPE_DEFAULTS, RunConfig
+from aecore.runstore import RunInfo, StoredFile
+
+SLOTS = ("A", "B")
+
+
+@dataclass(frozen=True)
+class RunKey:
+    """Everything a cache needs to load a run's model and artefacts without re-reading its run.json.
+
+    Hashable; a retrained run has new file checksums, so it is a new key.
+    """
+
+    run_id: str
+    path: Path
+    config: RunConfig
+    parameters: int
+    format: int
+    files_: tuple[tuple[str, StoredFile], ...]
+    n_test: int
+    epochs_trained: int
+    dataset_fingerprint: str
+
+    @classmethod
+    def of(cls, info: RunInfo) -> RunKey:
+        return cls(
+            run_id=info.run_id, path=info.path, config=info.config, parameters=info.parameters, format=info.format,
+            files_=tuple(sorted(info.files.items())), n_test=info.n_test, epochs_trained=info.epochs_trained,
+            dataset_fingerprint=info.dataset["fingerprint"],
+        )  # fmt: skip
+
+    @property
+    def files(self) -> dict[str, StoredFile]:
+        return dict(self.files_)
+
+    @property
+    def weights_sha256(self) -> str:
+        return self.files["weights"].sha256
+
+    @property
+    def dataset(self) -> str:
+        return self.config.dataset
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def baseline(self) -> BaselineKey:
+        """The PCA baseline this run is measured against."""
+        c = self.config
+        return baseline_key(c.dataset, self.dataset_fingerprint, c.latent_dim, c.train_limit, c.seed)
+
+
+# --- labels --------------------------------------------------------------------------------------------
+
+
+BUDGET_FIELDS = ("epochs", "batch_size", "learning_rate")
+
+
+def _fields(config: RunConfig) -> list[tuple[str, str, object]]:
+    """(field, how it reads in a label, what is compared) for everything that can tell two configs of one
+    architecture apart. A budget field at its recipe's default compares as "default": the recipe says it."""
+    options = {o.name: o for o in config.spec.options}
+    budget = config.spec.budgets[config.recipe]
+    described = [
+        ("bottleneck", f"b={config.bottleneck}", config.bottleneck),
+        ("recipe", RECIPE_DEFAULTS[config.recipe].title, config.recipe),
+    ]
+    for field, text in zip(
+        BUDGET_FIELDS,
+        (f"{config.epochs} ep", f"batch {config.batch_size}", f"lr {config.learning_rate:g}"),
+        strict=True,
+    ):
+        value = getattr(config, field)
+        described.append((field, text, "default" if value == getattr(budget, field) else value))
+    for name, value in config.options:
+        described.append((f"option:{name}", f"{options[name].short} {value:g}", value))
+    described += [
+        ("train_limit", f"{config.train_limit:,} imgs" if config.train_limit else "all imgs", config.train_limit),
+        ("dataset", config.dataset, config.dataset),
+        ("seed", f"seed {config.seed}", config.seed),
+    ]
+    return described
+
+
+def distinguishing_labels(configs: Sequence[RunConfig]) -> list[str]:
+    """Short labels that tell these configs apart: the architecture, plus what differs among runs of it.
+
+    ["MLP b=8", "MLP b=32"], ["MLP · seed recipe", "MLP · onecycle"], ["Conv · seed 0", "Conv · seed 1"],
+    ["VAE", "Conv"]. Identical configs get the same label (callers add the slot).
+    """
+    compared = [{field: value for field, _, value in _fields(c)} for c in configs]
+    labels = []
+    for config, own in zip(configs, compared, strict=True):
+        same_arch = [other for c, other in zip(configs, compared, strict=True) if c.model == config.model]
+        parts = [text for field, text, _ in _fields(config) if any(o.get(field) != own[field] for o in same_arch)]
+        title = config.spec.title
+        if parts and parts[0].startswith("b="):
+            title, parts = f"{title} {parts[0]}", parts[1:]
+        labels.append(" · ".join([title, *parts]))
+    return labels
+
+
+def full_label(info: RunInfo) -> str:
+    """Everything that matters about a run on one line: for pickers, legends and tables."""
+    c = info.config
+    options = "".join(f" · {name} {value:g}" for name, value in c.options)
+    limit = f" · {c.train_limit:,} imgs" if c.train_limit else ""
+    return (
+        f"{c.spec.title} b={c.bottleneck} ({c.latent_dim}-d) · {RECIPE_DEFAULTS[c.recipe].title} · {c.epochs} ep"
+        f"{options}{limit} · seed {c.seed} · test MSE {info.test_mse:.5f}"
+    )
+
+
+# --- slots ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One side of a comparison: a slot name ("A"), the run in it and the label that tells it apart."""
+
+    name: str
+    run: RunInfo
+    label: str
+
+    @property
+    def key(self) -> RunKey:
+        return RunKey.of(self.run)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A PCA baseline in a comparison: its method id, its key, its label and the slots measured against it."""
+
+    id: str
+    key: BaselineKey
+    label: str
+    slots: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The runs in the slots, with labels that tell them apart and the PCA baselines they need."""
+
+    slots: tuple[Slot, ...]
+
+    @classmethod
+    def of(cls, runs: Mapping[str, RunInfo]) -> Comparison:
+        """{"A": run, "B": run} (either may be missing) -> a comparison with distinguishing labels."""
+        names = [name for name in SLOTS if name in runs]
+        labels = distinguishing_labels([runs[name].config for name in names])
+        if len(names) == 2 and labels[0] == labels[1]:
+            labels = [f"{label} ({name})" for label, name in zip(labels, names, strict=True)]
+        return cls(tuple(Slot(name, runs[name], label) for name, label in zip(names, labels, strict=True)))
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(slot.name for slot in self.slots)
+
+    def slot(self, name: str) -> Slot:
+        return next(slot for slot in self.slots if slot.name == name)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {slot.name: slot.label for slot in self.slots}
+
+    @property
+    def pair(self) -> tuple[Slot, Slot] | None:
+        """Both slots, when there are two."""
+        return (self.slots[0], self.slots[1]) if len(self.slots) == 2 else None
+
+    @property
+    def same_test_set(self) -> bool:
+        """Whether every slot was scored on the same test images (so images can be paired across slots)."""
+        return len({(s.run.config.dataset, s.run.dataset["fingerprint"]) for s in self.slots}) <= 1
+
+    def test_set_mismatch(self) -> str | None:
+        """A sentence for the page when the slots cannot be compared image by image, else None."""
+        if self.same_test_set:
+            return None
+        sets = ", ".join(f"{s.label} on {s.run.config.dataset}" for s in self.slots)
+        return (
+            f"The runs were scored on different test sets ({sets}), so they cannot be compared image by image; "
+            "put two runs of the same dataset into A and B for this view."
+        )
+
+    def baselines(self) -> list[Baseline]:
+        """One PCA baseline per distinct key among the slots: shared ("pca") or one per slot ("pca-A")."""
+        by_key: dict[BaselineKey, list[str]] = {}
+        for slot in self.slots:
+            by_key.setdefault(slot.key.baseline, []).append(slot.name)
+        shared = len(by_key) == 1
+        dims = [key.dims for key in by_key]
+        result = []
+        for key, names in by_key.items():
+            label = key.title
+            if not shared and dims.count(key.dims) > 1:  # same dims, other images or seed: say whose
+                label = f"{key.title} ({' & '.join(names)}'s images)"
+            result.append(Baseline("pca" if shared else f"pca-{'-'.join(names)}", key, label, tuple(names)))
+        return result
+
+    def baseline_of(self, slot_name: str) -> Baseline:
+        return next(b for b in self.baselines() if slot_name in b.slots)

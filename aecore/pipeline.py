@@ -1,0 +1,131 @@
+"""Load or train: the run for a config from the store when it exists, otherwise train, evaluate and save it.
+
+Evaluation happens once, when a run is saved: test metrics, the PCA baseline fit on the run's own training
+images, and the artefacts pages read instead of running the model over the test set again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from aecore.baselines import baseline_key, fit_baseline
+from aecore.config import RunConfig
+from aecore.data import Dataset, display_indices, load_dataset, training_subset
+from aecore.inference import reconstruct_and_errors
+from aecore.metrics import Evaluation, summary
+from aecore.models import Autoencoder
+from aecore.runstore import (
+    CheckpointError,
+    EvaluationArtefacts,
+    RunInfo,
+    default_checkpoint_root,
+    ensure_writable,
+    load_evaluation,
+    load_model,
+    read_run,
+    run_lock,
+    save_run,
+)
+from aecore.train import Progress, to_uint8, train
+
+
+def evaluate_run(model: Autoencoder, config: RunConfig, data: Dataset) -> tuple[dict, EvaluationArtefacts]:
+    """Test metrics of the model and of its PCA baseline (run.json's `metrics`), and the evaluation artefacts."""
+    test = data.test
+    recon, errors = reconstruct_and_errors(model, test.images)
+    key = baseline_key(data.name, data.fingerprint, config.latent_dim, config.train_limit, config.seed)
+    pca = fit_baseline(data, key)
+    labels = test.labels.numpy()
+    shown = display_indices(labels)
+    metrics = {
+        "test": summary(Evaluation(errors, labels)),
+        "pca": {
+            **summary(Evaluation(pca.errors(test.images), labels)),
+            "train_images": len(training_subset(data.train, config.train_limit)),
+            "clipped": True,
+        },
+    }
+    artefacts = EvaluationArtefacts(errors.astype(np.float32), shown.astype(np.int64), to_uint8(recon[shown]))
+    return metrics, artefacts
+
+
+def load_or_train(
+    config: RunConfig,
+    *,
+    root: Path | None = None,
+    data_root: str | None = None,
+    device: str = "auto",
+    progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    retrain: bool = False,
+) -> tuple[RunInfo, Autoencoder]:
+    """The stored run for `config` when one exists and loads; otherwise train, evaluate and save it.
+
+    Holds the run's lock throughout, so a second process asking for the same config waits and then loads
+    the run the first one saved instead of training it again.
+    """
+    from aecore.devices import resolve_device
+
+    resolve_device(device)  # a bad device is an error even when the run is cached
+    root = Path(root) if root else default_checkpoint_root()
+    folder = root / config.run_id
+    if not retrain:
+        cached = _load_cached(folder)
+        if cached is not None:
+            return cached
+    ensure_writable(root, config.run_id)  # fail before a long training run, not after it
+    with run_lock(root, config.run_id):
+        if not retrain:
+            cached = _load_cached(folder)  # another process may have saved it while we waited
+            if cached is not None:
+                return cached
+        data = load_dataset(config.dataset, data_root)
+        started = time.perf_counter()
+        result = train(config, data, device=device, progress=progress, should_stop=should_stop)
+        train_seconds = time.perf_counter() - started
+        model = result.model.cpu()
+        metrics, artefacts = evaluate_run(model, config, data)
+        metrics["val_mse"] = result.history[result.best_epoch - 1].val_loss
+        info = save_run(
+            root, config, model, history=result.history, best_epoch=result.best_epoch, metrics=metrics,
+            dataset={"name": data.name, "fingerprint": data.fingerprint, "description": data.description},
+            train_seconds=train_seconds, evaluation=artefacts, timeline=result.timeline,
+        )  # fmt: skip
+    return info, model
+
+
+def _load_cached(folder: Path) -> tuple[RunInfo, Autoencoder] | None:
+    if not folder.is_dir():
+        return None
+    try:
+        info = read_run(folder)
+        return info, load_model(info)
+    except CheckpointError:
+        return None  # an unreadable stored run is replaced by a fresh one
+
+
+def evaluation_of(info: RunInfo, data: Dataset) -> EvaluationArtefacts:
+    """The run's stored evaluation artefacts, or (format-1 runs) the same artefacts computed now."""
+    stored = load_evaluation(info)
+    if stored is not None:
+        return stored
+    return evaluate_run(load_model(info), info.config, data)[1]
+
+
+def upgrade_run(info: RunInfo, data_root: str | None = None) -> RunInfo:
+    """Rewrite a format-1 run in the current format: safetensors weights, evaluation artefacts and the PCA
+    baseline re-scored (fit on the run's own training images, clipped). History and creation time are kept;
+    there is no timeline, which would need the training itself."""
+    model = load_model(info)
+    data = load_dataset(info.config.dataset, data_root)
+    metrics, artefacts = evaluate_run(model, info.config, data)
+    metrics["val_mse"] = info.metrics["val_mse"]
+    return save_run(
+        info.path.parent, info.config, model, history=info.history, best_epoch=info.best_epoch, metrics=metrics,
+        dataset=info.dataset, train_seconds=info.train_seconds, evaluation=artefacts, timeline=None,
+        created=info.created,
+    )  # fmt: skip

@@ -1,0 +1,844 @@
+"""Run folders on disk: the format, validation of every field in one place, safe reads, atomic saves, deletes.
+
+A run lives in `<root>/<model>-<dataset>-<hash>/`:
+- `run.json`: config, history, test metrics (and the PCA baseline's), dataset, versions, and the name,
+  size and sha256 of each file below. Replacing run.json is the single commit point of a save.
+- `weights-<sha12>.safetensors`: the state_dict (safetensors: tensors only, no code can run on load)
+- `evaluation-<sha12>.npz`: per-image test errors and the reconstructions of the display digits
+- `timeline-<sha12>.npz`: reconstructions of the probe digits after every epoch (uint8)
+
+A new run is written into a hidden staging folder and renamed into place, so a crash never leaves a visible
+half-written run. Format-1 runs (weights in a `.pt` file, no artefacts) are still read, with
+`torch.load(weights_only=True)`. Files are read only when they are regular files (no FIFO, device or
+symlink) and no larger than their kind can be. Nothing here trains.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import io
+import json
+import math
+import os
+import platform
+import re
+import secrets
+import shutil
+import stat
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from aecore.architectures import ArchSpec, build_model
+from aecore.config import ConfigError, RunConfig
+from aecore.models import Autoencoder, parameter_count
+from aecore.text import printable, shown
+from aecore.train import EpochRecord, Timeline
+
+FORMAT = 2
+LEGACY_FORMAT = 1
+RUN_FILE = "run.json"
+TMP_PREFIX = ".tmp-"
+TRASH_PREFIX = ".trash-"
+LOCK_FOLDER = ".locks"
+INCOMPLETE_MARKER = ".incomplete"  # left by older versions in a run folder whose first save did not finish
+MAX_RUN_JSON_BYTES = 4 * 1024 * 1024  # a real run.json is ~15 kB
+FILE_PATTERNS: dict[str, re.Pattern] = {
+    "weights": re.compile(r"^weights-[0-9a-f]{12}\.safetensors$"),
+    "evaluation": re.compile(r"^evaluation-[0-9a-f]{12}\.npz$"),
+    "timeline": re.compile(r"^timeline-[0-9a-f]{12}\.npz$"),
+}
+LEGACY_WEIGHTS = re.compile(r"^weights-[0-9a-f]{12}\.pt$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+EXTENSIONS = {"weights": "safetensors", "evaluation": "npz", "timeline": "npz"}
+
+
+class CheckpointError(RuntimeError):
+    """A run cannot be read, written or deleted; the message says which run, why, and what to do."""
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file of a run, as run.json names it."""
+
+    name: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Everything stored about a run except the arrays themselves; every field was validated when read."""
+
+    run_id: str
+    path: Path
+    config: RunConfig
+    history: tuple[EpochRecord, ...]
+    best_epoch: int
+    metrics: dict[str, Any]  # test: {"mse", "per_digit"}, pca: {"mse", "per_digit", ...}, val_mse
+    parameters: int
+    created: str  # ISO 8601 with a zone
+    train_seconds: float
+    dataset: dict[str, str]  # name, fingerprint, description
+    versions: dict[str, str]
+    files: Mapping[str, StoredFile]  # "weights" always; "evaluation" and "timeline" in format 2
+    format: int = FORMAT
+
+    @property
+    def spec(self) -> ArchSpec:
+        return self.config.spec
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def test_mse(self) -> float:
+        return float(self.metrics["test"]["mse"])
+
+    @property
+    def pca_mse(self) -> float:
+        return float(self.metrics["pca"]["mse"])
+
+    @property
+    def weights_sha256(self) -> str:
+        return self.files["weights"].sha256
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / self.files["weights"].name
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromisoformat(self.created)
+
+    @property
+    def n_test(self) -> int:
+        """How many test images the run was scored on."""
+        return sum(int(row["n"]) for row in self.metrics["test"]["per_digit"])
+
+    @property
+    def epochs_trained(self) -> int:
+        return len(self.history)
+
+    @property
+    def train_images(self) -> int | None:
+        """How many training images the run saw, when run.json records it (format 2)."""
+        return self.metrics["pca"].get("train_images")
+
+
+class StoredRun(Protocol):
+    """What the loaders below read: a RunInfo, or a hashable run key that carries the same facts."""
+
+    run_id: str
+    path: Path
+    config: RunConfig
+    parameters: int
+    format: int
+    files: Mapping[str, StoredFile]
+    n_test: int
+    epochs_trained: int
+
+
+@dataclass(frozen=True)
+class BrokenRun:
+    """A folder in the checkpoint root that is not a loadable run, and why."""
+
+    run_id: str
+    path: Path
+    reason: str
+
+
+def default_checkpoint_root() -> Path:
+    """`$AECORE_CHECKPOINTS`, else the repository's `checkpoints/` folder (which ships the default runs)."""
+    env = os.environ.get("AECORE_CHECKPOINTS")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+# --- safe reads ----------------------------------------------------------------------------------------
+
+
+def read_regular_file(path: Path, max_bytes: int) -> bytes:
+    """The bytes of `path`, which must be a regular file (not a symlink, FIFO or device) of at most `max_bytes`.
+
+    Raises CheckpointError naming the file. Opening with O_NONBLOCK means a FIFO cannot hang the reader.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise CheckpointError(f"{path.name} is a symbolic link; only regular files are read") from None
+        raise CheckpointError(f"cannot read {path.name} ({error.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise CheckpointError(f"{path.name} is not a regular file; only regular files are read")
+        if info.st_size > max_bytes:
+            raise CheckpointError(f"{path.name} is {info.st_size:,} bytes, more than the {max_bytes:,} it can be")
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as error:
+        raise CheckpointError(f"cannot read {path.name} ({error.strerror})") from None
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise CheckpointError(f"{path.name} grew past the {max_bytes:,} bytes it can be while being read")
+    return data
+
+
+def read_run(path: Path) -> RunInfo:
+    """Parse and validate `path/run.json`; raise CheckpointError naming the run and what is wrong."""
+    path = Path(path)
+    name = printable(path.name)
+    run_file = path / RUN_FILE
+    if not run_file.exists() and not run_file.is_symlink():
+        raise CheckpointError(f"{name}: {_missing_run_file(path)}")
+    try:
+        raw = json.loads(read_regular_file(run_file, MAX_RUN_JSON_BYTES).decode("utf-8"))
+    except CheckpointError as error:
+        raise CheckpointError(f"{name}: {error}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as error:
+        detail = "nested too deeply" if isinstance(error, RecursionError) else printable(error, 100)
+        raise CheckpointError(f"{name}: {RUN_FILE} is not valid JSON ({detail})") from None
+    try:
+        return _parse_run(path, raw)
+    except (ConfigError, RunFieldError) as error:
+        raise CheckpointError(f"{name}: {RUN_FILE} is malformed: {error}") from None
+    except RecursionError:
+        raise CheckpointError(f"{name}: {RUN_FILE} is malformed: nested too deeply") from None
+
+
+def _missing_run_file(path: Path) -> str:
+    if (path / INCOMPLETE_MARKER).exists() or any(LEGACY_WEIGHTS.match(p.name) for p in _entries(path)):
+        return f"incomplete run (no {RUN_FILE}: its first save did not finish); delete it or retrain"
+    return f"not a run (no {RUN_FILE}); move it out of the checkpoints folder"
+
+
+def _entries(path: Path) -> list[Path]:
+    try:
+        return list(path.iterdir())
+    except OSError:
+        return []
+
+
+class RunFieldError(ValueError):
+    """A field of run.json has the wrong type or an impossible value."""
+
+
+class _Fields:
+    """Typed access to one JSON object, with the field's dotted path in every error."""
+
+    def __init__(self, block: Any, where: str) -> None:
+        if not isinstance(block, dict):
+            raise RunFieldError(f"{where or 'the top level'} must be an object, got {_kind(block)}")
+        self.block, self.where = block, where
+
+    def _name(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def get(self, key: str) -> Any:
+        if key not in self.block:
+            raise RunFieldError(f"missing field {self._name(key)}")
+        return self.block[key]
+
+    def object(self, key: str) -> _Fields:
+        return _Fields(self.get(key), self._name(key))
+
+    def text(self, key: str, pattern: re.Pattern | None = None, limit: int = 1000) -> str:
+        value = self.get(key)
+        if not isinstance(value, str) or len(value) > limit:
+            raise RunFieldError(f"{self._name(key)} must be a string of at most {limit} characters, got {shown(value)}")
+        if pattern is not None and not pattern.match(value):
+            raise RunFieldError(f"{self._name(key)} has an unexpected form: {shown(value)}")
+        return value
+
+    def whole(self, key: str, low: int, high: int) -> int:
+        value = self.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            allowed = f"a whole number from {low:,} to {high:,}"
+            raise RunFieldError(f"{self._name(key)} must be {allowed}, got {shown(value)}")
+        return value
+
+    def number(self, key: str, low: float = 0.0, high: float = math.inf, allow_nan: bool = False) -> float:
+        value = self.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RunFieldError(f"{self._name(key)} must be a number, got {shown(value)}")
+        value = float(value)
+        if math.isnan(value) and allow_nan:
+            return value
+        if not (math.isfinite(value) and low <= value <= high):
+            allowed = f"a finite number from {low:g} to {high:g}"
+            raise RunFieldError(f"{self._name(key)} must be {allowed}, got {shown(value)}")
+        return value
+
+    def array(self, key: str) -> list:
+        value = self.get(key)
+        if not isinstance(value, list):
+            raise RunFieldError(f"{self._name(key)} must be a list, got {_kind(value)}")
+        return value
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}.get(
+        type(value), "a number"
+    )
+
+
+def _parse_run(path: Path, raw: Any) -> RunInfo:
+    top = _Fields(raw, "")
+    version = top.whole("format", LEGACY_FORMAT, FORMAT)
+    config = RunConfig.from_dict(top.get("config"))
+    if config.run_id != path.name:
+        raise RunFieldError(f"the config hashes to {config.run_id}, not the folder name")
+    entries = enumerate(top.array("history"), start=1)
+    history = tuple(_parse_epoch(_Fields(entry, f"history[{n - 1}]"), n) for n, entry in entries)
+    if not 1 <= len(history) <= config.epochs:
+        raise RunFieldError(f"history must hold 1 to {config.epochs} epochs (the config's), got {len(history)}")
+    best_epoch = top.whole("best_epoch", 1, len(history))
+    metrics = _parse_metrics(top.object("metrics"), version)
+    spec = config.spec
+    expected_parameters = parameter_count(build_model(config.model, config.bottleneck, dict(config.options)))
+    parameters = top.whole("parameters", 1, 10**10)
+    if parameters != expected_parameters:
+        expected = f"a {spec.title} of this config has {expected_parameters:,}"
+        raise RunFieldError(f"parameters is {parameters:,}, but {expected}")
+    created = top.text("created", limit=64)
+    try:
+        created_at = datetime.fromisoformat(created)
+    except ValueError:
+        raise RunFieldError(f"created must be an ISO 8601 time, got {shown(created)}") from None
+    if created_at.tzinfo is None:
+        raise RunFieldError(f"created must include a time zone, got {shown(created)}")
+    train_seconds = top.number("train_seconds", 0.0, 1e8)
+    dataset_block = top.object("dataset")
+    dataset = {key: dataset_block.text(key, limit=500) for key in ("name", "fingerprint", "description")}
+    if dataset["name"] != config.dataset:
+        raise RunFieldError(f"dataset.name is {shown(dataset['name'])}, but the config trains on {config.dataset}")
+    versions_block = top.object("versions")
+    versions = {printable(k, 40): versions_block.text(k, limit=100) for k in list(versions_block.block)[:20]}
+    if version == LEGACY_FORMAT:
+        files = {"weights": StoredFile(top.text("weights", LEGACY_WEIGHTS), top.text("weights_sha256", SHA256), 0)}
+    else:
+        files = _parse_files(top.object("files"))
+    return RunInfo(
+        run_id=path.name, path=path, config=config, history=history, best_epoch=best_epoch, metrics=metrics,
+        parameters=parameters, created=created, train_seconds=train_seconds, dataset=dataset, versions=versions,
+        files=files, format=version,
+    )  # fmt: skip
+
+
+def _parse_epoch(entry: _Fields, number: int) -> EpochRecord:
+    epoch = entry.whole("epoch", number, number)
+    return EpochRecord(
+        epoch=epoch,
+        train_loss=entry.number("train_loss", 0.0, 1e6),
+        val_loss=entry.number("val_loss", 0.0, 1e6),
+        seconds=entry.number("seconds", 0.0, 1e7),
+        learning_rate=entry.number("learning_rate", 0.0, 10.0),
+    )
+
+
+def _parse_metrics(block: _Fields, version: int) -> dict[str, Any]:
+    metrics: dict[str, Any] = {"val_mse": block.number("val_mse", 0.0, 1.0)}
+    for part in ("test", "pca"):
+        section = block.object(part)
+        # An MSE of exactly 0 is impossible on real digits (and would divide by zero in "vs PCA").
+        mse = section.number("mse", 1e-12, 1.0)
+        rows = section.array("per_digit")
+        if len(rows) != 10:
+            raise RunFieldError(f"metrics.{part}.per_digit must hold 10 rows, got {len(rows)}")
+        per_digit = []
+        for digit, row in enumerate(rows):
+            fields = _Fields(row, f"metrics.{part}.per_digit[{digit}]")
+            n = fields.whole("n", 0, 10**8)
+            per_digit.append({
+                "digit": fields.whole("digit", digit, digit),
+                "n": n,
+                "mse": fields.number("mse", 0.0, 1.0, allow_nan=n == 0),
+            })  # fmt: skip
+        metrics[part] = {"mse": mse, "per_digit": per_digit}
+    if version >= FORMAT:
+        pca = block.object("pca")
+        metrics["pca"]["train_images"] = pca.whole("train_images", 1, 10**8)
+        metrics["pca"]["clipped"] = pca.get("clipped") is True
+    return metrics
+
+
+def _parse_files(block: _Fields) -> dict[str, StoredFile]:
+    files = {}
+    for kind, pattern in FILE_PATTERNS.items():
+        if kind == "timeline" and kind not in block.block:
+            continue  # a migrated format-1 run has no timeline: that needs the training itself
+        entry = block.object(kind)
+        files[kind] = StoredFile(
+            entry.text("name", pattern), entry.text("sha256", SHA256), entry.whole("size", 1, 10**10)
+        )
+    return files
+
+
+# --- loading arrays ------------------------------------------------------------------------------------
+
+
+def _verified(info: StoredRun, kind: str, max_bytes: int) -> bytes:
+    stored = info.files[kind]
+    try:
+        blob = read_regular_file(info.path / stored.name, max_bytes)
+    except CheckpointError as error:
+        raise CheckpointError(f"{info.run_id}: {error}") from None
+    if hashlib.sha256(blob).hexdigest() != stored.sha256:
+        raise CheckpointError(f"{info.run_id}: {stored.name} is damaged (checksum mismatch); retrain it")
+    return blob
+
+
+def weights_cap(parameters: int, legacy: bool) -> int:
+    """The largest a weights file of this many float32 parameters can be, headers included."""
+    return parameters * 4 + (1 << 20 if legacy else 64 << 10)
+
+
+def load_model(info: StoredRun, device: str | torch.device = "cpu") -> Autoencoder:
+    """Rebuild the model from the run's config and load its weights (tensors only, never code)."""
+    legacy = info.format == LEGACY_FORMAT
+    blob = _verified(info, "weights", weights_cap(info.parameters, legacy))
+    try:
+        if legacy:
+            state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+        else:
+            from safetensors.torch import load as load_safetensors
+
+            state = load_safetensors(blob)
+    except Exception as error:  # weights_only / safetensors refuse anything but tensors: all mean unusable
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        name = info.files["weights"].name
+        raise CheckpointError(f"{info.run_id}: {name} cannot be loaded safely: {printable(first_line)}") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{info.run_id}: {info.files['weights'].name} holds no state_dict")
+    model = build_model(info.config.model, info.config.bottleneck, dict(info.config.options))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        raise CheckpointError(f"{info.run_id}: weights do not fit the config: {_mismatch(error)}") from None
+    bad = [name for name, tensor in state.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if bad:
+        raise CheckpointError(f"{info.run_id}: the weights hold NaN or infinite values ({bad[0]}); retrain it")
+    return model.to(device).eval()
+
+
+def _mismatch(error: RuntimeError) -> str:
+    lines = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
+    return printable("; ".join(lines) or str(error), 300)
+
+
+@dataclass(frozen=True)
+class EvaluationArtefacts:
+    """What a run's evaluation stored so pages need not run the model over the test set again.
+
+    test_errors : (N_test,) float32 per-image MSE, row i for test image i
+    display_indices : (D,) int64 test positions of the display digits
+    display_recon : (D, 32, 32) uint8 reconstructions of them
+    """
+
+    test_errors: np.ndarray
+    display_indices: np.ndarray
+    display_recon: np.ndarray
+
+
+def _npz(info: StoredRun, kind: str, max_bytes: int) -> dict[str, np.ndarray]:
+    blob = _verified(info, kind, max_bytes)
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
+            return {name: arrays[name] for name in arrays.files}
+    except (ValueError, OSError, KeyError, EOFError) as error:
+        detail = printable(error, 80)
+        raise CheckpointError(f"{info.run_id}: {info.files[kind].name} cannot be read ({detail})") from None
+
+
+def load_evaluation(info: StoredRun) -> EvaluationArtefacts | None:
+    """The stored evaluation artefacts, or None for a format-1 run (then they are computed, not stored)."""
+    if "evaluation" not in info.files:
+        return None
+    n_test = info.n_test
+    arrays = _npz(info, "evaluation", n_test * 4 + 64 * 1024 + (1 << 16))
+    try:
+        errors, indices, recon = arrays["test_errors"], arrays["display_indices"], arrays["display_recon"]
+    except KeyError as error:
+        raise CheckpointError(f"{info.run_id}: evaluation file lacks {error}") from None
+    ok = (
+        errors.shape == (n_test,) and errors.dtype == np.float32 and bool(np.isfinite(errors).all())
+        and indices.ndim == 1 and indices.dtype == np.int64 and recon.shape == (len(indices), 32, 32)
+        and recon.dtype == np.uint8 and bool(((indices >= 0) & (indices < n_test)).all())
+    )  # fmt: skip
+    if not ok:
+        raise CheckpointError(f"{info.run_id}: evaluation file has arrays of the wrong shape or type")
+    return EvaluationArtefacts(errors, indices, recon)
+
+
+def load_timeline(info: StoredRun) -> Timeline | None:
+    """The stored training timeline, or None for a format-1 run (trained before timelines existed)."""
+    if "timeline" not in info.files:
+        return None
+    epochs = info.epochs_trained
+    arrays = _npz(info, "timeline", epochs * 200 * 1024 + (1 << 16))
+    try:
+        positions, labels, frames = arrays["probe_positions"], arrays["probe_labels"], arrays["frames"]
+    except KeyError as error:
+        raise CheckpointError(f"{info.run_id}: timeline file lacks {error}") from None
+    ok = (
+        positions.ndim == 1 and labels.shape == positions.shape and frames.dtype == np.uint8
+        and frames.shape == (epochs, len(positions), 32, 32)
+    )  # fmt: skip
+    if not ok:
+        raise CheckpointError(f"{info.run_id}: timeline file has arrays of the wrong shape or type")
+    return Timeline(positions.astype(np.int64), labels.astype(np.int64), frames)
+
+
+# --- the registry --------------------------------------------------------------------------------------
+
+
+def list_runs(root: Path | None = None) -> tuple[list[RunInfo], list[BrokenRun]]:
+    """All runs under `root`, newest first, and the folders that are not loadable runs (with why).
+
+    Every run is checked as deeply as loading would check it (fields, checksums, weights), so a listed
+    run always loads. Hidden entries (staging, trash, locks) and plain files are skipped.
+    """
+    root = Path(root) if root else default_checkpoint_root()
+    runs: list[RunInfo] = []
+    broken: list[BrokenRun] = []
+    if not root.is_dir():
+        return runs, broken
+    for path in sorted(root.iterdir()):
+        if path.name.startswith(".") or path.is_symlink() or not path.is_dir():
+            continue
+        try:
+            info = read_run(path)
+            load_model(info)
+            load_evaluation(info)
+            load_timeline(info)
+        except CheckpointError as error:
+            broken.append(BrokenRun(printable(path.name), path, str(error)))
+        else:
+            runs.append(info)
+    runs.sort(key=lambda r: r.created_at, reverse=True)
+    return runs, broken
+
+
+def find_run(run_id: str, root: Path | None = None) -> RunInfo:
+    """The run with this id (or a unique prefix of it); CheckpointError when absent or unreadable."""
+    root = Path(root) if root else default_checkpoint_root()
+    if not run_id or run_id != run_id.strip() or "/" in run_id or run_id.startswith("."):
+        raise CheckpointError(f"no run named {shown(run_id)} in {root}; `python -m aecore list` shows the runs")
+    if (root / run_id).is_dir():
+        return read_run(root / run_id)
+    matches = [p for p in root.glob(f"{glob_escape(run_id)}*") if p.is_dir() and not p.name.startswith(".")]
+    if len(matches) == 1:
+        return read_run(matches[0])
+    if not matches:
+        raise CheckpointError(f"no run named {shown(run_id)} in {root}; `python -m aecore list` shows the runs")
+    raise CheckpointError(f"{shown(run_id)} matches {len(matches)} runs; give more of the name")
+
+
+def glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+# --- locks ---------------------------------------------------------------------------------------------
+
+
+_LOCKS_GUARD = threading.Lock()
+_LOCKS: dict[tuple[str, str], list] = {}  # (root, run id) -> [RLock, depth, descriptor]
+
+
+@contextlib.contextmanager
+def run_lock(root: Path, run_id: str) -> Iterator[None]:
+    """Hold an exclusive lock on `run_id` under `root`: other processes and threads wait; the same thread may
+    take it again (load-or-train holds it around the save, which takes it too). A dead process's lock is
+    released by the system."""
+    folder = Path(root) / LOCK_FOLDER
+    key = (str(Path(root).resolve()), run_id)
+    with _LOCKS_GUARD:
+        entry = _LOCKS.setdefault(key, [threading.RLock(), 0, None])
+    entry[0].acquire()
+    try:
+        if entry[1] == 0:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                fd = os.open(folder / f"{run_id}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as error:
+                raise CheckpointError(_save_failure(Path(root), run_id, error)) from None
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            entry[2] = fd
+        entry[1] += 1
+        try:
+            yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                os.close(entry[2])  # closing the descriptor releases the lock
+                entry[2] = None
+    finally:
+        entry[0].release()
+
+
+# --- writing -------------------------------------------------------------------------------------------
+
+
+def library_versions() -> dict[str, str]:
+    import numpy
+    import safetensors
+    import sklearn
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "safetensors": safetensors.__version__,
+    }
+
+
+def _npz_bytes(**arrays: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _weights_bytes(model: Autoencoder) -> bytes:
+    from safetensors.torch import save as save_safetensors
+
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    return save_safetensors(state)
+
+
+def save_run(
+    root: Path,
+    config: RunConfig,
+    model: Autoencoder,
+    *,
+    history: list[EpochRecord] | tuple[EpochRecord, ...],
+    best_epoch: int,
+    metrics: dict[str, Any],
+    dataset: dict[str, str],
+    train_seconds: float,
+    evaluation: EvaluationArtefacts,
+    timeline: Timeline | None,
+    created: str | None = None,
+) -> RunInfo:
+    """Write a run atomically; on any failure the previous run (if any) is untouched.
+
+    A new run is staged in a hidden folder and renamed into place; an existing one gets its new files first
+    and run.json last (the commit point), then loses the files no longer named. Saves of one run id are
+    serialised by a lock, so two processes saving the same config both end with a valid run. Leftovers of
+    an earlier interrupted save of this run (staging folders, temp files, orphan files) are removed.
+    Raises CheckpointError with a one-line reason (read-only folder, disk full, ...).
+    """
+    root = Path(root)
+    blobs = {
+        "weights": _weights_bytes(model),
+        "evaluation": _npz_bytes(
+            test_errors=evaluation.test_errors.astype(np.float32),
+            display_indices=evaluation.display_indices.astype(np.int64),
+            display_recon=evaluation.display_recon.astype(np.uint8),
+        ),
+    }
+    if timeline is not None:
+        blobs["timeline"] = _npz_bytes(
+            probe_positions=timeline.probe_positions.astype(np.int64),
+            probe_labels=timeline.probe_labels.astype(np.int64),
+            frames=timeline.frames.astype(np.uint8),
+        )
+    files = {}
+    for kind, blob in blobs.items():
+        digest = hashlib.sha256(blob).hexdigest()
+        files[kind] = {"name": f"{kind}-{digest[:12]}.{EXTENSIONS[kind]}", "sha256": digest, "size": len(blob)}
+    record = {
+        "format": FORMAT,
+        "run_id": config.run_id,
+        "config": config.to_dict(),
+        "history": [vars(e) for e in history],
+        "best_epoch": best_epoch,
+        "metrics": metrics,
+        "parameters": parameter_count(model),
+        "created": created or datetime.now(UTC).isoformat(timespec="seconds"),
+        "train_seconds": train_seconds,
+        "dataset": dataset,
+        "versions": library_versions(),
+        "files": files,
+    }
+    run_json = json.dumps(record, indent=1, allow_nan=False).encode()
+    folder = root / config.run_id
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with run_lock(root, config.run_id):
+            _remove_leftovers(root, config.run_id)
+            if not folder.exists():
+                _stage_and_rename(root, folder, blobs, files, run_json)
+            else:
+                for kind, blob in blobs.items():
+                    write_atomic(folder / files[kind]["name"], blob)
+                write_atomic(folder / RUN_FILE, run_json)  # the commit point
+                _remove_unreferenced(folder, keep={f["name"] for f in files.values()})
+    except OSError as error:
+        raise CheckpointError(_save_failure(root, config.run_id, error)) from None
+    return read_run(folder)
+
+
+def _stage_and_rename(root: Path, folder: Path, blobs: dict, files: dict, run_json: bytes) -> None:
+    stage = Path(tempfile.mkdtemp(dir=root, prefix=f"{TMP_PREFIX}{folder.name}-"))
+    try:
+        os.chmod(stage, 0o755)  # mkdtemp makes it private; a run folder is as readable as its files
+        for kind, blob in blobs.items():
+            _write_synced(stage / files[kind]["name"], blob)
+        _write_synced(stage / RUN_FILE, run_json)
+        _fsync_folder(stage)
+        os.rename(stage, folder)  # atomic: the run appears whole or not at all
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    _fsync_folder(root)
+
+
+def _remove_leftovers(root: Path, run_id: str) -> None:
+    """Staging and trash folders of `run_id` left by a save or delete that was killed."""
+    for prefix in (TMP_PREFIX, TRASH_PREFIX):
+        for path in root.glob(f"{glob_escape(prefix + run_id)}-*"):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_unreferenced(folder: Path, keep: set[str]) -> None:
+    """Earlier weights and artefact files, an old-format weights file, temp files and a stale marker."""
+    for path in folder.iterdir():
+        ours = any(p.match(path.name) for p in FILE_PATTERNS.values()) or LEGACY_WEIGHTS.match(path.name)
+        if (ours and path.name not in keep) or path.name.startswith(TMP_PREFIX) or path.name == INCOMPLETE_MARKER:
+            path.unlink(missing_ok=True)
+
+
+def ensure_writable(root: Path, run_id: str = "runs") -> None:
+    """Raise CheckpointError now if a run could not be saved under `root` (read-only, full, missing)."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=root, prefix=TMP_PREFIX)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        raise CheckpointError(_save_failure(root, run_id, error)) from None
+
+
+def _save_failure(root: Path, run_id: str, error: OSError) -> str:
+    if error.errno == errno.ENOSPC:
+        return f"disk full while saving {run_id}: nothing was changed; free some space and retrain"
+    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"cannot save {run_id}: the checkpoints folder {root} is read-only"
+    return f"cannot save {run_id}: {error.strerror or error}"
+
+
+def _write_synced(target: Path, data: bytes) -> None:
+    with open(target, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_folder(folder: Path) -> None:
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def write_atomic(target: Path, data: bytes) -> None:
+    """Temporary file in the same folder, fsync, rename over the target, fsync the folder."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f"{TMP_PREFIX}{target.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_folder(target.parent)
+
+
+# --- deleting ------------------------------------------------------------------------------------------
+
+
+def delete_run(name: str, root: Path | None = None) -> Path:
+    """Delete the run folder `name` directly inside `root`; return the path it had.
+
+    Only a folder that is a run (holds run.json, or an older version's incomplete-save marker) is deleted:
+    never the root, never anything through a symlink, never a path. The folder is first renamed to a hidden
+    trash name (one atomic step: the run is listed whole until then and gone after), then removed.
+    Raises CheckpointError with a one-line reason otherwise.
+    """
+    root = Path(root) if root is not None and str(root) else None
+    if root is None:
+        root = default_checkpoint_root()
+    if not isinstance(name, str) or not name.strip() or name != name.strip():
+        raise CheckpointError(f"give the name of a run to delete; got {shown(name)}")
+    if name in (".", "..") or "/" in name or os.sep in name or "\\" in name or "\0" in name or name.startswith("."):
+        raise CheckpointError(f"{shown(name)} is not a run name (give a folder name from `python -m aecore list`)")
+    try:
+        root_stat = os.stat(root)
+    except OSError:
+        raise CheckpointError(f"the checkpoints folder {root} does not exist") from None
+    if not stat.S_ISDIR(root_stat.st_mode):
+        raise CheckpointError(f"the checkpoints folder {root} is not a folder")
+    path = root / name
+    try:
+        own = os.lstat(path)
+    except OSError:
+        raise CheckpointError(f"no run named {shown(name)} in {root}") from None
+    if stat.S_ISLNK(own.st_mode):
+        raise CheckpointError(f"{shown(name)} is a symbolic link, not a run folder; nothing was deleted")
+    if not stat.S_ISDIR(own.st_mode):
+        raise CheckpointError(f"{shown(name)} is not a run folder; nothing was deleted")
+    run_file = path / RUN_FILE
+    if not (run_file.is_file() and not run_file.is_symlink()) and not (path / INCOMPLETE_MARKER).exists():
+        raise CheckpointError(f"{shown(name)} is not a run (no {RUN_FILE}); nothing was deleted")
+    blocked = _undeletable(path)
+    if blocked is not None:
+        raise CheckpointError(f"cannot delete {shown(name)}: {blocked} is read-only; nothing was deleted")
+    trash = root / f"{TRASH_PREFIX}{name}-{secrets.token_hex(4)}"
+    try:
+        os.rename(path, trash)
+    except OSError as error:
+        raise CheckpointError(f"cannot delete {shown(name)}: {error.strerror or error}; nothing was deleted") from None
+    try:
+        shutil.rmtree(trash)
+    except OSError as error:
+        raise CheckpointError(
+            f"{shown(name)} is no longer listed, but removing its files failed ({error.strerror or error}); "
+            f"{trash.name} is removed on the next save of that run"
+        ) from None
+    return path
+
+
+def _undeletable(path: Path) -> str | None:
+    """The first folder whose entries cannot be removed (the root included), or None when all can."""
+    for folder in [path.parent, path, *(p for p in path.rglob("*") if p.is_dir() and not p.is_symlink())]:
+        if not os.access(folder, os.W_OK | os.X_OK) or _immutable(folder):
+            return str(folder)
+    return None
+
+
+def _immutable(folder: Path) -> bool:
+    # Root ignores permission bits, so a read-only mount or an immutable folder is found by trying.
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=TMP_PREFIX)
+    except OSError:
+        return True
+    os.close(fd)
+    os.unlink(probe)
+    return False
