@@ -45,11 +45,17 @@ def evaluate_run(model: Autoencoder, config: RunConfig, data: Dataset) -> tuple[
         "test": summary(Evaluation(errors, labels)),
         "pca": {
             **summary(Evaluation(pca.errors(test.images), labels)),
+            "val_mse": float(pca.errors(data.val.images).mean()),  # beside the run's validation curve
             "train_images": len(training_subset(data.train, config.train_limit)),
             "clipped": True,
         },
     }
-    artefacts = EvaluationArtefacts(errors.astype(np.float32), shown.astype(np.int64), to_uint8(recon[shown]))
+    artefacts = EvaluationArtefacts(
+        test_errors=errors.astype(np.float32),
+        display_indices=shown.astype(np.int64),
+        display_images=to_uint8(test.images[shown]),
+        display_recon=to_uint8(recon[shown]),
+    )
     return metrics, artefacts
 
 

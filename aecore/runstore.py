@@ -370,6 +370,7 @@ def _parse_metrics(block: _Fields, version: int) -> dict[str, Any]:
     if version >= FORMAT:
         pca = block.object("pca")
         metrics["pca"]["train_images"] = pca.whole("train_images", 1, 10**8)
+        metrics["pca"]["val_mse"] = pca.number("val_mse", 1e-12, 1.0)
         metrics["pca"]["clipped"] = pca.get("clipped") is True
     return metrics
 
@@ -443,12 +444,14 @@ class EvaluationArtefacts:
     """What a run's evaluation stored so pages need not run the model over the test set again.
 
     test_errors : (N_test,) float32 per-image MSE, row i for test image i
-    display_indices : (D,) int64 test positions of the display digits
-    display_recon : (D, 32, 32) uint8 reconstructions of them
+    display_indices : (D,) int64 test positions of the display digits (one per class, chosen by no model)
+    display_images : (D, 32, 32) uint8 the display digits themselves, so a page can show them without the data
+    display_recon : (D, 32, 32) uint8 their reconstructions
     """
 
     test_errors: np.ndarray
     display_indices: np.ndarray
+    display_images: np.ndarray
     display_recon: np.ndarray
 
 
@@ -469,17 +472,19 @@ def load_evaluation(info: StoredRun) -> EvaluationArtefacts | None:
     n_test = info.n_test
     arrays = _npz(info, "evaluation", n_test * 4 + 64 * 1024 + (1 << 16))
     try:
-        errors, indices, recon = arrays["test_errors"], arrays["display_indices"], arrays["display_recon"]
+        errors, indices = arrays["test_errors"], arrays["display_indices"]
+        images, recon = arrays["display_images"], arrays["display_recon"]
     except KeyError as error:
         raise CheckpointError(f"{info.run_id}: evaluation file lacks {error}") from None
     ok = (
         errors.shape == (n_test,) and errors.dtype == np.float32 and bool(np.isfinite(errors).all())
         and indices.ndim == 1 and indices.dtype == np.int64 and recon.shape == (len(indices), 32, 32)
-        and recon.dtype == np.uint8 and bool(((indices >= 0) & (indices < n_test)).all())
+        and recon.dtype == np.uint8 and images.shape == recon.shape and images.dtype == np.uint8
+        and bool(((indices >= 0) & (indices < n_test)).all())
     )  # fmt: skip
     if not ok:
         raise CheckpointError(f"{info.run_id}: evaluation file has arrays of the wrong shape or type")
-    return EvaluationArtefacts(errors, indices, recon)
+    return EvaluationArtefacts(errors, indices, images, recon)
 
 
 def load_timeline(info: StoredRun) -> Timeline | None:
@@ -646,6 +651,7 @@ def save_run(
         "evaluation": _npz_bytes(
             test_errors=evaluation.test_errors.astype(np.float32),
             display_indices=evaluation.display_indices.astype(np.int64),
+            display_images=evaluation.display_images.astype(np.uint8),
             display_recon=evaluation.display_recon.astype(np.uint8),
         ),
     }

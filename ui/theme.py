@@ -1,0 +1,39 @@
+"""Colours and names every page shares: slot colours (Okabe-Ito), the baseline's grey, the digit palette and
+the one error colour scale."""
+
+from __future__ import annotations
+
+# Okabe-Ito: told apart under the common colour-vision deficiencies. Colours belong to slots, not to
+# architectures, so two MLP runs are two colours.
+SLOT_COLOURS: dict[str, str] = {"A": "#0072B2", "B": "#D55E00"}
+# Further runs drawn beside the slots (overlays): the rest of the Okabe-Ito palette, black last.
+EXTRA_COLOURS: tuple[str, ...] = ("#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+BASELINE_COLOURS: tuple[str, ...] = ("#6E6E6E", "#A8A8A8")  # PCA stays grey (a second baseline lighter)
+TEXT_GREY = "#444444"
+
+# Digits 0-9 on every map (Latent space, Draw a digit): Paul Tol's "muted" scheme plus two darker tones, all
+# readable on white (no near-white entry) and distinguishable for colour-blind viewers.
+DIGIT_COLOURS: tuple[str, ...] = (
+    "#332288", "#88CCEE", "#44AA99", "#117733", "#999933",
+    "#DDCC77", "#CC6677", "#882255", "#AA4499", "#555555",
+)  # fmt: skip
+
+# |x − x̂| on every page: one sequential scale from 0 (black) to 1 (pale yellow), the same range everywhere, so
+# the same error has the same colour on every tile and every page. Plotly's Inferno, sampled so that colour
+# follows the square root of the error: errors of 0.01-0.1, the common case, stay visible.
+ERROR_RANGE = (0.0, 1.0)
+ERROR_ZERO_COLOUR = "#000004"  # Inferno's first stop: what zero error looks like
+_INFERNO = ("#000004", "#1b0c41", "#4a0c6b", "#781c6d", "#a52c60", "#cf4446", "#ed6925", "#fb9b06", "#f7d13d",
+            "#fcffa4")  # fmt: skip
+ERROR_COLOURSCALE: list[list] = [[(i / (len(_INFERNO) - 1)) ** 2, colour] for i, colour in enumerate(_INFERNO)]
+ERROR_TICKS = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+IMAGE_TILE_PX = 64  # a digit tile on screen: 32 pixels drawn at twice their size
+
+
+def baseline_colour(index: int) -> str:
+    return BASELINE_COLOURS[min(index, len(BASELINE_COLOURS) - 1)]
+
+
+def extra_colour(index: int) -> str:
+    return EXTRA_COLOURS[index % len(EXTRA_COLOURS)]
