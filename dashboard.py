@@ -1,159 +1,231 @@
-"""The dashboard frame: page config, navigation, run selection, the retrain form and the job panel.
+"""The dashboard frame: page config, navigation, the run slots A and B, the train form and the job panel.
 
-`streamlit run dashboard.py` opens on the shipped runs. Pages live in pages/ and stay thin; the
-cached calls into aecore are in app_state.py (and latent_state.py / trust_state.py for the latent
-and trust pages).
+`streamlit run dashboard.py` opens on the shipped MLP (slot A) and conv net (slot B). Pages live in pages/ and
+stay thin; state, caches and figures live in the ui package.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-import app_state
-from aecore.config import DATASETS, MODELS, RECIPE_DEFAULTS, RECIPES, ConfigError
-
-if TYPE_CHECKING:  # for annotations only: jobs and plotly load when a job first appears
-    import plotly.graph_objects as go
-
-    from aecore.jobs import JobSnapshot
+from aecore import architectures
+from aecore.compare import SLOTS, details_line, picker_label
+from aecore.config import DATASETS, RECIPE_DEFAULTS, RECIPES, ConfigError, RunConfig
+from aecore.runstore import default_checkpoint_root
+from ui import cache, session, widgets
+from ui.navigation import PAGES
+from ui.theme import SLOT_COLOURS
 
 HERE = Path(__file__).resolve().parent
-
-# Navigation order. Several people build pages in parallel, so an entry is listed only once its
-# file exists: the dashboard keeps working while a page is still being written.
-PAGES: list[tuple[str, str, str]] = [
-    ("pages/overview.py", "Overview", ":material/dashboard:"),
-    ("pages/training.py", "Training curves", ":material/show_chart:"),
-    ("pages/reconstructions.py", "Reconstructions", ":material/image:"),
-    ("pages/per_digit.py", "Per-digit error", ":material/table_chart:"),
-    ("pages/latent_space.py", "Latent space", ":material/scatter_plot:"),
-    ("pages/error_gallery.py", "Error gallery", ":material/grid_view:"),
-    ("pages/robustness.py", "Robustness", ":material/blur_on:"),
-    ("pages/own_digit.py", "Draw a digit", ":material/draw:"),
-    ("pages/bottleneck_sweep.py", "Bottleneck sweep", ":material/tune:"),
-    ("pages/latent_quality.py", "Latent quality", ":material/verified:"),
-]
-
-JOB_WATCHED = "job_watched"  # id of the job this session saw running (its result is then shown here)
-JOB_HANDLED = "job_handled"  # id of the finished job whose runs this session has already selected
-JOB_DISMISSED = "job_dismissed"  # id of the job whose result message the user closed
+PENDING = "pending_job"  # (configs, slot, why it asks) of a job waiting for the user's confirmation
+CONFIRM_ABOVE_SECONDS = 180
 
 
 def navigation() -> StreamlitPage:
     pages = [
-        st.Page(path, title=title, icon=icon, default=(index == 0))
-        for index, (path, title, icon) in enumerate(PAGES)
-        if (HERE / path).is_file()
+        st.Page(entry.path, title=entry.title, icon=entry.icon, default=(index == 0))
+        for index, entry in enumerate(PAGES)
+        if (HERE / entry.path).is_file()
     ]
     return st.navigation(pages)
 
 
-def adopt_finished_job() -> None:
-    """Select the runs of a job this session watched, once, before the run selectors are drawn."""
-    snapshot = app_state.training_jobs().snapshot()
-    if snapshot.active or not snapshot.run_ids:
+def adopt_finished_job(runs: dict) -> None:
+    """Put the run of a job this session started into the slot it asked for, once, before the pickers draw."""
+    snapshot = cache.training_jobs().snapshot()
+    if snapshot.active or not snapshot.run_ids or not session.to_adopt(snapshot.job_id):
         return
-    if st.session_state.get(JOB_WATCHED) != snapshot.job_id or st.session_state.get(JOB_HANDLED) == snapshot.job_id:
-        return
-    st.session_state[JOB_HANDLED] = snapshot.job_id
-    app_state.refresh_registry()
-    for config in snapshot.configs[: len(snapshot.run_ids)]:
-        st.session_state[app_state.RUN_KEYS[config.model]] = config.run_id
+    cache.forget_registry()  # the job wrote runs: read the folder again before choosing
+    runs.update(widgets.registry()[0])
+    session.adopt(snapshot.job_id, snapshot.run_ids, runs)
 
 
-def run_selectors(registry: app_state.Registry) -> None:
+def slot_pickers(runs: dict, broken: tuple) -> None:
     st.header("Runs to compare")
-    for model in MODELS:
-        runs = {r.run_id: r for r in registry.of_model(model)}
-        key = app_state.RUN_KEYS[model]
-        if not runs:
-            st.warning(f"No readable {app_state.MODEL_TITLES[model]} run: train one below.")
-            continue
-        if st.session_state.get(key) not in runs:
-            default = app_state.default_run_id(model)
-            st.session_state[key] = default if default in runs else next(iter(runs))
-        st.selectbox(
-            f"{app_state.MODEL_TITLES[model]} run",
-            options=list(runs),
-            format_func=lambda run_id, runs=runs: app_state.run_label(runs[run_id]),
-            key=key,
-        )
-    for broken in registry.broken:
-        st.warning(f"Unreadable run **{broken.run_id}** (skipped): {broken.reason}", icon=":material/warning:")
+    if not runs:
+        st.warning("No readable runs: train one below.", icon=":material/warning:")
+    else:
+        session.ensure_slots(runs)
+        shipped = {session.default_run_id(slot) for slot in SLOTS}
+
+        def label(run_id: str) -> str:
+            return picker_label(runs[run_id]) + (" · shipped" if run_id in shipped else "")
+
+        for slot in SLOTS:
+            st.markdown(f"{widgets.swatch(slot)} **Run {slot}**", unsafe_allow_html=True)
+            chosen = st.selectbox(f"Run {slot}", options=list(runs), key=session.SLOT_KEYS[slot], format_func=label,
+                                  label_visibility="collapsed")  # fmt: skip
+            st.caption(widgets.escape(details_line(runs[chosen])))
+        st.button("Swap A and B", key="slot_swap", on_click=session.swap, icon=":material/swap_vert:")
+    if broken:
+        with st.expander(f"{len(broken)} unreadable run folder(s)", icon=":material/warning:"):
+            for item in broken:
+                st.text(f"{item.run_id}: {item.reason}")  # plain text: file-derived strings are never markdown
 
 
-def retrain_form() -> None:
+def train_form() -> None:
     st.header("Train")
-    recipes = "\n\n".join(f"**{r.name}**: {r.description}" for r in RECIPE_DEFAULTS.values())
-    with st.form("retrain", border=False):
-        choice = st.radio("Model", ["both", *MODELS], horizontal=True, key="retrain_model",
-                          format_func=lambda m: "Both" if m == "both" else app_state.MODEL_TITLES[m])
-        recipe = st.selectbox("Recipe", RECIPES, key="retrain_recipe", help=recipes)
-        dataset_name = st.selectbox("Dataset", DATASETS, key="retrain_dataset",
-                                    help="mnist-sample is bundled and works offline; mnist needs the full files")
+    specs = {spec.name: spec for spec in architectures.ARCHITECTURES}
+    with st.form("train_form", border=False):
+        model = st.selectbox("Architecture", list(specs), format_func=lambda name: specs[name].title,
+                             key="train_model", help="\n\n".join(f"**{s.title}**: {s.summary}" for s in specs.values()))
         left, right = st.columns(2)
-        mlp_b = left.text_input("MLP bottleneck", "32", key="retrain_bottleneck_mlp", help="code width")
-        conv_b = right.text_input("Conv bottleneck", "2", key="retrain_bottleneck_conv",
-                                  help="code channels; each is a 4×4 map, so latent dims = 16 × this")
-        epochs = left.text_input("Epochs", "", key="retrain_epochs", placeholder="recipe default")
-        batch_size = right.text_input("Batch size", "", key="retrain_batch_size", placeholder="recipe default")
-        learning_rate = left.text_input("Learning rate", "", key="retrain_learning_rate", placeholder="recipe default")
-        seed = right.text_input("Seed", "0", key="retrain_seed")
-        train_limit = st.text_input("Train on the first N images only", "", key="retrain_train_limit",
+        bottleneck = left.text_input(
+            "Bottleneck", "", key="train_bottleneck", placeholder="default",
+            help="\n\n".join(f"**{s.title}**: {s.bottleneck_help} (default {s.default_bottleneck})"
+                             for s in specs.values()),
+        )  # fmt: skip
+        slot = right.radio("Into slot", SLOTS, key="train_slot", horizontal=True,
+                           help="the finished run replaces the run in this slot (in this browser tab only)")
+        options = {}
+        for name, owners in _options().items():
+            option = owners[0]
+            which = ", ".join(spec.title for spec in specs.values() if option in spec.options)
+            options[name] = st.text_input(f"{option.title} ({which} only)", "", key=f"train_option_{name}",
+                                          placeholder=f"{option.default:g}", help=option.help)
+        recipe = st.selectbox("Recipe", RECIPES, key="train_recipe", format_func=lambda r: RECIPE_DEFAULTS[r].title,
+                              help="\n\n".join(f"**{r.title}**: {r.description}" for r in RECIPE_DEFAULTS.values()))
+        dataset_name = st.selectbox("Dataset", DATASETS, key="train_dataset",
+                                    help="mnist-sample is bundled and works offline; mnist needs the full files")
+        epochs = left.text_input("Epochs", "", key="train_epochs", placeholder="recipe's")
+        batch_size = right.text_input("Batch size", "", key="train_batch_size", placeholder="recipe's")
+        learning_rate = left.text_input("Learning rate", "", key="train_learning_rate", placeholder="recipe's")
+        seeds = right.text_input("Seeds", "0", key="train_seeds", help="one run per seed, e.g. 0 1 2")
+        train_limit = st.text_input("Train on the first N images only", "", key="train_train_limit",
                                     placeholder="all (e.g. 500 for a quick run)")
-        submitted = st.form_submit_button("Train", type="primary", key="retrain_submit", width="stretch")
-    st.caption("Blank fields take the recipe's defaults. A config that already has a run loads instantly "
-               "instead of training again: change the seed to train a fresh copy.")
-    if not submitted:
+        submitted = st.form_submit_button("Train", type="primary", key="train_submit", width="stretch")
+    st.caption("Blank fields take the recipe's and architecture's defaults. A config that already has a run loads "
+               "instantly instead of training again: change the seed to train a fresh copy.")
+    if submitted:
+        try:
+            configs = form_configs(model, bottleneck, options, recipe, dataset_name, epochs, batch_size,
+                                   learning_rate, seeds, train_limit)
+        except ConfigError as error:
+            st.error(f"Not started: {widgets.escape(error)}", icon=":material/error:")
+            return
+        reasons = confirmation_reasons(configs)
+        if reasons:
+            st.session_state[PENDING] = (configs, slot, reasons)
+        else:
+            start_job(configs, slot)
+    pending_confirmation()
+
+
+def _options() -> dict[str, list[architectures.OptionSpec]]:
+    found: dict[str, list] = {}
+    for spec in architectures.ARCHITECTURES:
+        for option in spec.options:
+            found.setdefault(option.name, []).append(option)
+    return found
+
+
+def parse_number(text: str) -> int | float | str | None:
+    """'' -> None (use the default); '12' -> 12; '1e-3' -> 0.001; other text is returned unchanged, so that
+    RunConfig's validation names the field and says what is allowed."""
+    text = text.strip()
+    if not text:
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
+def form_configs(model, bottleneck, options, recipe, dataset_name, epochs, batch_size, learning_rate, seeds,
+                 train_limit) -> list[RunConfig]:  # fmt: skip
+    """The configs the form asks for (one per seed); ConfigError naming a bad field."""
+    spec = architectures.get(model)
+    fields = {"bottleneck": bottleneck, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate}
+    overrides = {name: value for name, text in fields.items() if (value := parse_number(text)) is not None}
+    overrides["train_limit"] = parse_number(train_limit)
+    given = {name: parse_number(text) for name, text in options.items() if parse_number(text) is not None}
+    foreign = [name for name in given if name not in spec.option_defaults]
+    if foreign:
+        raise ConfigError(f"{spec.title} has no option {', '.join(foreign)}; leave that field blank")
+    overrides["options"] = given
+    seed_values = [parse_number(part) for part in seeds.replace(",", " ").split()] or [0]
+    return [RunConfig.for_recipe(model, recipe, dataset=dataset_name, seed=seed, **overrides)
+            for seed in dict.fromkeys(seed_values)]  # fmt: skip
+
+
+def confirmation_reasons(configs: list[RunConfig]) -> list[str]:
+    """Why a job should be confirmed before it starts: a bottleneck that cannot help, or a long estimated time."""
+    from aecore.data import estimate_train_images
+
+    reasons = []
+    warning = configs[0].spec.bottleneck_warning(configs[0].bottleneck)
+    if warning:
+        reasons.append(warning)
+    root = default_checkpoint_root()
+    todo = [c for c in configs if not (root / c.run_id / "run.json").exists()]
+    seconds = sum(c.spec.estimate_seconds(c.epochs, c.batch_size, estimate_train_images(c.dataset, c.train_limit))
+                  for c in todo)  # fmt: skip
+    if seconds > CONFIRM_ABOVE_SECONDS:
+        reasons.append(f"training {len(todo)} run(s) takes about {seconds / 60:.0f} minutes on 2 CPU cores")
+    return reasons
+
+
+def pending_confirmation() -> None:
+    if PENDING not in st.session_state:
         return
-    try:
-        configs = app_state.retrain_configs(
-            choice, recipe=recipe, dataset_name=dataset_name, bottlenecks={"mlp": mlp_b, "conv": conv_b},
-            epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed, train_limit=train_limit,
-        )
-    except ConfigError as error:
-        st.error(f"Not started: {error}", icon=":material/error:")
-        return
+    configs, slot, reasons = st.session_state[PENDING]
+    st.warning("  \n".join(widgets.escape(r) for r in reasons) + "  \nStart anyway?", icon=":material/warning:")
+    go, stop = st.columns(2)
+    if go.button("Start", key="train_confirm", type="primary"):
+        del st.session_state[PENDING]
+        start_job(configs, slot)
+        st.rerun()
+    if stop.button("Don't", key="train_decline"):
+        del st.session_state[PENDING]
+        st.rerun()
+
+
+def start_job(configs: list[RunConfig], slot: str) -> None:
     from aecore.jobs import JobBusy
 
     try:
-        job_id = app_state.training_jobs().start(configs, root=Path(app_state.checkpoint_root()))
+        job_id = cache.training_jobs().start(configs, root=default_checkpoint_root())
     except JobBusy as error:
-        st.warning(f"Not started: {error}", icon=":material/hourglass_top:")
+        st.warning(f"Not started: {widgets.escape(error)}", icon=":material/hourglass_top:")
         return
-    st.session_state[JOB_WATCHED] = job_id  # the job panel, drawn after the sidebar, shows it at once
+    session.remember_job(job_id, slot)
 
 
 def job_panel() -> None:
-    snapshot = app_state.training_jobs().snapshot()
+    snapshot = cache.training_jobs().snapshot()
     if snapshot.active:
-        st.session_state[JOB_WATCHED] = snapshot.job_id
         live_job_panel()
-    elif snapshot.job_id and st.session_state.get(JOB_WATCHED) == snapshot.job_id:
+    elif snapshot.job_id and session.job_slot(snapshot.job_id) is not None and not session.dismissed(snapshot.job_id):
         job_result(snapshot)
 
 
 @st.fragment(run_every=0.5)
 def live_job_panel() -> None:
-    jobs = app_state.training_jobs()
+    jobs = cache.training_jobs()
     snapshot = jobs.snapshot()
     if not snapshot.active:
-        st.rerun(scope="app")  # the frame selects the new run and refreshes the registry
+        st.rerun(scope="app")  # the frame puts the new run into its slot and re-reads the registry
     config = snapshot.config
+    mine = session.job_slot(snapshot.job_id)
+    owner = f"started here, into slot {mine}" if mine else "started in another browser tab or session"
     with st.container(border=True, key="job_panel"):
         title, cancel = st.columns([5, 1])
         count = f" ({snapshot.current + 1} of {len(snapshot.configs)})" if len(snapshot.configs) > 1 else ""
-        title.markdown(f"**Training {config.run_id}**{count} · epoch {snapshot.epoch or '–'} of {config.epochs}")
-        if cancel.button("Cancel", key="job_cancel", icon=":material/stop_circle:"):
+        title.markdown(
+            f"**Job {snapshot.job_id}: training {widgets.escape(config.run_id)}**{count} · epoch "
+            f"{snapshot.epoch or '–'} of {config.epochs}  \n{owner}; every open tab sees this job and can cancel it"
+        )
+        if cancel.button(f"Cancel job {snapshot.job_id}", key="job_cancel", icon=":material/stop_circle:"):
             jobs.cancel()
         if snapshot.batches:
             st.progress(snapshot.batch_fraction, text=f"Batch {snapshot.batch} of {snapshot.batches}")
         else:
-            st.progress(0.0, text="Loading data…")
+            st.progress(0.0, text="Starting the training process and loading data…")
         eta = "–" if snapshot.eta_seconds is None else f"{snapshot.eta_seconds:,.0f} s"
         cols = st.columns(5)
         cols[0].metric("Job done", f"{snapshot.fraction:.0%}")
@@ -162,45 +234,35 @@ def live_job_panel() -> None:
         cols[3].metric("Val loss (last epoch)", _fmt(snapshot.val_loss))
         cols[4].metric("ETA", eta, help=f"elapsed {snapshot.elapsed:,.0f} s")
         if snapshot.history:
-            st.plotly_chart(live_curve(snapshot), key="job_curve", width="stretch")
+            from ui.figures import job_curve
+
+            history = snapshot.history
+            fig = job_curve([e.epoch for e in history], [e.train_loss for e in history],
+                            [e.val_loss for e in history], SLOT_COLOURS.get(mine or "A"))  # fmt: skip
+            st.plotly_chart(fig, key="job_curve", width="stretch")
 
 
-def live_curve(snapshot: JobSnapshot) -> go.Figure:
-    import plotly.graph_objects as go
-
-    colour = app_state.MODEL_COLOURS[snapshot.config.model]
-    epochs = [e.epoch for e in snapshot.history]
-    fig = go.Figure()
-    fig.add_scatter(x=epochs, y=[e.train_loss for e in snapshot.history], name="train", mode="lines+markers",
-                    line={"color": colour})
-    fig.add_scatter(x=epochs, y=[e.val_loss for e in snapshot.history], name="validation", mode="lines+markers",
-                    line={"color": colour, "dash": "dot"})
-    fig.update_layout(height=220, margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis_title="epoch",
-                      yaxis_title="MSE", yaxis_type="log")
-    return fig
-
-
-def job_result(snapshot: JobSnapshot) -> None:
+def job_result(snapshot) -> None:
     from aecore.jobs import CANCELLED, FAILED
 
-    if st.session_state.get(JOB_DISMISSED) == snapshot.job_id:
-        return
+    slot = session.job_slot(snapshot.job_id)
     with st.container(border=True, key="job_result"):
         trained = [r for r in snapshot.run_ids if r not in snapshot.reused]
         if trained:
-            st.success(f"Trained and saved {', '.join(trained)} in {snapshot.elapsed:,.0f} s; now selected.",
-                       icon=":material/check_circle:")
+            st.success(f"Trained and saved {widgets.escape(', '.join(trained))} in {snapshot.elapsed:,.0f} s; "
+                       f"now in slot {slot}.", icon=":material/check_circle:")  # fmt: skip
         if snapshot.reused:
-            st.info(f"{', '.join(snapshot.reused)} already existed with this exact config, so it was loaded "
-                    "instantly instead of trained again (change the seed to train a new copy); now selected.",
-                    icon=":material/bolt:")
+            st.info(f"{widgets.escape(', '.join(snapshot.reused))} already existed with this exact config, so it was "
+                    f"loaded instantly instead of trained again (change the seed to train a new copy); now in slot "
+                    f"{slot}.", icon=":material/bolt:")  # fmt: skip
         if snapshot.state == CANCELLED:
-            st.warning(f"Training cancelled: {snapshot.message}. Earlier runs are untouched.",
+            st.warning(f"Training cancelled: {widgets.escape(snapshot.message)}. Earlier runs are untouched.",
                        icon=":material/stop_circle:")
         elif snapshot.state == FAILED:
-            st.error(f"Training failed: {snapshot.message}. Earlier runs are untouched.", icon=":material/error:")
+            st.error(f"Training failed: {widgets.escape(snapshot.message)}. Earlier runs are untouched.",
+                     icon=":material/error:")
         if st.button("Dismiss", key="job_dismiss"):
-            st.session_state[JOB_DISMISSED] = snapshot.job_id
+            session.dismiss(snapshot.job_id)
             st.rerun()
 
 
@@ -208,17 +270,17 @@ def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.5f}"
 
 
-st.set_page_config(page_title="MNIST autoencoders: MLP vs conv", page_icon=":material/compare:", layout="wide")
+# The sidebar is wider than Streamlit's default so a closed run picker shows the whole label.
+st.set_page_config(page_title="Autoencoders side by side", page_icon=":material/compare:", layout="wide",
+                   initial_sidebar_state=380)
 page = navigation()
-adopt_finished_job()
-registry = app_state.registry()
+runs, broken = widgets.registry()
+adopt_finished_job(runs)
 with st.sidebar:
-    run_selectors(registry)
-    retrain_form()
-selected = app_state.selected_runs()
-if selected:
-    st.info(app_state.dataset_banner(selected), icon=":material/dataset:")
-else:
-    st.warning("No readable runs in the checkpoints folder: train one from the sidebar.", icon=":material/warning:")
+    slot_pickers(runs, broken)
+    train_form()
+comparison = session.comparison(runs)
+if comparison.slots:
+    st.info(widgets.dataset_banner(comparison), icon=":material/dataset:")
 job_panel()
 page.run()

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from aecore.baselines import BaselineKey, baseline_key
 from aecore.config import RECIPE_DEFAULTS, RunConfig
 from aecore.runstore import RunInfo, StoredFile
@@ -127,6 +129,22 @@ def full_label(info: RunInfo) -> str:
     )
 
 
+def picker_label(info: RunInfo) -> str:
+    """What a closed run picker shows: architecture, bottleneck, recipe, seed and test MSE, in ~40 characters."""
+    c = info.config
+    options = "".join(f" · {o.short} {value:g}" for o, (_, value) in zip(c.spec.options, c.options, strict=True))
+    return (f"{c.spec.title} b={c.bottleneck}{options} · {RECIPE_DEFAULTS[c.recipe].title} · seed {c.seed} · "
+            f"MSE {info.test_mse:.5f}")  # fmt: skip
+
+
+def details_line(info: RunInfo) -> str:
+    """The rest of what defines a run, for a caption under its picker."""
+    c = info.config
+    images = f"{info.train_images:,}" if info.train_images else "all"
+    return (f"{c.latent_dim}-d code · {c.epochs} epochs · batch {c.batch_size} · lr {c.learning_rate:g} · "
+            f"{images} training images of {c.dataset}")  # fmt: skip
+
+
 # --- slots ---------------------------------------------------------------------------------------------
 
 
@@ -219,3 +237,31 @@ class Comparison:
 
     def baseline_of(self, slot_name: str) -> Baseline:
         return next(b for b in self.baselines() if slot_name in b.slots)
+
+
+def run_table(runs: Sequence[RunInfo]) -> pd.DataFrame:
+    """One row per run with everything that tells runs apart and how they scored (the Runs page, `list`)."""
+    rows = []
+    for r in runs:
+        c = r.config
+        rows.append({
+            "run": r.run_id,
+            "architecture": c.spec.title,
+            "bottleneck": c.bottleneck,
+            "latent dims": r.latent_dim,
+            "options": ", ".join(f"{name} {value:g}" for name, value in c.options),
+            "recipe": c.recipe,
+            "epochs": c.epochs,
+            "batch": c.batch_size,
+            "lr": c.learning_rate,
+            "seed": c.seed,
+            "dataset": c.dataset,
+            "training images": r.train_images,
+            "parameters": r.parameters,
+            "test MSE": r.test_mse,
+            "PCA MSE": r.pca_mse if r.format >= 2 else None,
+            "vs PCA": r.test_mse / r.pca_mse if r.format >= 2 else None,
+            "created": r.created_at,
+            "training s": r.train_seconds,
+        })  # fmt: skip
+    return pd.DataFrame(rows)

@@ -77,22 +77,24 @@ def linear_probe_accuracy(
 
 def latent_quality_table(
     codes: dict[str, tuple[np.ndarray, np.ndarray]],
-    train_labels: np.ndarray,
+    train_labels: dict[str, np.ndarray],
     test_labels: np.ndarray,
     config: ProbeConfig = ProbeConfig(),
 ) -> pd.DataFrame:
     """One row per method: method, latent_dims, knn_accuracy, probe_accuracy.
 
-    codes : {method name: (train codes (n_train, d), test codes (n_test, d))}
+    codes : {method id: (train codes (n_train, d), test codes (n_test, d))}
+    train_labels : {method id: (n_train,) digits of that method's training images}
     """
     rows = []
     for method, (train_codes, test_codes) in codes.items():
+        labels = train_labels[method]
         rows.append(
             {
                 "method": method,
                 "latent_dims": int(train_codes.shape[1]),
-                "knn_accuracy": knn_accuracy(train_codes, train_labels, test_codes, test_labels, config),
-                "probe_accuracy": linear_probe_accuracy(train_codes, train_labels, test_codes, test_labels, config),
+                "knn_accuracy": knn_accuracy(train_codes, labels, test_codes, test_labels, config),
+                "probe_accuracy": linear_probe_accuracy(train_codes, labels, test_codes, test_labels, config),
             }
         )
     return pd.DataFrame(rows)

@@ -70,7 +70,26 @@ def per_digit_table(per_image: Mapping[str, np.ndarray], labels: np.ndarray) -> 
     return pd.DataFrame(rows, columns=["method", "digit", "n", "mse"])
 
 
-def winner_by_digit(table: pd.DataFrame, methods: list[str]) -> pd.Series:
-    """For a `per_digit_table`, the method with the lowest error on each digit (index: digit)."""
-    wide = table[table["method"].isin(methods)].pivot(index="digit", columns="method", values="mse")
-    return wide[methods].idxmin(axis=1)
+def per_digit_wide(table: pd.DataFrame, methods: list[str], pair: tuple[str, str] | None = None) -> pd.DataFrame:
+    """A `per_digit_table` as one row per digit ("0".."9", then "all"): digit, n, one column per method id and,
+    for a pair (a, b), the difference "a − b" and "better" (the id of the lower error)."""
+    order = [*map(str, range(10)), "all"]
+    wide = table.pivot(index="digit", columns="method", values="mse").reindex(order)
+    counts = table.drop_duplicates("digit").set_index("digit")["n"].reindex(order)
+    result = pd.DataFrame({"digit": order, "n": counts.to_numpy()})
+    for method in methods:
+        result[method] = wide[method].to_numpy()
+    if pair is not None:
+        a, b = pair
+        result[f"{a} − {b}"] = result[a] - result[b]
+        result["better"] = np.where(result[a] <= result[b], a, b)
+    return result
+
+
+def ranked_indices(errors: np.ndarray, labels: np.ndarray, digit: int | None, worst: bool, k: int) -> np.ndarray:
+    """Test positions of the k highest (worst) or lowest (best) errors, among one digit or all (for display
+    only: nothing is chosen or tuned by it)."""
+    pool = np.arange(len(errors)) if digit is None else np.flatnonzero(np.asarray(labels) == digit)
+    order = np.argsort(np.asarray(errors)[pool], kind="stable")
+    chosen = order[::-1][:k] if worst else order[:k]
+    return pool[chosen]

@@ -16,12 +16,13 @@ from aecore.stats import BootstrapConfig, mean_intervals
 
 CORRUPTIONS = ("noise", "occlusion", "shift")
 # Strengths of the robustness curves: noise sigma (intensity units), square side and shift (pixels).
+# The Robustness page's sliders span exactly these ranges, so every setting a user picks lies on a curve.
 CURVE_STRENGTHS: dict[str, tuple[float, ...]] = {
-    "noise": (0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
-    "occlusion": (0, 4, 8, 12, 16, 20),
-    "shift": (0, 1, 2, 3, 4, 5),
+    "noise": (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+    "occlusion": (0, 4, 8, 12, 16, 20, 24),
+    "shift": (-8, -6, -4, -2, 0, 2, 4, 6, 8),
 }
-CURVE_UNITS = {"noise": "noise σ", "occlusion": "square side (pixels)", "shift": "shift right (pixels)"}
+CURVE_UNITS = {"noise": "noise σ", "occlusion": "square side (pixels)", "shift": "shift right (pixels; − = left)"}
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,14 @@ def errors_against_clean(reconstruct, clean: torch.Tensor, corruption: Corruptio
     recon = reconstruct(corrupt(clean, corruption))
     recon = torch.as_tensor(np.asarray(recon), dtype=clean.dtype)
     return ((recon - clean) ** 2).flatten(1).mean(1).numpy().astype(np.float64)
+
+
+def degradation(curves: pd.DataFrame, kind: str) -> pd.Series:
+    """How much each method's MSE grows from the clean input to the strongest corruption of `kind` (index: method)."""
+    part = curves[curves["corruption"] == kind]
+    strongest = part["strength"].abs().max()
+    at = part.assign(level=part["strength"].abs()).groupby(["method", "level"])["mse"].mean().unstack()
+    return at[strongest] - at[0]
 
 
 def robustness_curves(

@@ -1,62 +1,71 @@
-"""Overview: what the tool compares, the two selected runs side by side, and a small gallery."""
+"""Overview: the two runs in slots A and B side by side, against PCA, with a gallery, and what each page answers."""
 
-import plotly.graph_objects as go
+import numpy as np
+import pandas as pd
 import streamlit as st
 
-import app_state
+from aecore.compare import RunKey
+from ui import cache, widgets
+from ui.figures import ImageRow, image_rows_figure, mse_bars
+from ui.navigation import PAGES
+from ui.theme import SLOT_COLOURS, TEXT_GREY, baseline_colour
 
-st.title("MLP vs convolutional autoencoder on MNIST")
-st.markdown(
-    "Two autoencoders from the seed text squeeze each 32×32 digit through a small code and rebuild it. "
-    "This dashboard compares how well they rebuild **held-out test digits**, against a PCA baseline that "
-    "keeps as many dimensions as each model's code. Lower mean squared error (MSE) is better."
+comparison = widgets.page_start(
+    "Autoencoders side by side",
+    "Two trained autoencoders squeeze each 32×32 MNIST digit through a small code and rebuild it. This page "
+    "compares how well the runs in slots **A** and **B** rebuild **held-out test digits**, against PCA keeping "
+    "as many dimensions as each code. Lower mean squared error (MSE) is better. Pick the runs in the sidebar.",
 )
 
-runs = app_state.selected_runs()
-if not runs:
-    st.stop()
-
-columns = st.columns(len(runs))
-for column, (model, info) in zip(columns, runs.items(), strict=True):
+columns = st.columns(len(comparison.slots))
+for column, slot in zip(columns, comparison.slots, strict=True):
+    info, key = slot.run, slot.key
     with column:
-        config = info.config
-        st.markdown(app_state.model_heading(model, f" · `{info.run_id}`"), unsafe_allow_html=True)
+        st.markdown(widgets.slot_heading(comparison, slot.name), unsafe_allow_html=True)
+        st.caption(f"`{info.run_id}`")
+        pca_mse = widgets.pca_mse(info)
         top = st.columns(3)
-        top[0].metric("Latent dims", f"{info.latent_dim:,}",
-                      help="MLP: bottleneck width; conv: code channels × 4 × 4")
+        top[0].metric("Latent dims", f"{info.latent_dim:,}", help=info.spec.bottleneck_help)
         top[1].metric("Parameters", f"{info.parameters:,}")
-        top[2].metric("Recipe", config.recipe, help=f"{config.epochs} epochs, batch {config.batch_size}, "
-                      f"learning rate {config.learning_rate:g}, seed {config.seed}")
+        c = info.config
+        budget = f"{c.epochs} epochs, batch {c.batch_size}, learning rate {c.learning_rate:g}, seed {c.seed}"
+        top[2].metric("Recipe", c.recipe, help=budget)
         bottom = st.columns(3)
         bottom[0].metric("Test MSE", f"{info.test_mse:.5f}")
-        bottom[1].metric(f"PCA, {info.latent_dim} dims", f"{info.pca_mse:.5f}",
-                         help="PCA fit on the same training images, keeping as many components as the latent dims")
-        bottom[2].metric("vs PCA", f"{info.test_mse / info.pca_mse:.2f}×",
-                         help="model MSE ÷ PCA MSE: below 1 means the autoencoder beats PCA")
+        bottom[1].metric(f"PCA-{info.latent_dim}", f"{pca_mse:.5f}", help=widgets.pca_description(info))
+        bottom[2].metric("vs PCA", f"{info.test_mse / pca_mse:.2f}×",
+                         help="run MSE ÷ PCA MSE: below 1 means the autoencoder beats PCA")
         with st.expander("Architecture"):
-            st.code(app_state.architecture(str(info.path), info.weights_sha256), language=None)
-        st.caption(f"Best epoch {info.best_epoch} of {len(info.history)} · trained {info.train_seconds:,.0f} s · "
+            st.code(cache.architecture(key), language=None)
+        st.caption(f"Kept epoch {info.best_epoch} of {len(info.history)} · trained {info.train_seconds:,.0f} s · "
                    f"created {info.created}")
 
 chart, gallery = st.columns([2, 3])
 with chart:
-    fig = go.Figure()
-    names = [app_state.MODEL_TITLES[m] for m in runs]
-    fig.add_bar(x=names, y=[r.test_mse for r in runs.values()], name="autoencoder",
-                marker_color=[app_state.MODEL_COLOURS[m] for m in runs])
-    fig.add_bar(x=names, y=[r.pca_mse for r in runs.values()], name="PCA at the same dims",
-                marker_color=app_state.PCA_COLOUR)
-    fig.update_layout(barmode="group", height=320, yaxis_title="test MSE", margin={"t": 30, "b": 10},
-                      title="Test MSE, lower is better", legend={"orientation": "h", "y": -0.15})
-    st.plotly_chart(fig, key="overview_mse_chart", width="stretch")
+    st.markdown("**Test MSE, lower is better**")
+    rows = pd.DataFrame([
+        {"label": f"{s.name} · {s.label}", "colour": SLOT_COLOURS[s.name], "test_mse": s.run.test_mse,
+         "pca_mse": widgets.pca_mse(s.run), "pca_label": f"PCA-{s.run.latent_dim}"}
+        for s in comparison.slots
+    ])  # fmt: skip
+    st.plotly_chart(mse_bars(rows, baseline_colour(0)), key="overview_mse_chart", width="stretch")
 
 with gallery:
-    first = next(iter(runs.values()))
-    dataset_name = first.config.dataset
-    indices = tuple(int(i) for d in range(10) for i in app_state.test_sample(dataset_name, d, 1, 0)[0])
-    rows = [app_state.test_images(dataset_name, indices)]
-    for info in runs.values():
-        rows.append(app_state.reconstructions(str(info.path), info.weights_sha256, info.config.dataset, indices)[0])
-    st.image(app_state.image_grid(rows), clamp=True, width="stretch")
-    order = " · ".join(["originals", *[app_state.MODEL_TITLES[m] for m in runs]])
-    st.caption(f"One test digit of each class, rows top to bottom: {order}. More on the Reconstructions page.")
+    st.markdown("**One test digit of each class, as each run rebuilds it**")
+    artefacts = {s.name: cache.evaluation(RunKey.of(s.run)) for s in comparison.slots}
+    first = artefacts[comparison.slots[0].name]
+    image_rows = [ImageRow("original", first.display_images / 255.0, colour=TEXT_GREY)]
+    for s in comparison.slots:
+        own = artefacts[s.name]
+        if not np.array_equal(own.display_indices, first.display_indices):  # another test set: its own originals
+            image_rows.append(ImageRow(f"{s.name} original", own.display_images / 255.0, colour=TEXT_GREY))
+        errors = own.test_errors[own.display_indices]
+        image_rows.append(ImageRow(f"{s.name} · {s.label}", own.display_recon / 255.0, colour=SLOT_COLOURS[s.name],
+                                   captions=tuple(f"{e:.4f}" for e in errors)))  # fmt: skip
+    st.plotly_chart(image_rows_figure(image_rows, tile_px=48), key="overview_gallery", width="content",
+                    config={"displayModeBar": False})
+    st.caption("Numbers under the reconstructions are each image's MSE. More on the Reconstructions page.")
+
+st.subheader("What each page answers")
+for entry in PAGES[1:]:
+    st.page_link(entry.path, label=f"**{entry.title}**: {entry.question}", icon=entry.icon)

@@ -1,20 +1,23 @@
-"""Your own digit: draw or upload one, see it preprocessed like MNIST, both reconstructions, and where it lands."""
+"""Your own digit: draw or upload one, see it prepared like MNIST, every run's and PCA's reconstruction, and where
+it lands among the test digits."""
 
+import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-import trust_state
+from aecore.compare import RunKey
 from aecore.own_digit import MAX_UPLOAD_BYTES, canvas_to_grey, preprocess, read_upload
+from ui import cache, widgets
+from ui.figures import ImageRow, digit_map, image_rows_figure
+from ui.theme import TEXT_GREY
 
-st.title("Draw a digit")
-st.markdown(
+comparison = widgets.page_start(
+    "Draw a digit",
     "Models trained on MNIST have only seen digits prepared one way: white ink on black, scaled to fit 20×20 "
     "pixels, centred by centre of mass in 28×28 (here padded to 32×32). Your digit is prepared the same way, "
-    "then both models (and PCA with as many dimensions) rebuild it."
+    "then both runs (and PCA with as many dimensions) rebuild it.",
 )
-
-_, refs = trust_state.page_runs()
+drawn = widgets.series(comparison)
 
 source = st.radio("Input", ["Draw", "Upload"], horizontal=True, key="own_digit_source")
 grey = None
@@ -35,7 +38,7 @@ with left:
             try:
                 grey = read_upload(upload.getvalue())
             except ValueError as error:
-                st.error(f"{upload.name}: {error}", icon=":material/error:")
+                st.error(f"{widgets.escape(upload.name)}: {error}", icon=":material/error:")
 
 image = None
 if grey is not None:
@@ -50,36 +53,27 @@ if image is None:
         st.info("Nothing to reconstruct yet: draw a digit or upload an image.", icon=":material/info:")
     st.stop()
 
-results = trust_state.reconstruct_one(refs, image, image)
+results = cache.reconstruct_one(widgets.methods(comparison), image, image)
 with right:
-    tiles = [("your digit, MNIST-style", image[0, 0].numpy(), None)]
-    tiles += [(method, recon, mse) for method, (recon, mse) in results.items()]
-    for column, (title, picture, mse) in zip(st.columns(len(tiles)), tiles, strict=True):
-        column.image(picture, clamp=True, width="stretch")
-        column.caption(f"**{title}**" + ("" if mse is None else f"  \nMSE {mse:.4f}"))
-    table = pd.DataFrame({"method": list(results), "MSE vs your digit": [mse for _, mse in results.values()]})
+    tiles = np.stack([image[0, 0].numpy(), *(results[s.id][0] for s in drawn)])
+    captions = ("yours", *(f"{s.id}: {results[s.id][1]:.4f}" for s in drawn))
+    st.plotly_chart(image_rows_figure([ImageRow("MNIST-style, rebuilt", tiles, colour=TEXT_GREY, captions=captions)],
+                                      tile_px=80, title_width=160),
+                    key="own_digit_tiles", width="content", config={"displayModeBar": False})  # fmt: skip
+    table = pd.DataFrame({"method": [s.label for s in drawn], "MSE vs your digit": [results[s.id][1] for s in drawn]})
     st.dataframe(table.style.format({"MSE vs your digit": "{:.5f}"}), hide_index=True, key="own_digit_table")
-    st.download_button("Download CSV", table.to_csv(index=False).encode(), file_name="own_digit_mse.csv",
-                       mime="text/csv", key="own_digit_csv", icon=":material/download:")
+    widgets.csv_download(table, "own_digit_mse.csv", "own_digit_csv")
 
 st.subheader("Where your digit lands")
-st.caption("Each model's codes of the 10,000 test digits, projected to 2-D with PCA (fit on those test codes); "
-           "the star is your digit, projected by the same PCA. Landing inside a cluster means the model reads "
-           "your digit as that class of shapes.")
-labels = trust_state.test_labels(refs[0].dataset)
-for column, ref in zip(st.columns(len(refs)), refs, strict=True):
-    _, coords = trust_state.digit_map(ref.path, ref.weights_sha256, ref.dataset)
-    spot, nearest = trust_state.own_digit_position(ref, image)
-    fig = go.Figure()
-    for digit in range(10):
-        mine = labels == digit
-        fig.add_scattergl(x=coords[mine, 0], y=coords[mine, 1], mode="markers", name=str(digit),
-                          marker={"size": 3, "opacity": 0.5}, hoverinfo="name")
-    fig.add_scatter(x=[spot[0]], y=[spot[1]], mode="markers", name="your digit",
-                    marker={"symbol": "star", "size": 20, "color": "black", "line": {"color": "white", "width": 2}})
-    fig.update_layout(height=420, margin={"t": 30}, title=f"{ref.title} ({ref.latent_dim}-d code)",
-                      xaxis={"showticklabels": False}, yaxis={"showticklabels": False},
-                      legend={"itemsizing": "constant"})
-    column.plotly_chart(fig, key=f"own_digit_map_{ref.model}")
-    column.caption(f"Its 25 nearest test codes in the {ref.latent_dim}-d latent space: mostly "
+st.caption("Each run's codes of the test digits, projected to 2-D with PCA (fit on those test codes); the star is "
+           "your digit, projected by the same PCA. Landing inside a cluster means the model reads your digit as "
+           "that class of shapes. Same digit colours as the Latent space page.")
+for column, s in zip(st.columns(len(comparison.slots)), comparison.slots, strict=True):
+    key = RunKey.of(s.run)
+    _, coords = cache.digit_map(key)
+    spot, nearest = cache.own_digit_position(key, image)
+    labels = cache.test_labels(s.run.config.dataset)
+    column.plotly_chart(digit_map(coords, labels, f"{s.name} · {s.label} ({s.run.latent_dim}-d code)", spot),
+                        key=f"own_digit_map_{s.name}", width="stretch")
+    column.caption(f"Its 25 nearest test codes in the {s.run.latent_dim}-d latent space: mostly "
                    f"**{int(nearest.argmax())}**s ({nearest.max()} of 25).")

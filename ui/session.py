@@ -71,15 +71,18 @@ def job_slot(job_id: int) -> str | None:
     return st.session_state.get(JOBS_STARTED, {}).get(job_id)
 
 
-def adopt(job_id: int, run_ids: tuple[str, ...], runs: Mapping[str, RunInfo]) -> bool:
-    """Put the last run of a finished job into the slot its starter chose, once; False when not ours or done."""
-    slot = job_slot(job_id)
-    if slot is None or st.session_state.get(JOB_HANDLED) == job_id or not run_ids:
-        return False
+def to_adopt(job_id: int) -> bool:
+    """True when this session started job `job_id` and has not yet put its run into a slot."""
+    return job_slot(job_id) is not None and st.session_state.get(JOB_HANDLED) != job_id
+
+
+def adopt(job_id: int, run_ids: tuple[str, ...], runs: Mapping[str, RunInfo]) -> None:
+    """Put the last run of a finished job into the slot its starter chose, once (only in the starter's session)."""
+    if not to_adopt(job_id) or not run_ids:
+        return
     st.session_state[JOB_HANDLED] = job_id
     if run_ids[-1] in runs:
-        put(slot, run_ids[-1])
-    return True
+        put(job_slot(job_id), run_ids[-1])
 
 
 def dismissed(job_id: int) -> bool:

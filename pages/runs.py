@@ -1,0 +1,91 @@
+"""Runs: every run in the registry; sort, filter, put one into slot A or B, delete one (asked twice for a shipped
+default), export the table."""
+
+import streamlit as st
+
+from aecore.compare import SLOTS, run_table
+from aecore.runstore import CheckpointError, default_checkpoint_root, delete_run
+from ui import cache, session, widgets
+
+CONFIRM = "runs_confirm_delete"  # run id waiting for the user's confirmation
+
+st.title("Runs")
+st.markdown("Every run in the checkpoints folder. Click a column header to sort; select a row to put that run "
+            "into slot A or B, or to delete it. PCA MSE is the clipped PCA at the same dims, fit on the run's own "
+            "training images.")
+runs, broken = widgets.registry()
+if not runs:
+    st.info("No readable runs yet: train one from the sidebar.", icon=":material/info:")
+    st.stop()
+table = run_table(list(runs.values()))
+
+filters = st.columns([3, 2])
+text = filters[0].text_input("Filter", key="runs_filter", placeholder="part of a run id, e.g. vae or seed",
+                             help="keeps rows whose run id, architecture or recipe contains this text")
+architectures = filters[1].multiselect("Architectures", sorted(table["architecture"].unique()), key="runs_arch",
+                                       placeholder="all")
+shown = table
+if text.strip():
+    needle = text.strip().lower()
+    keep = shown[["run", "architecture", "recipe", "options"]].apply(
+        lambda column: column.astype(str).str.lower().str.contains(needle, regex=False))
+    shown = shown[keep.any(axis=1)]
+if architectures:
+    shown = shown[shown["architecture"].isin(architectures)]
+shown = shown.reset_index(drop=True)
+
+event = st.dataframe(
+    shown, hide_index=True, key="runs_table", on_select="rerun", selection_mode="single-row",
+    column_config={
+        "test MSE": st.column_config.NumberColumn(format="%.5f"),
+        "PCA MSE": st.column_config.NumberColumn(format="%.5f"),
+        "vs PCA": st.column_config.NumberColumn(format="%.2f×"),
+        "lr": st.column_config.NumberColumn(format="%g"),
+        "parameters": st.column_config.NumberColumn(format="localized"),
+        "training images": st.column_config.NumberColumn(format="localized"),
+        "training s": st.column_config.NumberColumn(format="%.0f"),
+        "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+    },
+)  # fmt: skip
+st.caption(f"{len(shown)} of {len(table)} runs shown.")
+widgets.csv_download(table, "runs.csv", "runs_csv")
+
+selected = event.selection.rows if event is not None else []
+if selected:
+    run_id = shown.iloc[selected[0]]["run"]
+    st.markdown(f"**Selected:** `{widgets.escape(run_id)}`")
+    actions = st.columns(len(SLOTS) + 1)
+    for column, slot in zip(actions, SLOTS, strict=False):
+        column.button(f"Put into slot {slot}", key=f"runs_put_{slot}", on_click=session.put, args=(slot, run_id),
+                      icon=":material/input:")
+    if actions[-1].button("Delete…", key="runs_delete", icon=":material/delete:"):
+        st.session_state[CONFIRM] = run_id
+
+pending = st.session_state.get(CONFIRM)
+if pending in runs:
+    shipped = pending in {session.default_run_id(slot) for slot in SLOTS}
+    with st.container(border=True, key="runs_confirm"):
+        st.warning(f"Delete `{widgets.escape(pending)}` for good? Its weights, artefacts and cached maps are removed.",
+                   icon=":material/delete_forever:")
+        sure = True
+        if shipped:
+            sure = st.checkbox("This is a shipped default run, opened by every new session. Delete it anyway.",
+                               key="runs_confirm_shipped")
+        yes, no = st.columns(2)
+        if yes.button("Delete", key="runs_confirm_yes", type="primary", disabled=not sure):
+            try:
+                delete_run(pending, default_checkpoint_root())
+            except CheckpointError as error:
+                st.error(widgets.escape(error), icon=":material/error:")
+            else:
+                del st.session_state[CONFIRM]
+                cache.forget_registry()
+                st.rerun()
+        if no.button("Keep it", key="runs_confirm_no"):
+            del st.session_state[CONFIRM]
+            st.rerun()
+
+if broken:
+    st.subheader("Unreadable folders")
+    for item in broken:
+        st.text(f"{item.run_id}: {item.reason}")

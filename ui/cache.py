@@ -1,0 +1,447 @@
+"""The dashboard's only caches: every function is keyed by what it depends on (a RunKey, a BaselineKey, a dataset
+name) and reads nothing else: no globals, no run.json behind its key.
+
+Models and latent codes can be large (a 16,384-dim run's test codes are 650 MB), so they live in a store bounded
+by bytes, not by entry count; everything else is small and uses Streamlit's caches.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from aecore.baselines import BaselineKey
+from aecore.compare import RunKey
+from aecore.runstore import BrokenRun, RunInfo, list_runs
+
+if TYPE_CHECKING:  # annotations only: these load when a page first needs them
+    from aecore.baselines import PCABaseline
+    from aecore.data import Dataset
+    from aecore.jobs import TrainingJobs
+    from aecore.latent import Agreement, MapIndex
+    from aecore.models import Autoencoder
+    from aecore.projection import Projection, ProjectionConfig
+    from aecore.runstore import EvaluationArtefacts
+    from aecore.train import Timeline
+
+MODEL_STORE_BYTES = 512 * 1024**2
+LATENT_STORE_BYTES = 768 * 1024**2
+
+
+class BoundedStore:
+    """A thread-safe least-recently-used map bounded by the total size of its values in bytes.
+
+    A value larger than the whole budget is returned but not kept.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, make: Callable[[], Any], size_of: Callable[[Any], int]) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key][0]
+        value = make()  # outside the lock: a slow load must not block other sessions' hits
+        size = size_of(value)
+        with self._lock:
+            if size <= self.max_bytes and key not in self._items:
+                self._items[key] = (value, size)
+                self._bytes += size
+                while self._bytes > self.max_bytes:
+                    _, (_, dropped) = self._items.popitem(last=False)
+                    self._bytes -= dropped
+        return value
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+
+def _model_bytes(model: Autoencoder) -> int:
+    return sum(t.numel() * t.element_size() for t in [*model.parameters(), *model.buffers()])
+
+
+@st.cache_resource
+def _models() -> BoundedStore:
+    return BoundedStore(MODEL_STORE_BYTES)
+
+
+@st.cache_resource
+def _latents() -> BoundedStore:
+    return BoundedStore(LATENT_STORE_BYTES)
+
+
+# --- the registry ------------------------------------------------------------------------------------------
+
+
+def folder_signature(root: str) -> tuple:
+    """Names, sizes and mtimes of every entry one level inside each run folder: changes when a run does."""
+    base = Path(root)
+    if not base.is_dir():
+        return ()
+    entries = []
+    try:
+        for folder in sorted(base.iterdir()):
+            if folder.name.startswith(".") or not folder.is_dir():
+                continue
+            for item in sorted(folder.iterdir()):
+                info = item.lstat()
+                entries.append((folder.name, item.name, info.st_size, info.st_mtime_ns))
+    except OSError as error:  # a folder vanishing mid-scan: the registry call reports what it finds
+        entries.append(("?", str(error)))
+    return tuple(entries)
+
+
+@st.cache_data(show_spinner="Reading the run registry…", max_entries=8)
+def registry(root: str, signature: tuple) -> tuple[tuple[RunInfo, ...], tuple[BrokenRun, ...]]:
+    """Every readable run under `root` (newest first) and the folders that are not, with why.
+
+    `signature` (from `folder_signature`) is part of the key, so a run written by the CLI shows up.
+    """
+    try:
+        runs, broken = list_runs(Path(root))
+    except OSError as error:
+        reason = f"cannot read the checkpoints folder {root}: {error.strerror or error}"
+        return (), (BrokenRun(Path(root).name, Path(root), reason),)
+    return tuple(runs), tuple(broken)
+
+
+def forget_registry() -> None:
+    """After this session wrote or deleted a run: read the folder again on the next call."""
+    registry.clear()
+
+
+# --- data --------------------------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner="Loading the test set…")
+def dataset(name: str) -> Dataset:
+    from aecore.data import load_dataset
+
+    return load_dataset(name)
+
+
+@st.cache_data(max_entries=64)
+def test_labels(name: str) -> np.ndarray:
+    return dataset(name).test.labels.numpy()
+
+
+@st.cache_data(max_entries=64)
+def test_images(name: str, indices: tuple[int, ...]) -> np.ndarray:
+    """Test images `indices` as (n, 32, 32) float32 arrays in [0, 1]."""
+    return dataset(name).test.images[list(indices), 0].numpy()
+
+
+@st.cache_data(max_entries=64)
+def test_sample(name: str, digit: int | None, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (n,) and labels (n,) of a seeded sample of test images, of one digit or of all."""
+    from aecore.data import sample_test_indices
+
+    labels = test_labels(name)
+    indices = sample_test_indices(labels, digit, count, seed)
+    return indices, labels[indices]
+
+
+# --- a run's model and what it computed ---------------------------------------------------------------------
+
+
+def model(key: RunKey) -> Autoencoder:
+    """The run's model in eval mode (shared by every session; never modify it)."""
+    from aecore.runstore import load_model
+
+    return _models().get(key, lambda: load_model(key), _model_bytes)
+
+
+@st.cache_data(max_entries=32)
+def architecture(key: RunKey) -> str:
+    from aecore.models import describe
+
+    return describe(model(key))
+
+
+@st.cache_data(show_spinner="Scoring every test image…", max_entries=32)
+def evaluation(key: RunKey) -> EvaluationArtefacts:
+    """The run's stored evaluation artefacts (computed now for runs saved before artefacts existed)."""
+    from aecore.pipeline import evaluate_run
+    from aecore.runstore import load_evaluation
+
+    stored = load_evaluation(key)
+    return stored if stored is not None else evaluate_run(model(key), key.config, dataset(key.dataset))[1]
+
+
+def test_errors(key: RunKey) -> np.ndarray:
+    """(n_test,) per-image test MSE of the run, row i for test image i."""
+    return evaluation(key).test_errors.astype(np.float64)
+
+
+@st.cache_data(show_spinner="Reading the training timeline…", max_entries=16)
+def timeline(key: RunKey) -> Timeline | None:
+    from aecore.runstore import load_timeline
+
+    return load_timeline(key)
+
+
+def test_latents(key: RunKey) -> np.ndarray:
+    """(n_test, latent_dim) codes of every test image, row i for test image i (kept in the bounded store)."""
+    from aecore.inference import encode
+
+    def make() -> np.ndarray:
+        with st.spinner("Encoding the test set…"):
+            return encode(model(key), dataset(key.dataset).test.images)
+
+    return _latents().get(("test", key), make, lambda codes: codes.nbytes)
+
+
+def train_latents(key: RunKey) -> np.ndarray:
+    """(n_train, latent_dim) codes of the run's own training images (bounded store)."""
+    from aecore.data import training_subset
+    from aecore.inference import encode
+
+    def make() -> np.ndarray:
+        with st.spinner("Encoding the training images…"):
+            images = training_subset(dataset(key.dataset).train, key.config.train_limit).images
+            return encode(model(key), images)
+
+    return _latents().get(("train", key), make, lambda codes: codes.nbytes)
+
+
+@st.cache_data(show_spinner="Reconstructing test digits…", max_entries=64)
+def reconstructions(key: RunKey, indices: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Test images `indices` rebuilt by the run: reconstructions (n, 32, 32), |x − x̂| (n, 32, 32), MSE (n,)."""
+    from aecore.inference import reconstruct_and_errors
+
+    chosen = dataset(key.dataset).test.images[list(indices)]
+    recon, errors = reconstruct_and_errors(model(key), chosen)
+    return recon[:, 0].numpy(), (recon - chosen).abs()[:, 0].numpy(), errors
+
+
+# --- PCA baselines -----------------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner="Fitting the PCA baseline on the run's training images…", max_entries=16)
+def pca(key: BaselineKey) -> PCABaseline:
+    from aecore.baselines import fit_baseline
+
+    return fit_baseline(dataset(key.dataset), key)
+
+
+@st.cache_data(show_spinner="Scoring the PCA baseline on the test set…", max_entries=16)
+def pca_test_errors(key: BaselineKey) -> np.ndarray:
+    return pca(key).errors(dataset(key.dataset).test.images)
+
+
+@st.cache_data(show_spinner="Scoring the PCA baseline on the validation images…", max_entries=16)
+def pca_validation_mse(key: BaselineKey) -> float:
+    """PCA's MSE on the validation images the loss curves use (stored with format-2 runs; this is for older ones)."""
+    return float(pca(key).errors(dataset(key.dataset).val.images).mean())
+
+
+@st.cache_data(max_entries=16)
+def probe_images(name: str, positions: tuple[int, ...]) -> np.ndarray:
+    """Validation images at `positions` (the timeline's probe digits) as (n, 32, 32) arrays in [0, 1]."""
+    return dataset(name).val.images[list(positions), 0].numpy()
+
+
+@st.cache_data(max_entries=32)
+def pca_reconstructions(key: BaselineKey, indices: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Like `reconstructions`, for the PCA baseline (clipped to [0, 1])."""
+    images = dataset(key.dataset).test.images[list(indices)]
+    recon = pca(key).reconstruct(images)[:, 0]
+    originals = images[:, 0].numpy()
+    return recon, np.abs(recon - originals), ((recon - originals) ** 2).reshape(len(recon), -1).mean(1)
+
+
+# --- statistics --------------------------------------------------------------------------------------------
+
+
+def method_errors(methods: tuple[tuple[str, RunKey | BaselineKey], ...]) -> dict[str, np.ndarray]:
+    """{method id: (n_test,) per-image test errors} for runs and PCA baselines."""
+    return {
+        method: test_errors(key) if isinstance(key, RunKey) else pca_test_errors(key) for method, key in methods
+    }
+
+
+@st.cache_data(show_spinner="Bootstrapping confidence intervals (2,000 resamples)…", max_entries=16)
+def interval_table(methods: tuple[tuple[str, RunKey | BaselineKey], ...], dataset_name: str) -> pd.DataFrame:
+    """Per-digit and overall mean test error with 95% bootstrap intervals, one column group per method id."""
+    from aecore.stats import interval_table as table
+
+    return table(method_errors(methods), test_labels(dataset_name))
+
+
+@st.cache_data(show_spinner="Bootstrapping the paired difference…", max_entries=16)
+def paired_difference(first: RunKey, second: RunKey, names: tuple[str, str]) -> pd.DataFrame:
+    from aecore.stats import paired_difference as difference
+
+    return difference(test_errors(first), test_errors(second), test_labels(first.dataset), names=names)
+
+
+@st.cache_data(show_spinner="Fitting k-NN and linear probes on training codes…", max_entries=16)
+def latent_quality(methods: tuple[tuple[str, RunKey | BaselineKey], ...], dataset_name: str) -> pd.DataFrame:
+    """k-NN and linear-probe test accuracy of each method's code, fit on that method's training images."""
+    from aecore.data import training_subset
+    from aecore.latent_quality import latent_quality_table
+
+    data = dataset(dataset_name)
+    codes, train_labels = {}, {}
+    for method, key in methods:
+        limit = key.config.train_limit if isinstance(key, RunKey) else key.train_limit
+        subset = training_subset(data.train, limit)
+        train_labels[method] = subset.labels.numpy()
+        if isinstance(key, RunKey):
+            codes[method] = (train_latents(key), test_latents(key))
+        else:
+            codes[method] = (pca(key).encode(subset.images), pca(key).encode(data.test.images))
+    return latent_quality_table(codes, train_labels, data.test.labels.numpy())
+
+
+ROBUSTNESS_PER_DIGIT = 50  # the fixed robustness subset: the first 50 test images of each digit
+
+
+def _reconstructor(key: RunKey | BaselineKey) -> Callable:
+    import torch
+
+    from aecore.inference import reconstruct
+
+    if isinstance(key, RunKey):
+        net = model(key)
+        return lambda images: reconstruct(net, images)
+    baseline = pca(key)
+    return lambda images: torch.from_numpy(baseline.reconstruct(images))
+
+
+@st.cache_data(show_spinner="Corrupting 500 test images at 16 strengths and reconstructing them…", max_entries=8)
+def robustness_curves(methods: tuple[tuple[str, RunKey | BaselineKey], ...], dataset_name: str) -> pd.DataFrame:
+    from aecore.data import first_of_each_digit
+    from aecore.robustness import robustness_curves as curves
+
+    test = dataset(dataset_name).test
+    clean = test.images[first_of_each_digit(test.labels, ROBUSTNESS_PER_DIGIT)]
+    return curves({method: _reconstructor(key) for method, key in methods}, clean)
+
+
+def reconstruct_one(
+    methods: tuple[tuple[str, RunKey | BaselineKey], ...], image, target
+) -> dict[str, tuple[np.ndarray, float]]:
+    """{method id: (reconstruction (32, 32), MSE against `target`)} of one (1, 1, 32, 32) input. Not cached:
+    one forward pass per method, and the input is the user's own drawing."""
+    results = {}
+    for method, key in methods:
+        recon = _reconstructor(key)(image)
+        results[method] = (recon[0, 0].clamp(0, 1).numpy(), float(((recon - target) ** 2).mean()))
+    return results
+
+
+# --- latent space ------------------------------------------------------------------------------------------
+
+
+def projection_on_disk(info: RunInfo, config: ProjectionConfig) -> bool:
+    """True when the projection is cached in the run folder (then it loads in milliseconds)."""
+    from aecore.projection import load_cached
+
+    return load_cached(info, config) is not None
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def projection(_info: RunInfo, key: RunKey, config: ProjectionConfig) -> Projection:
+    """The run's 2-D map from its disk cache, computed (and cached on disk) when missing. `_info` is the run
+    `key` was made from (not hashed: the key says everything that matters)."""
+    from aecore.projection import project_run
+
+    return project_run(_info, config, lambda: test_latents(key))
+
+
+@st.cache_data(show_spinner="Scoring neighbourhood agreement…", max_entries=16)
+def agreement(first: RunKey, second: RunKey, n_points: int, seed: int, k: int) -> Agreement:
+    """k-NN overlap of two runs' latent spaces on the projected test subset (same subset for both)."""
+    from aecore.latent import neighbourhood_agreement
+    from aecore.projection import sample_indices
+
+    a, b = test_latents(first), test_latents(second)
+    rows = sample_indices(len(a), n_points, seed)
+    return neighbourhood_agreement(a[rows], b[rows], k)
+
+
+@st.cache_data(show_spinner="Scoring trustworthiness…", max_entries=32)
+def trustworthiness(key: RunKey, coords: np.ndarray, indices: np.ndarray, seed: int, k: int) -> float:
+    """How faithfully a 2-D map (coords of test images `indices`) keeps the run's latent neighbourhoods."""
+    from aecore.latent import trustworthiness as score
+
+    return score(test_latents(key)[indices], coords, k=k, seed=seed)
+
+
+@st.cache_data(max_entries=256)
+def neighbours(key: RunKey, index: int, k: int) -> np.ndarray:
+    """Test indices of the k codes nearest test image `index` in the run's latent space (whole test set)."""
+    from aecore.latent import nearest_neighbours
+
+    return nearest_neighbours(test_latents(key), index, k)
+
+
+@st.cache_resource(max_entries=32)
+def map_index(coords_key: tuple[str, str], _coords: np.ndarray) -> MapIndex:
+    """Nearest-point lookup on a 2-D map (keyed by the map's run and cache key), for decoding any spot of it."""
+    from aecore.latent import MapIndex
+
+    return MapIndex().fit(_coords)
+
+
+def decode(key: RunKey, codes: np.ndarray) -> np.ndarray:
+    """(n, latent_dim) codes -> (n, 32, 32) images in [0, 1]; one forward pass, too cheap to cache."""
+    from aecore.inference import decode as decode_codes
+
+    return decode_codes(model(key), codes)
+
+
+@st.cache_data(show_spinner="Interpolating…", max_entries=64)
+def interpolation(key: RunKey, start: int, end: int, steps: int) -> np.ndarray:
+    """(steps, 32, 32) decoded straight line between the codes of test images `start` and `end`."""
+    from aecore.latent import interpolate
+
+    images = dataset(key.dataset).test.images
+    return interpolate(model(key), images[start], images[end], steps)
+
+
+@st.cache_resource(show_spinner="Mapping the test codes…", max_entries=8)
+def digit_map(key: RunKey):
+    """(fitted 2-D PCA of the run's test codes, (n_test, 2) coordinates), for placing a new digit on the map."""
+    from aecore.own_digit import latent_map
+
+    return latent_map(test_latents(key))
+
+
+def own_digit_position(key: RunKey, image) -> tuple[np.ndarray, np.ndarray]:
+    """A drawn digit on the run's test-code map: its (2,) position and (10,) digit counts among its 25 nearest
+    test codes in the full latent space."""
+    from aecore.inference import encode
+    from aecore.own_digit import nearest_test_digits
+
+    pca_map, _ = digit_map(key)
+    code = encode(model(key), image)  # (1, latent_dim)
+    return pca_map.transform(code)[0], nearest_test_digits(test_latents(key), test_labels(key.dataset), code)
+
+
+# --- training jobs -----------------------------------------------------------------------------------------
+
+
+@st.cache_resource
+def training_jobs() -> TrainingJobs:
+    """The process-wide job runner: every page and every browser tab sees the same job.
+
+    Training uses half the cores (at least one), leaving the rest to the server and the pages.
+    """
+    from aecore.jobs import TrainingJobs
+
+    return TrainingJobs(threads=max(1, (os.cpu_count() or 2) // 2))

@@ -1,0 +1,429 @@
+"""Pure plotly figure builders: arrays and frames in, go.Figure out. No Streamlit, no caches, no models: unit
+tests call every builder directly.
+
+Methods (a slot's run, a PCA baseline) arrive as `Series` (id, label, colour): builders never look up names or
+colours themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from ui.theme import DIGIT_COLOURS, ERROR_COLOURSCALE, ERROR_RANGE, ERROR_TICKS, IMAGE_TILE_PX, TEXT_GREY
+
+LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0}
+
+
+@dataclass(frozen=True)
+class Series:
+    """One method drawn in a figure: its id (as in the frames), what people read, its colour and line dash."""
+
+    id: str
+    label: str
+    colour: str
+    dash: str = "solid"
+
+
+# --- image grids -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageRow:
+    """A row of a gallery: a title, (n, 32, 32) images in [0, 1], whether they are |x − x̂| maps, and an
+    optional caption under each tile (e.g. its MSE)."""
+
+    title: str
+    images: np.ndarray
+    error: bool = False
+    captions: tuple[str, ...] = ()
+    colour: str = TEXT_GREY
+
+
+def error_rgb(values: np.ndarray) -> np.ndarray:
+    """|x − x̂| values -> (…, 3) uint8 colours on the shared error scale (0 = black, 1 = pale yellow)."""
+    low, high = ERROR_RANGE
+    t = np.clip((np.asarray(values, dtype=np.float64) - low) / (high - low), 0.0, 1.0)
+    stops = np.array([s for s, _ in ERROR_COLOURSCALE])
+    colours = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for _, c in ERROR_COLOURSCALE], dtype=np.float64)
+    rgb = np.stack([np.interp(t, stops, colours[:, channel]) for channel in range(3)], axis=-1)
+    return np.round(rgb).astype(np.uint8)
+
+
+def grey_rgb(values: np.ndarray) -> np.ndarray:
+    """Images in [0, 1] -> (…, 3) uint8 grey."""
+    grey = np.round(np.clip(np.asarray(values, dtype=np.float64), 0.0, 1.0) * 255).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=-1)
+
+
+def compose_rows(
+    rows: Sequence[ImageRow], gap: int = 4, row_gap: int = 4, background: int = 255, tail: int = 0
+) -> np.ndarray:
+    """The gallery as one (H, W, 3) uint8 picture: every tile 32×32, rows aligned column for column, `gap`
+    page-coloured pixels between tiles, `row_gap` between rows and `tail` below the last. Every row must hold
+    the same number of images."""
+    counts = {len(row.images) for row in rows}
+    if len(counts) != 1:
+        raise ValueError(f"every row needs the same number of images; got {sorted(counts)}")
+    n = counts.pop()
+    side = 32
+    height = len(rows) * (side + row_gap) - row_gap + tail
+    canvas = np.full((height, n * (side + gap) - gap, 3), background, dtype=np.uint8)
+    for r, row in enumerate(rows):
+        tiles = error_rgb(row.images) if row.error else grey_rgb(row.images)
+        for c in range(n):
+            top, left = r * (side + row_gap), c * (side + gap)
+            canvas[top : top + side, left : left + side] = tiles[c]
+    return canvas
+
+
+def image_rows_figure(rows: Sequence[ImageRow], tile_px: int = IMAGE_TILE_PX, title_width: int = 200) -> go.Figure:
+    """A gallery: row titles on the left, square tiles in aligned columns, captions under the tiles, and the
+    error scale's colourbar beside when a row shows |x − x̂|. Width and height are fixed so that tiles stay
+    square at `tile_px` (draw it with width="content")."""
+    gap = 4
+    scale = tile_px / 32
+    captioned = any(row.captions for row in rows)
+    row_gap = int(np.ceil(20 / scale)) if captioned else 4  # room for a caption line (~20 screen px) under tiles
+    picture = compose_rows(rows, gap, row_gap, tail=row_gap if captioned else 0)
+    has_errors = any(row.error for row in rows)
+    right = 120 if has_errors else 10
+    fig = go.Figure(go.Image(z=picture, hoverinfo="skip"))
+    fig.update_xaxes(visible=False, range=[-0.5, picture.shape[1] - 0.5], fixedrange=True)
+    fig.update_yaxes(visible=False, range=[picture.shape[0] - 0.5, -0.5], fixedrange=True)
+    for r, row in enumerate(rows):
+        top = r * (32 + row_gap)
+        fig.add_annotation(
+            x=0, y=top + 16, xref="paper", yref="y", xanchor="right", xshift=-10, showarrow=False, align="right",
+            text=f"<b>{_html(row.title)}</b>", font={"size": 13, "color": row.colour},
+        )  # fmt: skip
+        for c, caption in enumerate(row.captions):
+            fig.add_annotation(
+                x=c * (32 + gap) + 16, y=top + 32, yanchor="top", showarrow=False,
+                text=_html(caption), font={"size": 11, "color": row.colour},
+            )  # fmt: skip
+    if has_errors:
+        _error_colourbar(fig)
+    fig.update_layout(
+        width=int(title_width + picture.shape[1] * scale + right), height=int(picture.shape[0] * scale + 8),
+        margin={"l": title_width, "r": right, "t": 4, "b": 4}, plot_bgcolor="white", paper_bgcolor="white",
+        showlegend=False,
+    )  # fmt: skip
+    return fig
+
+
+def _error_colourbar(fig: go.Figure) -> None:
+    """A colourbar for the shared error scale, from an invisible one-cell heatmap on its own hidden axes."""
+    low, high = ERROR_RANGE
+    fig.add_trace(
+        go.Heatmap(
+            z=[[low, high]], colorscale=ERROR_COLOURSCALE, zmin=low, zmax=high, opacity=0, hoverinfo="skip",
+            xaxis="x2", yaxis="y2", showscale=True,
+            colorbar={"title": {"text": "|x − x̂|<br>0 = black", "side": "top"}, "tickvals": list(ERROR_TICKS),
+                      "ticktext": [f"{t:g}" for t in ERROR_TICKS], "len": 1.0, "thickness": 14, "x": 1.0,
+                      "xanchor": "left"},
+        )
+    )  # fmt: skip
+    fig.update_layout(
+        xaxis2={"visible": False, "overlaying": "x", "range": [10, 11]},
+        yaxis2={"visible": False, "overlaying": "y", "range": [10, 11]},
+    )
+
+
+def _html(text: str) -> str:
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# --- bars and curves ---------------------------------------------------------------------------------------
+
+
+def mse_bars(rows: pd.DataFrame, baseline_colour: str) -> go.Figure:
+    """Test MSE of each slot's run beside its PCA baseline. rows: label, colour, test_mse, pca_mse, pca_label."""
+    fig = go.Figure()
+    fig.add_bar(x=rows["label"], y=rows["test_mse"], name="autoencoder", marker_color=list(rows["colour"]),
+                text=[f"{v:.4f}" for v in rows["test_mse"]], textposition="outside")  # fmt: skip
+    fig.add_bar(x=rows["label"], y=rows["pca_mse"], name="PCA, same dims (clipped, same training images)",
+                marker_color=baseline_colour, text=list(rows["pca_label"]), textposition="inside",
+                insidetextanchor="end")  # fmt: skip
+    top = float(max(rows["test_mse"].max(), rows["pca_mse"].max()))
+    fig.update_layout(barmode="group", height=340, yaxis={"title": "test MSE", "range": [0, top * 1.18]},
+                      margin={"t": 10, "b": 10}, legend=LEGEND_BELOW, uniformtext_minsize=9)  # fmt: skip
+    return fig
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One run's loss history for the training chart."""
+
+    label: str
+    colour: str
+    epochs: Sequence[int]
+    val: Sequence[float]
+    train: Sequence[float]
+    best_epoch: int
+    emphasis: bool = True  # slot runs drawn bold, overlays thinner
+
+
+def loss_curves(
+    curves: Sequence[Curve],
+    baselines: Sequence[tuple[str, float, str]] = (),
+    log_scale: bool = True,
+    show_train: bool = True,
+    marker_epoch: int | None = None,
+    height: int = 480,
+) -> go.Figure:
+    """Validation (solid) and training (dotted) loss per epoch, the kept epoch starred, PCA baselines as dashed
+    horizontal lines named in the legend (never as labels that could pile up), an optional epoch marker."""
+    fig = go.Figure()
+    last_epoch = max((max(c.epochs) for c in curves if len(c.epochs)), default=1)
+    for curve in curves:
+        width = 2.5 if curve.emphasis else 1.4
+        group = curve.label
+        fig.add_scatter(x=list(curve.epochs), y=list(curve.val), name=f"{curve.label} · validation", mode="lines",
+                        line={"color": curve.colour, "width": width}, legendgroup=group)  # fmt: skip
+        if show_train:
+            fig.add_scatter(x=list(curve.epochs), y=list(curve.train), name=f"{curve.label} · training objective",
+                            mode="lines", line={"color": curve.colour, "width": width, "dash": "dot"},
+                            legendgroup=group)  # fmt: skip
+        if 1 <= curve.best_epoch <= len(curve.val):
+            best = curve.val[curve.best_epoch - 1]
+            fig.add_scatter(x=[curve.best_epoch], y=[best], mode="markers", showlegend=False, legendgroup=group,
+                            marker={"symbol": "star", "size": 13, "color": curve.colour,
+                                    "line": {"color": "white", "width": 1}},
+                            hovertemplate=f"{_html(curve.label)}: kept epoch {curve.best_epoch}<br>"
+                                          f"validation {best:.5f}<extra></extra>")  # fmt: skip
+    for label, value, colour in baselines:
+        fig.add_scatter(x=[1, last_epoch], y=[value, value], mode="lines", name=label,
+                        line={"color": colour, "dash": "dash", "width": 1.5},
+                        hovertemplate=f"{_html(label)}: {value:.5f}<extra></extra>")  # fmt: skip
+    if marker_epoch is not None:
+        fig.add_vline(x=marker_epoch, line={"color": TEXT_GREY, "width": 1.5, "dash": "dot"})
+    fig.update_layout(height=height, xaxis_title="epoch", yaxis_title="loss (MSE per pixel)",
+                      yaxis_type="log" if log_scale else "linear", hovermode="closest", margin={"t": 10},
+                      legend=LEGEND_BELOW)  # fmt: skip
+    return fig
+
+
+def per_digit_bars(table: pd.DataFrame, series: Sequence[Series]) -> go.Figure:
+    """Grouped bars of test MSE per digit. table: method, digit ("0".."9", "all"), mse."""
+    fig = go.Figure()
+    digits = [str(d) for d in range(10)]
+    for s in series:
+        rows = table[(table["method"] == s.id) & table["digit"].isin(digits)]
+        fig.add_bar(x=rows["digit"], y=rows["mse"], name=s.label, marker_color=s.colour)
+    fig.update_layout(barmode="group", height=420, xaxis={"title": "digit", "type": "category"},
+                      yaxis_title="test MSE", margin={"t": 10}, legend=LEGEND_BELOW)  # fmt: skip
+    return fig
+
+
+def interval_chart(intervals: pd.DataFrame, series: Sequence[Series]) -> go.Figure:
+    """Mean test MSE with its 95% interval per digit and overall. intervals: digit, `<id> MSE`, `<id> CI low`,
+    `<id> CI high` (as aecore.stats.interval_table returns)."""
+    fig = go.Figure()
+    for s in series:
+        mean = intervals[f"{s.id} MSE"]
+        fig.add_scatter(x=intervals["digit"], y=mean, mode="markers", name=s.label,
+                        marker={"color": s.colour, "size": 9, "symbol": "diamond" if s.dash != "solid" else "circle"},
+                        error_y={"type": "data", "array": intervals[f"{s.id} CI high"] - mean,
+                                 "arrayminus": mean - intervals[f"{s.id} CI low"]})  # fmt: skip
+    fig.update_layout(height=360, scattermode="group", xaxis={"title": "digit", "type": "category"},
+                      yaxis_title="test MSE (95% CI)", margin={"t": 10}, legend=LEGEND_BELOW)  # fmt: skip
+    return fig
+
+
+def difference_chart(difference: pd.DataFrame, first: Series, second: Series) -> go.Figure:
+    """The paired difference first − second per digit with its interval, coloured by who is better."""
+    colours = [first.colour if d < 0 else second.colour for d in difference["diff"]]
+    fig = go.Figure()
+    fig.add_scatter(x=difference["digit"], y=difference["diff"], mode="markers", marker={"size": 10, "color": colours},
+                    error_y={"type": "data", "array": difference["ci_high"] - difference["diff"],
+                             "arrayminus": difference["diff"] - difference["ci_low"]}, showlegend=False,
+                    hovertemplate="digit %{x}: %{y:.5f}<extra></extra>")  # fmt: skip
+    fig.add_hline(y=0, line_dash="dot", line_color="grey")
+    fig.update_layout(height=300, xaxis={"title": "digit", "type": "category"},
+                      yaxis_title=f"{first.label} − {second.label}", margin={"t": 10})  # fmt: skip
+    return fig
+
+
+def robustness_figure(curves: pd.DataFrame, series: Sequence[Series], units: dict[str, str]) -> go.Figure:
+    """MSE against corruption strength, one panel per corruption, bands for the 95% intervals.
+    curves: corruption, strength, method, mse, ci_low, ci_high."""
+    from plotly.subplots import make_subplots
+
+    kinds = list(dict.fromkeys(curves["corruption"]))
+    fig = make_subplots(rows=1, cols=len(kinds), subplot_titles=[units[k] for k in kinds], shared_yaxes=True,
+                        horizontal_spacing=0.05)  # fmt: skip
+    for column, kind in enumerate(kinds, start=1):
+        part = curves[curves["corruption"] == kind]
+        for s in series:
+            rows = part[part["method"] == s.id]
+            x = list(rows["strength"])
+            fig.add_scatter(x=x + x[::-1], y=list(rows["ci_high"]) + list(rows["ci_low"])[::-1], fill="toself",
+                            fillcolor=s.colour, opacity=0.18, line={"width": 0}, hoverinfo="skip", showlegend=False,
+                            row=1, col=column)  # fmt: skip
+            fig.add_scatter(x=x, y=rows["mse"], mode="lines+markers", name=s.label, legendgroup=s.id,
+                            line={"color": s.colour, "dash": s.dash}, showlegend=column == 1, row=1, col=column)
+    fig.update_yaxes(title_text="test MSE vs clean", row=1, col=1)
+    fig.update_layout(height=380, margin={"t": 40}, legend=LEGEND_BELOW)
+    return fig
+
+
+def accuracy_bars(table: pd.DataFrame, series: Sequence[Series]) -> go.Figure:
+    """k-NN and linear-probe test accuracy per method. table: method, latent_dims, knn_accuracy, probe_accuracy."""
+    by_id = {s.id: s for s in series}
+    names = [f"{by_id[m].label} ({d}-d)" for m, d in zip(table["method"], table["latent_dims"], strict=True)]
+    colours = [by_id[m].colour for m in table["method"]]
+    fig = go.Figure()
+    for column, name, pattern in (("knn_accuracy", "5-NN accuracy", ""), ("probe_accuracy", "linear probe", "/")):
+        fig.add_bar(x=names, y=table[column], name=name, marker_color=colours, marker_pattern_shape=pattern,
+                    text=[f"{v:.1%}" for v in table[column]], textposition="outside")  # fmt: skip
+    fig.add_hline(y=0.1, line_dash="dot", line_color="grey", annotation_text="chance", annotation_position="right")
+    fig.update_layout(barmode="group", height=380, yaxis={"title": "test accuracy", "tickformat": ".0%",
+                      "range": [0, 1.1]}, margin={"t": 10}, legend=LEGEND_BELOW)  # fmt: skip
+    return fig
+
+
+def sweep_figure(table: pd.DataFrame, series: Sequence[Series], baseline_colour: str) -> go.Figure:
+    """Test MSE against latent dims per architecture, PCA at the same dims dotted.
+    table: model, latent_dims, bottleneck, parameters, test_mse, pca_mse; series ids are architecture names."""
+    fig = go.Figure()
+    for s in series:
+        rows = table[table["model"] == s.id].sort_values("latent_dims")
+        fig.add_scatter(x=rows["latent_dims"], y=rows["test_mse"], mode="lines+markers", name=s.label,
+                        line={"color": s.colour}, customdata=rows[["bottleneck", "parameters"]],
+                        hovertemplate="latent %{x} (bottleneck %{customdata[0]}, %{customdata[1]:,} params)<br>"
+                                      "test MSE %{y:.5f}<extra></extra>")  # fmt: skip
+    pca = table.drop_duplicates("latent_dims").sort_values("latent_dims")
+    fig.add_scatter(x=pca["latent_dims"], y=pca["pca_mse"], mode="lines+markers", name="PCA, same dims",
+                    line={"color": baseline_colour, "dash": "dot"},
+                    hovertemplate="PCA, %{x} components<br>test MSE %{y:.5f}<extra></extra>")  # fmt: skip
+    fig.update_layout(height=420, margin={"t": 10}, xaxis={"title": "latent dims", "type": "log", "dtick": 0.30103},
+                      yaxis={"title": "test MSE", "type": "log"}, legend=LEGEND_BELOW)  # fmt: skip
+    return fig
+
+
+def job_curve(epochs: Sequence[int], train: Sequence[float], val: Sequence[float], colour: str) -> go.Figure:
+    """The live loss curve of a training job."""
+    fig = go.Figure()
+    fig.add_scatter(x=list(epochs), y=list(train), name="training objective", mode="lines+markers",
+                    line={"color": colour})  # fmt: skip
+    fig.add_scatter(x=list(epochs), y=list(val), name="validation MSE", mode="lines+markers",
+                    line={"color": colour, "dash": "dot"})  # fmt: skip
+    fig.update_layout(height=220, margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis_title="epoch",
+                      yaxis_title="loss", yaxis_type="log", legend={"orientation": "h", "y": 1.15})  # fmt: skip
+    return fig
+
+
+# --- maps --------------------------------------------------------------------------------------------------
+
+
+def digit_map(coords: np.ndarray, labels: np.ndarray, title: str, spot: np.ndarray | None = None) -> go.Figure:
+    """A 2-D map of test codes coloured by digit (the Latent page's palette) and, when given, the user's digit
+    as a large outlined star drawn on top of every point."""
+    fig = go.Figure()
+    for digit in range(10):
+        mine = labels == digit
+        fig.add_scattergl(x=coords[mine, 0], y=coords[mine, 1], mode="markers", name=str(digit),
+                          marker={"size": 3, "opacity": 0.55, "color": DIGIT_COLOURS[digit]}, hoverinfo="name")
+    if spot is not None:
+        # A WebGL layer is drawn above SVG traces, so the star is WebGL too and added last: it stays on top.
+        fig.add_scattergl(x=[spot[0]], y=[spot[1]], mode="markers", name="your digit",
+                          marker={"symbol": "star", "size": 26, "color": "#FFD700",
+                                  "line": {"color": "black", "width": 2.5}})  # fmt: skip
+    fig.update_layout(height=420, margin={"t": 30, "l": 10, "r": 10, "b": 10}, title={"text": _html(title),
+                      "font": {"size": 14}}, xaxis={"showticklabels": False}, yaxis={"showticklabels": False},
+                      legend={"itemsizing": "constant", "title": "digit"})  # fmt: skip
+    return fig
+
+
+@dataclass
+class MapLayers:
+    """What a latent map shows besides the digits: the invisible click layer, marks and the decode spot."""
+
+    spots: np.ndarray | None = None  # (m, 2) empty-cell centres that a click decodes
+    # x, y, name, symbol, size, colour of each mark (the selected digit, interpolation ends)
+    marks: list[tuple[float, float, str, str, int, str]] = field(default_factory=list)
+    decoded_spot: tuple[float, float] | None = None
+
+
+def latent_map(
+    coords: np.ndarray,
+    customdata: np.ndarray,
+    hover: str,
+    groups: Sequence[tuple[str, np.ndarray, dict]],
+    layers: MapLayers,
+    axis_title: str,
+    legend_title: str,
+) -> go.Figure:
+    """A clickable 2-D map of test codes.
+
+    coords : (n, 2) map coordinates; customdata : (n, k) float32 per point (column 0: test index)
+    groups : (name, rows, marker style) per trace, drawn in order (later groups on top)
+    """
+    fig = go.Figure()
+    if layers.spots is not None and len(layers.spots):
+        fig.add_trace(go.Scattergl(
+            x=layers.spots[:, 0], y=layers.spots[:, 1], mode="markers", name="decode a spot", showlegend=False,
+            customdata=np.full(len(layers.spots), -1), marker={"size": 6, "opacity": 0},
+            selected={"marker": {"opacity": 0}}, unselected={"marker": {"opacity": 0}},
+            hovertemplate="click to decode this spot<br>(%{x:.2f}, %{y:.2f})<extra></extra>",
+        ))  # fmt: skip
+    for name, rows, marker in groups:
+        fig.add_trace(go.Scattergl(
+            x=coords[rows, 0], y=coords[rows, 1], mode="markers", name=name, customdata=customdata[rows],
+            hovertemplate=hover, marker={"size": 4, "opacity": 0.75, **marker},
+            selected={"marker": {"opacity": marker.get("opacity", 0.75)}},
+            unselected={"marker": {"opacity": marker.get("opacity", 0.75)}},
+        ))  # fmt: skip
+    for x, y, name, symbol, size, colour in layers.marks:
+        fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", name=name, hoverinfo="skip",
+                                 marker={"symbol": symbol, "size": size, "color": colour,
+                                         "line": {"width": 3, "color": colour}}))  # fmt: skip
+    if layers.decoded_spot is not None:
+        fig.add_trace(go.Scatter(x=[layers.decoded_spot[0]], y=[layers.decoded_spot[1]], mode="markers",
+                                 name="decoded spot", hoverinfo="skip",
+                                 marker={"symbol": "x-thin-open", "size": 16, "color": "black",
+                                         "line": {"width": 3, "color": "black"}}))  # fmt: skip
+    fig.update_layout(height=520, margin={"l": 10, "r": 10, "t": 10, "b": 10}, clickmode="event+select",
+                      legend={"itemsizing": "constant", "title": legend_title}, hovermode="closest",
+                      xaxis={"title": f"{axis_title} 1"}, yaxis={"title": f"{axis_title} 2"})  # fmt: skip
+    return fig
+
+
+def latent_map_groups(
+    colouring: str,
+    labels: np.ndarray,
+    errors: np.ndarray,
+    other_errors: np.ndarray | None,
+    own: Series,
+    other: Series | None,
+    seed: int = 0,
+) -> tuple[list[tuple[str, np.ndarray, dict]], str]:
+    """The traces of a latent map for a colouring, and the legend title.
+
+    colouring : "digit" (one trace per digit, the shared palette), "mse" (log-scaled colour bar) or "better"
+        (each point in the colour of the run that rebuilds it better; one trace in a seeded random order, so
+        neither run's points hide the other's, plus legend-only entries)
+    labels, errors, other_errors : per shown point
+    """
+    if colouring == "digit":
+        groups = [(str(d), np.flatnonzero(labels == d), {"color": DIGIT_COLOURS[d]}) for d in range(10)]
+        return groups, "digit"
+    if colouring == "mse":
+        values = np.log10(np.maximum(errors, 1e-8))
+        ticks = np.arange(np.floor(values.min()), np.ceil(values.max()) + 1)
+        style = {"color": values, "colorscale": "Viridis",
+                 "colorbar": {"title": "MSE", "tickvals": ticks, "ticktext": [f"{10**t:g}" for t in ticks]}}
+        return [("per-image MSE", np.arange(len(labels)), style)], "per-image MSE"
+    if other is None or other_errors is None:
+        raise ValueError("colouring by the better run needs the other run's errors")
+    mine = errors < other_errors
+    order = np.random.default_rng(seed).permutation(len(labels))
+    colours = np.where(mine[order], own.colour, other.colour)
+    groups = [("better", order, {"color": colours, "opacity": 0.8})]
+    legend_only = [(f"{s.label} better", np.array([], dtype=int), {"color": s.colour}) for s in (own, other)]
+    return groups + legend_only, "rebuilt better by"

@@ -1,0 +1,154 @@
+"""Page parts every page shares: the opening (title, what the page answers, which data), slot headings,
+escaped text from run files, CSV downloads, and the checks that a view needs two comparable runs."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pandas as pd
+import streamlit as st
+
+from aecore.compare import Comparison
+from aecore.runstore import RunInfo, default_checkpoint_root
+from ui import cache, session
+from ui.theme import SLOT_COLOURS
+
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def escape(text: object) -> str:
+    """Text from a run file or folder name, safe inside Streamlit markdown: every markdown character is
+    escaped, so `![i](http://host/x.png)` is shown as those characters and never fetched."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def registry() -> tuple[dict[str, RunInfo], tuple]:
+    """{run id: run} of every readable run (newest first) and the unreadable folders, re-read when a run changes."""
+    root = str(default_checkpoint_root())
+    runs, broken = cache.registry(root, cache.folder_signature(root))
+    return {run.run_id: run for run in runs}, broken
+
+
+def current() -> Comparison:
+    """The comparison of the runs in this session's slots A and B."""
+    runs, _ = registry()
+    return session.comparison(runs)
+
+
+def swatch(slot: str) -> str:
+    """A coloured square in the slot's colour (HTML; only used with unsafe_allow_html and escaped text)."""
+    return f'<span style="color:{SLOT_COLOURS[slot]}">■</span>'
+
+
+def slot_heading(comparison: Comparison, slot: str, suffix: str = "") -> str:
+    """HTML-safe markdown naming a slot's run in its colour: '■ A · MLP b=8'. `suffix` must be escaped already."""
+    label = html.escape(escape(comparison.slot(slot).label))
+    return f"{swatch(slot)} **{slot} · {label}**{suffix}"
+
+
+def dataset_banner(comparison: Comparison) -> str:
+    """One escaped line naming the data behind the slots' runs (each run stores its dataset's description)."""
+    described = dict.fromkeys(s.run.dataset["description"] for s in comparison.slots)
+    return " | ".join(escape(text) for text in described)
+
+
+def page_start(title: str, question: str) -> Comparison:
+    """Title, one line on what the page answers, and the slots' comparison; stops the page without runs."""
+    st.title(title)
+    st.markdown(question)
+    comparison = current()
+    if not comparison.slots:
+        st.warning("No readable runs in the checkpoints folder: train one from the sidebar.", icon=":material/warning:")
+        st.stop()
+    return comparison
+
+
+def need_pair(comparison: Comparison, what: str) -> bool:
+    """True when the view can pair test images across A and B; otherwise says why on the page."""
+    if comparison.pair is None:
+        st.info(f"{what} needs a run in both slots A and B.", icon=":material/info:")
+        return False
+    mismatch = comparison.test_set_mismatch()
+    if mismatch:
+        st.warning(escape(mismatch), icon=":material/warning:")
+        return False
+    return True
+
+
+def csv_download(frame: pd.DataFrame, file_name: str, key: str) -> None:
+    st.download_button(
+        "Download CSV", frame.to_csv(index=False).encode(), file_name=file_name, mime="text/csv", key=key,
+        icon=":material/download:",
+    )  # fmt: skip
+
+
+def pca_mse(info: RunInfo) -> float:
+    """Test MSE of the run's PCA baseline: stored with the run (format 2), or computed for older runs."""
+    if info.format >= 2:
+        return info.pca_mse
+    from aecore.compare import RunKey
+
+    return float(cache.pca_test_errors(RunKey.of(info).baseline).mean())
+
+
+def pca_description(info: RunInfo) -> str:
+    """Which PCA a figure is: its dims, the images it was fit on, clipped."""
+    images = f"{info.train_images:,}" if info.train_images else "the run's"
+    return (f"PCA with {info.latent_dim} components, fit on the same {images} training images as the run, "
+            "reconstructions clipped to [0, 1] like a Sigmoid output")
+
+
+def need_same_test_set(comparison: Comparison) -> bool:
+    """True when every slot was scored on the same test images; otherwise says so on the page."""
+    mismatch = comparison.test_set_mismatch()
+    if mismatch:
+        st.warning(escape(mismatch), icon=":material/warning:")
+        return False
+    return True
+
+
+def methods(comparison: Comparison) -> tuple[tuple[str, object], ...]:
+    """(method id, key) of the slots' runs and their PCA baselines: what the statistics caches take."""
+    from aecore.compare import RunKey
+
+    runs = tuple((s.name, RunKey.of(s.run)) for s in comparison.slots)
+    return runs + tuple((b.id, b.key) for b in comparison.baselines())
+
+
+def series(comparison: Comparison) -> list:
+    """How each method is drawn: slots in their colours, baselines grey and dashed."""
+    from ui.figures import Series
+    from ui.theme import baseline_colour
+
+    drawn = [Series(s.name, f"{s.name} · {s.label}", SLOT_COLOURS[s.name]) for s in comparison.slots]
+    drawn += [Series(b.id, b.label, baseline_colour(i), dash="dash") for i, b in enumerate(comparison.baselines())]
+    return drawn
+
+
+def per_digit_long(comparison: Comparison) -> pd.DataFrame:
+    """Test MSE per method and digit (rows "0".."9" and "all"): method, digit, n, mse. Runs' figures are the
+    ones stored when they were saved; a baseline's come from the run it belongs to (computed for runs saved
+    before baselines were stored)."""
+    from aecore.compare import RunKey
+    from aecore.metrics import per_digit_table
+
+    def stored(method: str, per_digit: list[dict], overall: float) -> pd.DataFrame:
+        rows = [{"method": method, "digit": str(r["digit"]), "n": r["n"], "mse": r["mse"]} for r in per_digit]
+        rows.append({"method": method, "digit": "all", "n": sum(r["n"] for r in per_digit), "mse": overall})
+        return pd.DataFrame(rows)
+
+    frames = [stored(s.name, s.run.metrics["test"]["per_digit"], s.run.test_mse) for s in comparison.slots]
+    for baseline in comparison.baselines():
+        owner = comparison.slot(baseline.slots[0]).run
+        if owner.format >= 2:
+            frames.append(stored(baseline.id, owner.metrics["pca"]["per_digit"], owner.pca_mse))
+        else:
+            errors = cache.pca_test_errors(RunKey.of(owner).baseline)
+            frames.append(per_digit_table({baseline.id: errors}, cache.test_labels(owner.config.dataset)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def table_height(rows: int) -> int:
+    """A dataframe height that shows every row (the header and `rows` rows) without an inner scroll bar."""
+    return 35 * (rows + 1) + 3
