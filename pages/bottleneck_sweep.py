@@ -7,7 +7,7 @@ from aecore.config import RunConfig
 from aecore.sweep import describe_family, families, sweep_table
 from ui import widgets
 from ui.figures import Series, sweep_figure
-from ui.theme import baseline_colour, extra_colour
+from ui.theme import SLOT_COLOURS, baseline_colour, extra_colour
 
 st.title("Bottleneck sweep")
 st.markdown(
@@ -32,8 +32,14 @@ chosen = st.selectbox("Runs trained with", options, key="sweep_family",
 table = sweep_table(list(runs.values()), found[chosen])
 specs = [spec for spec in architectures.ARCHITECTURES if spec.name in set(table["model"])]
 drawn = [Series(spec.name, spec.title, extra_colour(i)) for i, spec in enumerate(specs)]
-st.caption(f"{len(table)} runs · {widgets.escape(chosen)}")
-st.plotly_chart(sweep_figure(table, drawn, baseline_colour(0)), key="sweep_chart", width="stretch")
+comparison = widgets.current()
+in_sweep = set(table["run_id"])
+marks = [(s.run.latent_dim, s.run.test_mse, f"{s.name} · {s.label}", SLOT_COLOURS[s.name])
+         for s in comparison.slots if s.run.run_id in in_sweep]  # fmt: skip
+outside = [f"{s.name} · {widgets.escape(s.label)}" for s in comparison.slots if s.run.run_id not in in_sweep]
+st.caption(f"{len(table)} runs · {widgets.escape(chosen)}" + (f" · not in this sweep: {', '.join(outside)}"
+                                                              if outside else ""))  # fmt: skip
+st.plotly_chart(sweep_figure(table, drawn, baseline_colour(0), marks), key="sweep_chart", width="stretch")
 st.dataframe(table.style.format({"test_mse": "{:.5f}", "pca_mse": "{:.5f}", "parameters": "{:,}"}),
              hide_index=True, key="sweep_table")
 widgets.csv_download(table, "bottleneck_sweep_test.csv", "sweep_csv")

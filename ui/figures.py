@@ -287,9 +287,15 @@ def accuracy_bars(table: pd.DataFrame, series: Sequence[Series]) -> go.Figure:
     return fig
 
 
-def sweep_figure(table: pd.DataFrame, series: Sequence[Series], baseline_colour: str) -> go.Figure:
-    """Test MSE against latent dims per architecture, PCA at the same dims dotted.
-    table: model, latent_dims, bottleneck, parameters, test_mse, pca_mse; series ids are architecture names."""
+def sweep_figure(
+    table: pd.DataFrame,
+    series: Sequence[Series],
+    baseline_colour: str,
+    marks: Sequence[tuple[float, float, str, str]] = (),
+) -> go.Figure:
+    """Test MSE against latent dims per architecture, PCA at the same dims dotted, and the slots' runs ringed.
+    table: model, latent_dims, bottleneck, parameters, test_mse, pca_mse; series ids are architecture names;
+    marks: (latent dims, test MSE, label, colour) of runs to ring."""
     fig = go.Figure()
     for s in series:
         rows = table[table["model"] == s.id].sort_values("latent_dims")
@@ -301,6 +307,9 @@ def sweep_figure(table: pd.DataFrame, series: Sequence[Series], baseline_colour:
     fig.add_scatter(x=pca["latent_dims"], y=pca["pca_mse"], mode="lines+markers", name="PCA, same dims",
                     line={"color": baseline_colour, "dash": "dot"},
                     hovertemplate="PCA, %{x} components<br>test MSE %{y:.5f}<extra></extra>")  # fmt: skip
+    for x, y, label, colour in marks:
+        fig.add_scatter(x=[x], y=[y], mode="markers", name=label, hovertemplate=f"{_html(label)}<extra></extra>",
+                        marker={"symbol": "circle-open", "size": 16, "color": colour, "line": {"width": 3}})
     fig.update_layout(height=420, margin={"t": 10}, xaxis={"title": "latent dims", "type": "log", "dtick": 0.30103},
                       yaxis={"title": "test MSE", "type": "log"}, legend=LEGEND_BELOW)  # fmt: skip
     return fig

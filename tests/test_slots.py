@@ -1,0 +1,99 @@
+"""Any two runs, of any architecture, in slots A and B: every page renders them with labels that tell them apart.
+
+These app tests use the shipped runs (a private copy), so they also prove that a fresh clone offers these
+comparisons without training anything.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from aecore.compare import distinguishing_labels
+from aecore.config import RunConfig
+from tests.browser_support import REPO, copy_checkpoints
+from ui.navigation import PAGES
+
+APP_TIMEOUT = 240  # seconds per script run: the first imports torch, reads the data and fits PCA baselines
+PAIRS = {
+    "two MLP widths": (RunConfig.for_recipe("mlp", bottleneck=8), RunConfig.for_recipe("mlp")),
+    "VAE against conv": (RunConfig.for_recipe("vae"), RunConfig.for_recipe("conv")),
+    "seed recipe against onecycle": (RunConfig.for_recipe("mlp", recipe="seed"), RunConfig.for_recipe("mlp")),
+}
+# Pages that name the runs in slots (the Runs page lists every run instead).
+SLOT_PAGES = [entry.path for entry in PAGES if entry.path != "pages/runs.py"]
+
+
+@pytest.fixture(scope="module")
+def shipped_root(tmp_path_factory):
+    return copy_checkpoints(tmp_path_factory.mktemp("slots") / "checkpoints")
+
+
+@pytest.fixture
+def app(shipped_root, monkeypatch):
+    monkeypatch.setenv("AECORE_CHECKPOINTS", str(shipped_root))
+
+    def open_with(a: RunConfig | None = None, b: RunConfig | None = None) -> AppTest:
+        at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=APP_TIMEOUT)
+        at.session_state["latent_method"] = "pca"  # UMAP of runs without a shipped map would take a minute
+        at.run()
+        assert not at.exception, at.exception[0].value
+        if a is not None:
+            at.selectbox(key="slot_A").set_value(a.run_id)
+        if b is not None:
+            at.selectbox(key="slot_B").set_value(b.run_id)
+        return at.run()
+
+    return open_with
+
+
+def page_text(at: AppTest) -> str:
+    """Everything a reader sees as text on the page, figure labels included."""
+    parts = [str(e.value) for kind in ("title", "markdown", "caption", "info", "warning", "subheader")
+             for e in at.get(kind)]  # fmt: skip
+    parts += [m.label for m in at.metric]
+    parts += [json.dumps(json.loads(chart.proto.spec), ensure_ascii=False) for chart in at.get("plotly_chart")]
+    return re.sub(r"\\(.)", r"\1", "\n".join(parts))  # markdown escapes (\( for "(") read as the character
+
+
+def test_the_sidebar_opens_on_the_shipped_mlp_and_conv(app):
+    at = app()
+    assert at.selectbox(key="slot_A").value == RunConfig.for_recipe("mlp").run_id
+    assert at.selectbox(key="slot_B").value == RunConfig.for_recipe("conv").run_id
+    offered = set(at.selectbox(key="slot_A").options)
+    assert len(offered) >= 20, "every shipped run is offered in the slot pickers"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pair", list(PAIRS))
+def test_every_page_renders_the_pair_with_distinct_labels(app, pair):
+    a, b = PAIRS[pair]
+    label_a, label_b = distinguishing_labels([a, b])
+    assert label_a != label_b
+    at = app(a, b)
+    for path in SLOT_PAGES:
+        at.switch_page(path).run()
+        assert not at.exception, f"{pair}, {path}: {at.exception[0].value}"
+        text = page_text(at)
+        if path != "pages/own_digit.py":  # nothing drawn yet on that page: it waits for the user's digit
+            assert f"A · {label_a}" in text and f"B · {label_b}" in text, f"{pair}, {path}: labels missing"
+
+
+def test_swap_exchanges_the_runs_in_a_and_b(app):
+    a, b = PAIRS["two MLP widths"]
+    at = app(a, b)
+    at.button(key="slot_swap").click().run()
+    assert not at.exception
+    assert at.selectbox(key="slot_A").value == b.run_id
+    assert at.selectbox(key="slot_B").value == a.run_id
+    assert "A · MLP b=32" in page_text(at) and "B · MLP b=8" in page_text(at)
+
+
+def test_the_same_run_in_both_slots_is_labelled_by_slot(app):
+    run = PAIRS["two MLP widths"][1]
+    at = app(run, run)
+    assert not at.exception
+    assert "A · MLP (A)" in page_text(at) and "B · MLP (B)" in page_text(at)
