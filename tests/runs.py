@@ -126,3 +126,34 @@ def tree(folder: Path) -> dict[str, bytes | str]:
         else:
             shot[name] = path.read_bytes()
     return shot
+
+
+def resave(info: RunInfo, root: Path, model: Autoencoder | None = None) -> RunInfo:
+    """Save the stored run `info` (or `model` in its place) under `root` again, with all its artefacts."""
+    from aecore.runstore import load_evaluation, load_model, load_timeline
+
+    return save_run(
+        root, info.config, model if model is not None else load_model(info), history=info.history,
+        best_epoch=info.best_epoch, metrics=info.metrics, dataset=info.dataset, train_seconds=info.train_seconds,
+        evaluation=load_evaluation(info), timeline=load_timeline(info), created=info.created,
+    )  # fmt: skip
+
+
+def save_in_child(source: str, root: str, barrier: Any, hold_seconds: float) -> None:
+    """Body of a child process: wait for its sibling, then save the run at `source` under `root`. Every file
+    write is held open `hold_seconds` longer, so that two children's saves surely overlap."""
+    import time
+
+    from aecore import runstore
+
+    torch.set_num_threads(1)
+    info = read_run(Path(source))
+    real_write = runstore._write_synced
+
+    def slow_write(target: Path, data: bytes) -> None:
+        real_write(target, data)
+        time.sleep(hold_seconds)
+
+    runstore._write_synced = slow_write
+    barrier.wait(timeout=120)
+    resave(info, Path(root))
