@@ -65,11 +65,19 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
 
 
+def folder(text: str) -> Path:
+    """A folder argument: an empty one is a mistake (Path("") would be the current folder), not a folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give the folder that holds the runs")
+    return Path(text)
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="python -m aecore", description="Train, evaluate and manage MNIST autoencoder runs.")
     parser.add_argument(
-        "--checkpoints", type=Path, default=None, help="run folder root (default: $AECORE_CHECKPOINTS or ./checkpoints)"
-    )
+        "--checkpoints", type=folder, default=None,
+        help="run folder root (default: $AECORE_CHECKPOINTS or ./checkpoints)",
+    )  # fmt: skip
     parser.add_argument("--data", default=None, help="data root (default: $AECORE_DATA or ./data)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -277,8 +285,6 @@ def cmd_delete(args: argparse.Namespace) -> int:
     from aecore.text import printable
 
     root = args.checkpoints if args.checkpoints is not None else default_checkpoint_root()
-    if not str(root).strip():
-        raise UsageError("--checkpoints is empty; give the folder that holds the runs")
     shipped = set(default_run_ids())
     for name in args.runs:
         if name in shipped and not args.force:

@@ -769,10 +769,7 @@ def save_run(
             if not folder.exists():
                 _stage_and_rename(root, folder, blobs, files, run_json)
             else:
-                for kind, blob in blobs.items():
-                    write_atomic(folder / files[kind]["name"], blob)
-                write_atomic(folder / RUN_FILE, run_json)  # the commit point
-                _remove_unreferenced(folder, keep={f["name"] for f in files.values()})
+                _save_in_place(folder, blobs, files, run_json)
     except OSError as error:
         raise CheckpointError(_save_failure(root, config.run_id, error)) from None
     return read_run(folder)
@@ -791,6 +788,23 @@ def _stage_and_rename(root: Path, folder: Path, blobs: dict, files: dict, run_js
         shutil.rmtree(stage, ignore_errors=True)
         raise
     _fsync_folder(root)
+
+
+def _save_in_place(folder: Path, blobs: dict, files: dict, run_json: bytes) -> None:
+    """New files first, run.json last (the commit point), then the files no longer named. A failure before the
+    commit removes the new files again, so the folder is left as it was."""
+    new = [folder / files[kind]["name"] for kind in blobs if not (folder / files[kind]["name"]).exists()]
+    try:
+        for kind, blob in blobs.items():
+            write_atomic(folder / files[kind]["name"], blob)
+        write_atomic(folder / RUN_FILE, run_json)  # the commit point
+    except BaseException:
+        with contextlib.suppress(OSError):
+            if (folder / RUN_FILE).read_bytes() != run_json:  # not committed: run.json names none of them
+                for path in new:
+                    path.unlink(missing_ok=True)
+        raise
+    _remove_unreferenced(folder, keep={f["name"] for f in files.values()})
 
 
 def _remove_leftovers(root: Path, run_id: str) -> None:

@@ -1,10 +1,11 @@
-"""Latent quality: k-NN and linear probe on synthetic codes with known answers, and on a real shipped model."""
+"""Latent quality: k-NN and linear probe on synthetic codes with known answers, and on PCA codes of real digits."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from aecore.baselines import PCABaseline
 from aecore.latent_quality import (
     ProbeConfig,
     knn_accuracy,
@@ -53,7 +54,8 @@ def test_table_has_one_row_per_method_with_its_dims():
 
 
 def test_pca_codes_on_real_digits_beat_chance_by_far(tiny_dataset):
-    train_z, test_z = pca_codes(tiny_dataset.train.images, tiny_dataset.test.images, 16)
+    pca = PCABaseline.fit(tiny_dataset.train.images, 16)
+    train_z, test_z = pca_codes(pca, tiny_dataset.train.images, tiny_dataset.test.images)
     assert train_z.shape == (200, 16) and test_z.shape == (200, 16)
     accuracy = knn_accuracy(train_z, tiny_dataset.train.labels.numpy(), test_z, tiny_dataset.test.labels.numpy())
     assert accuracy > 0.6, f"PCA-16 k-NN on real digits should be well above chance, got {accuracy:.2f}"
