@@ -47,7 +47,7 @@ def test_table_has_one_row_per_method_with_its_dims():
     train_z, train_y = _clusters(20, 0.5, noise_seed=0)
     test_z, test_y = _clusters(10, 0.5, noise_seed=1)
     codes = {"MLP": (train_z, test_z), "PCA-4": (train_z[:, :4], test_z[:, :4])}
-    table = latent_quality_table(codes, train_y, test_y)
+    table = latent_quality_table(codes, {"MLP": train_y, "PCA-4": train_y}, test_y)
     assert list(table["method"]) == ["MLP", "PCA-4"]
     assert list(table["latent_dims"]) == [8, 4]
     assert table["knn_accuracy"].between(0, 1).all() and table["probe_accuracy"].between(0, 1).all()

@@ -4,13 +4,12 @@ id, and the clipped PCA baseline."""
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from aecore.architectures import build_model
 from aecore.baselines import PCABaseline
-from aecore.metrics import Evaluation, evaluate, per_digit_table, summary, winner_by_digit
+from aecore.metrics import Evaluation, evaluate, per_digit_table, per_digit_wide, ranked_indices, summary
 
 
 def test_per_digit_rows_weighted_by_counts_give_the_overall_mse(tiny_dataset):
@@ -69,13 +68,22 @@ def test_per_digit_table_refuses_errors_of_other_images():
         per_digit_table({"A": np.zeros(4), "B": np.zeros(3)}, np.arange(4))
 
 
-def test_winner_by_digit_names_the_lower_error():
+def test_wide_table_names_the_lower_error_and_keeps_the_all_row():
     labels = np.repeat(np.arange(10), 2)
     a = np.where(labels < 5, 0.1, 0.3)
     table = per_digit_table({"A": a, "B": np.full(20, 0.2), "pca": np.full(20, 0.05)}, labels)
-    winners = winner_by_digit(table, ["A", "B"])
-    assert isinstance(winners, pd.Series)
-    assert [winners[str(d)] for d in range(10)] == ["A"] * 5 + ["B"] * 5
+    wide = per_digit_wide(table, ["A", "B", "pca"], pair=("A", "B"))
+    assert wide["digit"].tolist() == [*map(str, range(10)), "all"]
+    assert wide["better"].tolist()[:10] == ["A"] * 5 + ["B"] * 5
+    assert wide["A − B"].tolist()[:10] == pytest.approx([-0.1] * 5 + [0.1] * 5)
+    assert wide.loc[10, "pca"] == pytest.approx(0.05) and wide.loc[10, "n"] == 20
+
+
+def test_ranked_indices_picks_the_worst_or_best_of_one_digit():
+    errors = np.array([0.5, 0.1, 0.9, 0.3, 0.7])
+    labels = np.array([1, 2, 1, 1, 2])
+    assert ranked_indices(errors, labels, None, worst=True, k=2).tolist() == [2, 4]
+    assert ranked_indices(errors, labels, 1, worst=False, k=2).tolist() == [3, 0]
 
 
 # --- the PCA baseline -------------------------------------------------------------------------------
