@@ -380,7 +380,7 @@ COMMANDS = {
 
 def check_data_root(data: str | None) -> None:
     """A data root given on the command line must exist: a typo must not create folders or caches."""
-    if data is not None and not Path(data).is_dir():
+    if data is not None and (not data.strip() or not Path(data).is_dir()):
         raise UsageError(f"the data folder {data} does not exist; give the folder that holds mnist-test/")
 
 

@@ -823,15 +823,32 @@ def _remove_unreferenced(folder: Path, keep: set[str]) -> None:
             path.unlink(missing_ok=True)
 
 
+STALE_PROBE_SECONDS = 3600
+
+
 def ensure_writable(root: Path, run_id: str = "runs") -> None:
-    """Raise CheckpointError now if a run could not be saved under `root` (read-only, full, missing)."""
+    """Raise CheckpointError now if a run could not be saved under `root` (read-only, full, missing).
+
+    Also removes write probes older than an hour that a killed process left in the root."""
     try:
         root.mkdir(parents=True, exist_ok=True)
+        _remove_stale_probes(root)
         fd, probe = tempfile.mkstemp(dir=root, prefix=TMP_PREFIX)
         os.close(fd)
         os.unlink(probe)
     except OSError as error:
         raise CheckpointError(_save_failure(root, run_id, error)) from None
+
+
+def _remove_stale_probes(root: Path) -> None:
+    import time
+
+    for path in root.glob(f"{TMP_PREFIX}*"):
+        try:
+            if path.is_file() and not path.is_symlink() and time.time() - path.stat().st_mtime > STALE_PROBE_SECONDS:
+                path.unlink()
+        except OSError:
+            continue  # another process removed it, or it is not ours to remove
 
 
 def _save_failure(root: Path, run_id: str, error: OSError) -> str:
@@ -883,9 +900,9 @@ def delete_run(name: str, root: Path | None = None) -> Path:
     trash name (one atomic step: the run is listed whole until then and gone after), then removed.
     Raises CheckpointError with a one-line reason otherwise.
     """
-    root = Path(root) if root is not None and str(root) else None
-    if root is None:
-        root = default_checkpoint_root()
+    if root is not None and not str(root).strip():
+        raise CheckpointError("the checkpoints folder is empty; give the folder that holds the runs")
+    root = Path(root) if root is not None else default_checkpoint_root()
     if not isinstance(name, str) or not name.strip() or name != name.strip():
         raise CheckpointError(f"give the name of a run to delete; got {shown(name)}")
     if name in (".", "..") or "/" in name or os.sep in name or "\\" in name or "\0" in name or name.startswith("."):

@@ -66,7 +66,7 @@ def test_one_run_is_labelled_by_its_architecture_and_twins_by_their_slot():
 
 def test_full_label_says_everything_that_matters():
     label = full_label(fake_run(RunConfig.for_recipe("vae", "seed", bottleneck=8, train_limit=500, seed=3)))
-    assert label == "VAE b=8 (8-d) · seed recipe · 20 ep · beta 1 · 500 imgs · seed 3 · test MSE 0.02000"
+    assert label == "VAE b=8 (8-d) · seed recipe · 20 ep · β 1 · 500 imgs · seed 3 · test MSE 0.02000"
 
 
 # --- run keys -------------------------------------------------------------------------------------------
@@ -114,8 +114,8 @@ def test_one_baseline_per_slot_when_the_training_images_differ():
     comparison = pair(RunConfig.for_recipe("mlp", train_limit=500), RunConfig.for_recipe("mlp"))
     baselines = comparison.baselines()
     assert [(b.id, b.label, b.slots) for b in baselines] == [
-        ("pca-A", "PCA-32 (A's images)", ("A",)),
-        ("pca-B", "PCA-32 (B's images)", ("B",)),
+        ("pca-A", "PCA-32 (500 images)", ("A",)),
+        ("pca-B", "PCA-32 (4,500 images)", ("B",)),
     ]
     assert baselines[0].key.train_limit == 500 and baselines[1].key.train_limit is None
     assert comparison.baseline_of("B").id == "pca-B"
@@ -140,3 +140,22 @@ def test_runs_on_different_test_sets_are_not_paired():
     same = pair(RunConfig.for_recipe("mlp"), RunConfig.for_recipe("vae"))
     assert same.same_test_set and same.test_set_mismatch() is None
     assert same.pair is not None and same.names == ("A", "B") and len(same) == 2
+
+
+def test_a_budget_at_its_own_recipes_default_is_not_named():
+    # Each budget is its recipe's default, so the recipe alone tells the runs apart.
+    assert distinguishing_labels([RunConfig.for_recipe("mlp", "seed"), RunConfig.for_recipe("mlp")]) == [
+        "MLP · seed recipe",
+        "MLP · onecycle",
+    ]
+    # 60 epochs on both sides: the epochs tell nothing apart, even though one is not its recipe's default.
+    assert distinguishing_labels([RunConfig.for_recipe("mlp", "seed", epochs=60), RunConfig.for_recipe("mlp")]) == [
+        "MLP · seed recipe",
+        "MLP · onecycle",
+    ]
+
+
+def test_baselines_that_differ_only_in_seed_say_so():
+    a, b = (fake_run(RunConfig.for_recipe("conv", seed=seed)) for seed in (0, 1))
+    labels = [baseline.label for baseline in Comparison.of({"A": a, "B": b}).baselines()]
+    assert labels == ["PCA-32 (seed 0)", "PCA-32 (seed 1)"]
