@@ -30,6 +30,7 @@ import os
 import socket
 import threading
 import time
+import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,6 +43,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from aecore.checkpoints import CheckpointError, RunInfo, default_checkpoint_root, load_or_train, read_run
 from aecore.config import LIMITS, RECIPE_DEFAULTS, ConfigError, RunConfig
+from aecore.data import DatasetUnavailable
 from aecore.sweep import sweep_configs
 from aecore.train import Progress, TrainingCancelled, TrainingDiverged
 
@@ -59,6 +61,10 @@ log = logging.getLogger(__name__)
 
 class StudyError(RuntimeError):
     """A study or its storage cannot be used; the message says which and what to do."""
+
+
+# What a worker process reports to its parent as is (the CLI shows each as one line); anything else is a bug.
+USER_ERRORS = (StudyError, ConfigError, CheckpointError, DatasetUnavailable, TrainingCancelled)
 
 
 # --- what a study explores -----------------------------------------------------------------------
@@ -909,5 +915,8 @@ def _process_main(job: _Job, events, stop) -> None:
         worker.run()
     except KeyboardInterrupt:
         events.put(("error", TrainingCancelled("interrupted")))
-    except Exception as error:
+    except USER_ERRORS as error:
         events.put(("error", error))
+    except Exception as error:  # a bug: its traceback goes to this process's stderr, one line to the parent
+        traceback.print_exc()
+        events.put(("error", StudyError(f"a worker process failed: {type(error).__name__}: {error}")))

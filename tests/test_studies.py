@@ -35,6 +35,7 @@ from aecore.studies import (
 )
 from aecore.train import TrainingCancelled
 from tests.postgres_support import find_postgres, free_port, postgres_server
+from tests.test_sweep import counted_trainings
 
 REPO = Path(__file__).resolve().parent.parent
 HOOKS = Path(__file__).resolve().parent / "study_hooks"
@@ -47,16 +48,7 @@ PROCESS_TIMEOUT = 180
 
 @pytest.fixture
 def count_trainings(monkeypatch):
-    """Wrap the real trainer in this process and list the run ids it trains."""
-    calls = []
-    real = aecore.train.train
-
-    def counted(config, *args, **kwargs):
-        calls.append(config.run_id)
-        return real(config, *args, **kwargs)
-
-    monkeypatch.setattr(aecore.train, "train", counted)
-    return calls
+    return counted_trainings(monkeypatch)
 
 
 def start_cli(root: Path, log: Path, argv: list[str], **env: str) -> subprocess.Popen:

@@ -14,9 +14,8 @@ from aecore.sweep import describe_family, families, family, sweep_configs, sweep
 QUICK = {"epochs": 1, "train_limit": 100}
 
 
-@pytest.fixture
-def count_trainings(monkeypatch):
-    """Wrap the real trainer and count how often it runs."""
+def counted_trainings(monkeypatch) -> list[str]:
+    """Wrap the real trainer in this process; the list it returns fills with the run ids it trains."""
     calls = []
     real = aecore.train.train
 
@@ -26,6 +25,11 @@ def count_trainings(monkeypatch):
 
     monkeypatch.setattr(aecore.train, "train", counted)
     return calls
+
+
+@pytest.fixture
+def count_trainings(monkeypatch):
+    return counted_trainings(monkeypatch)
 
 
 def test_configs_cover_every_point_with_shared_settings():
