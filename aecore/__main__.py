@@ -321,9 +321,7 @@ def run_study_from_args(spec, args: argparse.Namespace):
         return None
 
 
-def describe_trial(config: RunConfig | None) -> str:
-    if config is None:
-        return "no config"
+def describe_trial(config: RunConfig) -> str:
     return (
         f"{config.model} bottleneck {config.bottleneck} seed {config.seed}, {config.epochs} epochs, "
         f"batch {config.batch_size}, lr {config.learning_rate:.3g}"

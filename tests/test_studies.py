@@ -219,12 +219,12 @@ def test_tune_prunes_on_validation_loss_and_never_reads_test_metrics(checkpoint_
         return dataclasses.replace(info, metrics=GuardedMetrics(info.metrics)), model
 
     monkeypatch.setattr(aecore.studies, "load_or_train", guarded)
-    spec = TuneSpec("mlp", trials=8, epochs=(2, 3), batch_sizes=(50, 100), startup_trials=2, warmup_epochs=1,
+    spec = TuneSpec("mlp", trials=6, epochs=(2, 3), batch_sizes=(50, 100), startup_trials=2, warmup_epochs=1,
                     train_limit=100)  # fmt: skip
     report = run_study(spec, root=checkpoint_root, device="cpu", sampler_seed=0)
 
     frame = report.trials
-    assert len(frame) == 8 and set(frame["state"]) <= {"COMPLETE", "PRUNED"}
+    assert len(frame) == 6 and set(frame["state"]) <= {"COMPLETE", "PRUNED"}
     pruned = frame[frame["state"] == "PRUNED"]
     assert len(pruned) >= 1, "some trial fell behind the median validation loss and was pruned"
     assert pruned["run_id"].isna().all(), "a pruned trial records no run"
@@ -242,13 +242,13 @@ def test_tune_prunes_on_validation_loss_and_never_reads_test_metrics(checkpoint_
 
 
 def test_tune_cli_names_the_best_trial_by_validation_loss(checkpoint_root, capsys):
-    argv = ["--checkpoints", str(checkpoint_root), "tune", "--model", "mlp", "--trials", "3", "--epochs", "1", "1",
+    argv = ["--checkpoints", str(checkpoint_root), "tune", "--model", "mlp", "--trials", "2", "--epochs", "1", "1",
             "--batch-sizes", "100", "--train-limit", "100", "--device", "cpu"]  # fmt: skip
     assert main(argv) == 0
     out = capsys.readouterr().out
     frame = trials_frame(list_studies(root=checkpoint_root)["study"].item(), root=checkpoint_root)
     best = frame.loc[frame["value"].idxmin()]
-    assert "3 trials: 3 complete, 0 pruned, 0 failed" in out
+    assert "2 trials: 2 complete, 0 pruned, 0 failed" in out
     assert f"-> {best['run_id']}: val MSE {best['value']:.5f}" in out and "test" not in out
 
 
