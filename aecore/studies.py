@@ -10,7 +10,7 @@ How a worker keeps the study consistent:
 - a trial whose worker died is failed, by a dead local process id at once or by missed heartbeats after
   `3 x heartbeat` seconds, and its grid point is queued again; a cancelled or interrupted trial likewise;
 - a trial whose config diverged is failed for good (user attribute `error`): a rerun does not repeat it;
-- a trial that finds its exact config running elsewhere (or done) gives way, pruned with `duplicate_of`;
+- a grid trial that finds its point running elsewhere (or done) gives way, pruned with `duplicate_of`;
 - a worker returns only when the study is done: every grid point has a result, or `trials` trials finished.
 """
 
@@ -79,6 +79,7 @@ class SweepSpec:
     """
 
     kind: ClassVar[str] = "sweep"
+    one_trial_per_config: ClassVar[bool] = True  # a trial gives way to a twin with the same grid point
     models: tuple[str, ...]
     bottlenecks: tuple[int, ...]
     seeds: tuple[int, ...] = (0,)
@@ -175,6 +176,7 @@ class TuneSpec:
     """
 
     kind: ClassVar[str] = "tune"
+    one_trial_per_config: ClassVar[bool] = False  # TPE may repeat a config in a small space: the run is reused
     model: str
     trials: int = 20
     learning_rates: tuple[float, float] | None = None  # default: the recipe's rate / 10 to x 10
@@ -252,10 +254,7 @@ class TuneSpec:
 
     def plan(self, trials: list[FrozenTrial]) -> tuple[str, list[dict[str, Any]], int]:
         """Killed or cancelled trials do not count: TPE samples a replacement."""
-        counted = [
-            t for t in trials
-            if (t.state != TrialState.FAIL or "error" in t.user_attrs) and "duplicate_of" not in t.user_attrs
-        ]  # fmt: skip
+        counted = [t for t in trials if t.state != TrialState.FAIL or "error" in t.user_attrs]
         waiting = any(t.state == TrialState.WAITING for t in trials)
         if waiting or len(counted) < self.trials:
             return "run", [], len(counted)
@@ -675,7 +674,7 @@ class _Worker:
                 trial.set_user_attr("worker", _identity())  # first: lets others tell whether this worker lives
                 config = self.job.spec.config(trial)
                 trial.set_user_attr("config", config.to_dict())
-                twin = self._twin(trial)
+                twin = self._twin(trial) if self.job.spec.one_trial_per_config else None
                 if twin is not None:
                     trial.set_user_attr("duplicate_of", twin)
                     raise optuna.TrialPruned(f"trial {twin} has the same config")

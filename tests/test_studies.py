@@ -241,6 +241,15 @@ def test_tune_prunes_on_validation_loss_and_never_reads_test_metrics(checkpoint_
         assert row.value == reported["val_loss"].iloc[-1]
 
 
+def test_tune_in_a_space_of_one_config_reuses_its_run_instead_of_looping(checkpoint_root, count_trainings):
+    spec = TuneSpec("mlp", trials=3, learning_rates=(0.01, 0.01), epochs=(1, 1), batch_sizes=(100,), train_limit=100)
+    asked = []
+    report = run_study(spec, root=checkpoint_root, device="cpu", on_trial_end=asked.append,
+                       should_stop=lambda: len(asked) > 10)  # fmt: skip  (a loop would end in TrainingCancelled)
+    assert list(report.trials["state"]) == ["COMPLETE"] * 3 and len(count_trainings) == 1
+    assert report.trials["reused"].tolist() == [False, True, True]
+
+
 def test_tune_cli_names_the_best_trial_by_validation_loss(checkpoint_root, capsys):
     argv = ["--checkpoints", str(checkpoint_root), "tune", "--model", "mlp", "--trials", "2", "--epochs", "1", "1",
             "--batch-sizes", "100", "--train-limit", "100", "--device", "cpu"]  # fmt: skip
