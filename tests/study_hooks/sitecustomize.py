@@ -1,7 +1,8 @@
 """Loaded by every Python process the study tests start (their PYTHONPATH leads here): logs each training start.
 
 With $AECORE_TEST_TRAINING_LOG set, the trainer that `aecore.pipeline.load_or_train` calls appends
-"<pid> <run_id>" to that file before it trains, so a test counts trainings across worker processes, spawned ones included. Two optional switches:
+"<pid> <run_id>" to that file before it trains, so a test counts trainings across worker processes, spawned ones
+included. Two optional switches:
 - $AECORE_TEST_HOLD_AT=k: the k-th training start in the log never returns, so a test can SIGKILL the process
   while that trial trains;
 - $AECORE_TEST_BARRIER=n: a process's first training waits until n processes have started one (for at most
