@@ -177,3 +177,30 @@ def test_every_page_renders_with_a_damaged_run_in_the_registry(app_store, monkey
     monkeypatch.setenv("AECORE_CHECKPOINTS", str(app_store))
     (app_store / RUN / "run.json").write_text(damaged(PRISTINE, path, replacement))
     render_every_page(app_store)
+
+
+# --- the bounded stores of the dashboard ---------------------------------------------------------------------
+
+
+@settings(max_examples=300, **PROFILE)
+@given(budget=st.integers(1, 1000), requests=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 1500)), max_size=60))
+def test_a_bounded_store_is_an_lru_that_never_exceeds_its_budget(budget, requests):
+    """Against a reference LRU: the same values are made again, the same keys kept, in the same order."""
+    from collections import OrderedDict
+
+    from ui.cache import BoundedStore
+
+    store, reference = BoundedStore(budget), OrderedDict()
+    for key, size in requests:
+        made = []
+        value = store.get(key, lambda size=size, made=made: made.append(size) or bytes(size), len)
+        expected_made = key not in reference
+        if key in reference:
+            reference.move_to_end(key)
+        elif size <= budget:
+            reference[key] = size
+            while sum(reference.values()) > budget:
+                reference.popitem(last=False)
+        assert bool(made) == expected_made and len(value) == (size if made else reference[key])
+        assert store.nbytes == sum(reference.values()) <= budget
+        assert list(store._items) == list(reference), "evicted something other than the least recently used"
