@@ -234,6 +234,16 @@ def test_a_long_job_asks_first_and_starts_only_on_start(app_root, jobs):
     assert snapshot.job_id == before + 1 and snapshot.configs[0].epochs == 1000
 
 
+@pytest.mark.parametrize(("field", "value", "named"), [("epochs", "lots", "epochs"), ("batch_size", "0", "batch_size"),
+                                                  ("learning_rate", "2", "learning_rate"), ("seeds", "-1", "seed")])
+def test_a_bad_value_in_the_train_form_is_one_line_and_starts_nothing(app_root, jobs, field, value, named):
+    before = jobs.snapshot().job_id
+    at = submit_train_form(open_app(), **{field: value})
+    errors = [unescape(str(e.value)) for e in at.error]
+    assert len(errors) == 1 and named in errors[0] and "\n" not in errors[0], errors
+    assert jobs.snapshot().job_id == before
+
+
 def test_a_conv_bottleneck_of_64_warns_no_compression(app_root, jobs):
     before = jobs.snapshot().job_id
     at = submit_train_form(open_app(), model="conv", bottleneck="64", epochs="1", train_limit="100")
