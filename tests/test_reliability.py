@@ -162,15 +162,23 @@ def unescape(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text)
 
 
-def test_a_run_deleted_between_reruns_is_one_warning_then_every_page_renders(app_root):
-    at = open_app(slot_A=NARROW_MLP)
-    assert at.selectbox(key="slot_A").value == NARROW_MLP
-    shutil.rmtree(app_root / NARROW_MLP)
+def every_page(at: AppTest, check=None) -> list[str]:
+    """Switch to every page in turn; none may show an exception. The warnings shown on the way, in order."""
     seen = []
     for entry in PAGES:
         at.switch_page(entry.path).run()
         assert not at.exception, f"{entry.path}: {at.exception[0].value}"
-        seen += [w for w in warnings_of(at) if NARROW_MLP in w]
+        if check is not None:
+            check(entry.path)
+        seen += warnings_of(at)
+    return seen
+
+
+def test_a_run_deleted_between_reruns_is_one_warning_then_every_page_renders(app_root):
+    at = open_app(slot_A=NARROW_MLP)
+    assert at.selectbox(key="slot_A").value == NARROW_MLP
+    shutil.rmtree(app_root / NARROW_MLP)
+    seen = [w for w in every_page(at) if NARROW_MLP in w]
     assert len(seen) == 1, f"expected one warning naming the deleted run, got {seen}"
     assert "was deleted" in seen[0] and "\n" not in seen[0]
     assert at.selectbox(key="slot_A").value == MLP, "slot A falls back to its default run"
@@ -186,11 +194,7 @@ def test_a_run_deleted_while_a_page_reads_it_is_one_warning_not_a_traceback(app_
     for cached in (cache.evaluation, cache.timeline, cache.architecture, cache._models):
         cached.clear()
     shutil.rmtree(app_root / NARROW_MLP)
-    seen = []
-    for entry in PAGES:
-        at.switch_page(entry.path).run()
-        assert not at.exception, f"{entry.path}: {at.exception[0].value}"
-        seen += [w for w in warnings_of(at) if NARROW_MLP in w]
+    seen = [w for w in every_page(at) if NARROW_MLP in w]
     assert seen and all("\n" not in w for w in seen), seen
     assert any("This page stopped" in w for w in seen), seen
     assert at.selectbox(key="slot_A").value == MLP, "the next rerun reads the folder again"
@@ -358,15 +362,14 @@ def test_viewing_the_widest_runs_keeps_latent_codes_under_the_budget(tmp_path, m
     monkeypatch.setattr(cache, "LATENT_STORE_BYTES", budget)
     cache._latents.clear()
     try:
-        at = open_app(slot_A=wide[0].run_id, slot_B=wide[1].run_id)
-        kept = 0
-        for entry in PAGES:
-            at.switch_page(entry.path).run()
-            assert not at.exception, f"{entry.path}: {at.exception[0].value}"
-            store = cache._latents()
-            assert store.nbytes <= budget, f"{entry.path}: {store.nbytes:,} bytes kept, budget {budget:,}"
-            kept = max(kept, store.nbytes)
-        assert kept >= one_run, "the store kept nothing: the pages did not go through it"
+        kept = []
+
+        def within_budget(path: str) -> None:
+            kept.append(cache._latents().nbytes)
+            assert kept[-1] <= budget, f"{path}: {kept[-1]:,} bytes kept, budget {budget:,}"
+
+        every_page(open_app(slot_A=wide[0].run_id, slot_B=wide[1].run_id), within_budget)
+        assert max(kept) >= one_run, "the store kept nothing: the pages did not go through it"
     finally:
         cache._latents.clear()  # later tests get a store of the normal size
 
@@ -382,10 +385,7 @@ def test_a_one_epoch_run_renders_every_page(tmp_path, monkeypatch):
     quick = RunConfig.for_recipe("mlp", epochs=1, train_limit=500, seed=3)
     load_or_train(quick, root=root, device="cpu")
     monkeypatch.setenv("AECORE_CHECKPOINTS", str(root))
-    at = open_app()  # the only run, in both slots
-    for entry in PAGES:
-        at.switch_page(entry.path).run()
-        assert not at.exception, f"{entry.path}: {at.exception[0].value}"
+    every_page(open_app())  # the only run, in both slots
 
 
 # --- text from run folders in the terminal -------------------------------------------------------------------
