@@ -529,7 +529,7 @@ def list_runs(root: Path | None = None) -> tuple[list[RunInfo], list[BrokenRun]]
             load_evaluation(info)
             load_timeline(info)
         except CheckpointError as error:
-            broken.append(BrokenRun(printable(path.name), path, str(error)))
+            broken.append(BrokenRun(printable(path.name), path, printable(error, 500)))  # one line, bounded
         else:
             runs.append(info)
     runs.sort(key=lambda r: r.created_at, reverse=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -116,7 +117,8 @@ def assert_listed_sanely(root: Path) -> None:
     assert RUN in listed, "the damaged run vanished from the listing instead of being listed as unreadable"
     for item in broken:
         assert item.reason.strip(), "an unreadable run needs a reason"
-        assert "\n" not in item.reason and len(item.reason) <= 1000, f"not a one-line reason: {item.reason[:200]!r}"
+        odd = [ch for ch in item.reason if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")]
+        assert not odd and len(item.reason) <= 1000, f"not a one-line reason: {item.reason[:200]!r}"
     for info in runs:  # what the sidebar and the Runs page compute from every listed run
         picker_label(info), details_line(info), run_table([info])
 
@@ -126,6 +128,8 @@ def assert_listed_sanely(root: Path) -> None:
 @example(path=("dataset", "description"), replacement=json.dumps("![i](http://leak.invalid/x.png)"))
 @example(path=("created",), replacement=json.dumps("0001-01-01T00:00:00+23:59"))
 @example(path=("history",), replacement="[" * 100_000 + "]" * 100_000)
+@example(path=("config",), replacement=json.dumps({"a\nb\x1b[2J": 1}))  # found by this test: a reason in 2 lines
+@example(path=("config", "model"), replacement=json.dumps(["x" * 50] * 40))  # and one of 2,258 characters
 def test_any_value_in_any_field_is_listed_never_raised(store, path, replacement):
     (store / RUN / "run.json").write_text(damaged(PRISTINE, path, replacement))
     assert_listed_sanely(store)
