@@ -614,7 +614,7 @@ def list_runs(root: Path | None = None) -> tuple[list[RunInfo], list[BrokenRun]]
             for kind, expected in _artefact_shapes(info).items():
                 _check_headers(info, kind, expected)
         except CheckpointError as error:
-            broken.append(BrokenRun(printable(path.name), path, str(error)))
+            broken.append(BrokenRun(printable(path.name), path, printable(error, 500)))  # one line, bounded
         else:
             runs.append(info)
     runs.sort(key=lambda r: r.created_at, reverse=True)
