@@ -239,7 +239,8 @@ def sweep_points(chosen: Sequence[RunInfo], every: Iterable[RunInfo]) -> pd.Data
             "test_mse": float(np.mean([r.test_mse for r in members])),
             "pca_mse": float(np.mean([r.pca_mse for r in members])),
             "run_ids": tuple(r.run_id for r in members),
-            **{column: seeds[column] for column in SPREAD_COLUMNS},
+            "n_seeds": int(seeds["n_seeds"]), "seeds": seeds["seeds"],
+            **{column: float(seeds[column]) for column in ("mean", "sd", "min", "max")},
         })  # fmt: skip
     columns = ["config", "model", "bottleneck", "latent_dims", "parameters", "runs", "test_mse", "pca_mse", "run_ids",
                *SPREAD_COLUMNS]  # fmt: skip

@@ -61,7 +61,7 @@ st.caption(f"{len(points)} points from {int(points['runs'].sum())} runs · {widg
 st.plotly_chart(sweep_seed_figure(points, drawn, baseline_colour(0), marks), key="sweep_chart", width="stretch")
 seeded = points[points["n_seeds"] >= 2]
 st.caption(
-    "Whiskers on a point: its 95% interval over test images (bootstrap, 2,000 resamples)"
+    "Whiskers on a point: its 95% interval over test images (CI in the table; bootstrap, 2,000 resamples)"
     + (f"; {averaged} point(s) average several seeds of the study, image by image" if averaged else "")
     + ". " + (f"Open diamonds: the mean across training seeds, bars from min to max, where a config has runs under "
               f"several seeds ({len(seeded)} point(s), {'/'.join(map(str, sorted(set(seeded['n_seeds']))))} seeds "
@@ -69,18 +69,18 @@ st.caption(
               if len(seeded) else "No config here has runs under more than one training seed.")
 )  # fmt: skip
 shown = points.drop(columns=["config"]).rename(columns={
-    "ci_low": "test 95% CI low (over test images)", "ci_high": "test 95% CI high (over test images)",
+    "ci_low": "CI low (test images)", "ci_high": "CI high (test images)",
     "runs": "runs in point", "n_seeds": "training seeds (n)", "mean": "mean across seeds", "sd": "sd across seeds",
     "min": "min across seeds", "max": "max across seeds",
 })  # fmt: skip
 shown["seeds"] = shown["seeds"].map(lambda seeds: ", ".join(map(str, seeds)))
 shown["run_ids"] = shown["run_ids"].map(", ".join)
-shown = shown[["model", "bottleneck", "latent_dims", "test_mse", "test 95% CI low (over test images)",
-               "test 95% CI high (over test images)", "training seeds (n)", "seeds", "mean across seeds",
+shown = shown[["model", "bottleneck", "latent_dims", "test_mse", "CI low (test images)",
+               "CI high (test images)", "training seeds (n)", "seeds", "mean across seeds",
                "sd across seeds", "min across seeds", "max across seeds", "pca_mse", "parameters", "runs in point",
                "run_ids"]]  # fmt: skip
-numbers = ["test_mse", "test 95% CI low (over test images)", "test 95% CI high (over test images)", "pca_mse",
-           "mean across seeds", "sd across seeds", "min across seeds", "max across seeds"]  # fmt: skip
+numbers = ["test_mse", "CI low (test images)", "CI high (test images)", "pca_mse", "mean across seeds",
+           "sd across seeds", "min across seeds", "max across seeds"]  # fmt: skip
 st.dataframe(shown.style.format(dict.fromkeys(numbers, "{:.5f}") | {"parameters": "{:,}"}, na_rep="–"),
-             hide_index=True, key="sweep_table")  # fmt: skip
+             hide_index=True, key="sweep_table", height=widgets.table_height(len(shown)))  # fmt: skip
 widgets.csv_download(shown, "bottleneck_sweep_test.csv", "sweep_csv")

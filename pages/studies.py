@@ -13,8 +13,8 @@ st.markdown(
     "lowest over a run's epochs), never a test-set number. Pruned trials stopped early and saved no run."
 )
 comparison = widgets.current()
-st.markdown(" · ".join(widgets.slot_heading(comparison, s.name) for s in comparison.slots) or "Both slots are empty.",
-            unsafe_allow_html=True)  # fmt: skip
+slots = ", ".join(widgets.slot_heading(comparison, s.name) for s in comparison.slots)
+st.markdown(f"In the slots now: {slots}" if slots else "Both slots are empty.", unsafe_allow_html=True)
 
 url = studies_view.storage_url()
 signature = cache.studies_signature(url)
@@ -33,6 +33,7 @@ else:
     trials = cache.study_trials(url, name, signature)
     st.subheader(f"Trials of {name}")
     st.dataframe(studies_view.trial_table(trials), hide_index=True, key="studies_trials",
+                 height=widgets.table_height(min(len(trials), 20)),
                  column_config={"validation MSE": st.column_config.NumberColumn(format="%.5f"),
                                 "learning_rate": st.column_config.NumberColumn(format="%.3g"),
                                 "seconds": st.column_config.NumberColumn(format="%.0f")})  # fmt: skip

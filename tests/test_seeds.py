@@ -176,9 +176,10 @@ def test_seed_figures_draw_seeds_means_and_intervals():
                          "ci_high": [0.0174, 0.0133]})  # fmt: skip
     fig = seed_strip_figure(seeds, runs, SERIES)
     assert isinstance(fig, go.Figure) and len(fig.data) == 6
-    assert "across 3 training seeds" in fig.layout.xaxis.ticktext[0]
-    assert "95% interval over test images" in fig.layout.xaxis.ticktext[1]
-    assert list(fig.data[2].error_y.array) == pytest.approx([0.0004])
+    rows = list(fig.layout.yaxis.categoryarray)[::-1]
+    assert "MLP</b>: 3 training seeds" in rows[0] and "95% interval over test images" in rows[1]
+    assert list(fig.data[0].x) == [0.017, 0.0175, 0.0169] and list(fig.data[1].x) == pytest.approx([0.017133333])
+    assert list(fig.data[2].error_x.array) == pytest.approx([0.0004])
 
     spread = pd.DataFrame({"slot": ["A", "A"], "digit": ["0", "all"], "n_seeds": [3, 3], "mean": [0.02, 0.017],
                            "min": [0.019, 0.016], "max": [0.021, 0.018]})  # fmt: skip
@@ -240,9 +241,10 @@ def test_the_overview_shows_the_seed_spread_of_the_shipped_defaults(app):
 def test_the_per_digit_page_shows_the_seed_spread_beside_the_intervals(app):
     app.switch_page("pages/per_digit.py").run()
     assert not app.exception, app.exception
-    table = next(d.value for d in app.dataframe if "beyond seed spread" in d.value.columns)
+    table = next(d.value for d in app.dataframe if "A − B (means)" in d.value.columns)
     assert list(table["digit"]) == [str(d) for d in range(10)] + ["all"]
     assert (table["A seeds"] == 3).all() and (table["B seeds"] == 3).all()
+    assert table.set_index("digit").loc["all", "verdict"] in ("B better, beyond seed spread", "within seed spread")
     shown = texts(app)
     assert "A: 3 training seeds (0, 1, 2)" in shown and "95% interval over test images" in shown
     chart = next(c for c in app.get("plotly_chart") if "across 3 training seeds" in c.proto.spec)

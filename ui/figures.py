@@ -459,8 +459,12 @@ def _study_of(trials: Sequence) -> object:
     return study
 
 
+LOSS_TICKS = (0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)  # readable ticks on a log loss axis
+
+
 def _study_layout(fig: go.Figure, height: int) -> go.Figure:
-    fig.update_layout(height=height, margin={"t": 40, "l": 10, "r": 10, "b": 10}, template="plotly_white")
+    fig.update_layout(height=height, margin={"t": 40, "l": 60, "r": 20, "b": 10}, template="plotly_white",
+                      title={"font": {"size": 14}})  # fmt: skip
     return fig
 
 
@@ -469,7 +473,7 @@ def study_history_figure(trials: Sequence) -> go.Figure:
     from optuna.visualization import plot_optimization_history
 
     fig = plot_optimization_history(_study_of(trials), target_name=STUDY_TARGET)
-    fig.update_layout(title={"text": "Validation MSE of each trial, and the best so far"}, legend=LEGEND_BELOW)
+    fig.update_layout(title={"text": "Each complete trial, and the best so far"}, legend=LEGEND_BELOW)
     return _study_layout(fig, 380)
 
 
@@ -478,7 +482,7 @@ def study_parallel_figure(trials: Sequence) -> go.Figure:
     from optuna.visualization import plot_parallel_coordinate
 
     fig = plot_parallel_coordinate(_study_of(trials), target_name=STUDY_TARGET)
-    fig.update_layout(title={"text": "Parameters of each complete trial, coloured by validation MSE"})
+    fig.update_layout(title={"text": "Parameters of the complete trials"})
     return _study_layout(fig, 380)
 
 
@@ -488,42 +492,43 @@ def study_intermediate_figure(trials: Sequence) -> go.Figure:
     from optuna.visualization import plot_intermediate_values
 
     fig = plot_intermediate_values(_study_of(trials))
-    fig.update_layout(title={"text": "Validation MSE after each epoch (pruned trials stop early)"},
-                      xaxis_title="epoch", yaxis={"title": STUDY_TARGET, "type": "log"}, showlegend=False)  # fmt: skip
+    fig.update_layout(title={"text": "Validation MSE after each epoch, one line per trial (pruned ones stop early)"},
+                      xaxis_title="epoch", showlegend=False,
+                      yaxis={"title": STUDY_TARGET, "type": "log", "tickvals": list(LOSS_TICKS), "tickformat": ".2~g"})
+    fig.update_traces(hovertemplate="%{fullData.name}: epoch %{x}, validation MSE %{y:.5f}<extra></extra>")
     return _study_layout(fig, 380)
 
 
 def seed_strip_figure(seeds: pd.DataFrame, runs: pd.DataFrame, series: Sequence[Series]) -> go.Figure:
-    """For each slot, two columns: every training seed of its config (dots, a bar at their mean) and the slot's own
-    run with its 95% interval over test images.
+    """For each slot, two rows: every training seed of its config (dots, a tick at their mean) and the slot's own run
+    with its 95% interval over test images (a diamond with whiskers).
 
     seeds : slot, seed, test_mse (every seed of each slot's config); runs : slot, seed, test_mse, ci_low, ci_high.
     """
     fig = go.Figure()
-    ticks, texts = [], []
-    for index, s in enumerate(series):
+    rows: list[str] = []
+    for s in series:
         mine = seeds[seeds["slot"] == s.id].sort_values("seed")
         run = runs[runs["slot"] == s.id].iloc[0]
-        left, right = 2 * index, 2 * index + 0.8
-        offsets = np.linspace(-0.12, 0.12, len(mine)) if len(mine) > 1 else np.zeros(1)
-        fig.add_scatter(x=left + offsets, y=mine["test_mse"], mode="markers", showlegend=False,
-                        marker={"color": s.colour, "size": 10, "opacity": 0.7, "line": {"color": "white", "width": 1}},
-                        customdata=mine["seed"], hovertemplate="seed %{customdata}: test MSE %{y:.5f}<extra></extra>")
+        spread_row = f"<b>{_html(s.label)}</b>: {len(mine)} training seeds"
+        run_row = f"<b>{_html(s.label)}</b>: this run (seed {run['seed']}),<br>95% interval over test images"
+        rows += [spread_row, run_row]
+        fig.add_scatter(y=[spread_row] * len(mine), x=mine["test_mse"], mode="markers", showlegend=False,
+                        marker={"color": s.colour, "size": 11, "opacity": 0.75, "line": {"color": "white", "width": 1}},
+                        customdata=mine["seed"], hovertemplate="seed %{customdata}: test MSE %{x:.5f}<extra></extra>")
         mean = float(mine["test_mse"].mean())
-        fig.add_scatter(x=[left], y=[mean], mode="markers", showlegend=False,
-                        marker={"symbol": "line-ew-open", "size": 44, "color": s.colour, "line": {"width": 3}},
+        fig.add_scatter(y=[spread_row], x=[mean], mode="markers", showlegend=False,
+                        marker={"symbol": "line-ns-open", "size": 26, "color": s.colour, "line": {"width": 3}},
                         hovertemplate=f"mean of {len(mine)} seeds: {mean:.5f}<extra></extra>")  # fmt: skip
-        fig.add_scatter(x=[right], y=[run["test_mse"]], mode="markers", showlegend=False,
-                        marker={"symbol": "diamond", "size": 11, "color": s.colour},
-                        error_y={"type": "data", "array": [run["ci_high"] - run["test_mse"]],
+        fig.add_scatter(y=[run_row], x=[run["test_mse"]], mode="markers", showlegend=False,
+                        marker={"symbol": "diamond", "size": 12, "color": s.colour},
+                        error_x={"type": "data", "array": [run["ci_high"] - run["test_mse"]],
                                  "arrayminus": [run["test_mse"] - run["ci_low"]], "thickness": 2, "width": 8},
                         hovertemplate=f"seed {run['seed']}: {run['test_mse']:.5f}<br>95% interval over test images "
                                       f"{run['ci_low']:.5f}–{run['ci_high']:.5f}<extra></extra>")  # fmt: skip
-        ticks += [left, right]
-        texts += [f"{_html(s.label)}<br>across {len(mine)} training seeds", f"{_html(s.label)}<br>this run (seed "
-                  f"{run['seed']}),<br>95% interval over test images"]  # fmt: skip
-    fig.update_layout(height=360, margin={"t": 10, "b": 10}, showlegend=False, yaxis_title="test MSE",
-                      xaxis={"tickvals": ticks, "ticktext": texts, "range": [-0.6, 2 * len(series) - 0.6]})  # fmt: skip
+    fig.update_layout(height=90 + 55 * len(rows), margin={"t": 10, "b": 10, "l": 10}, showlegend=False,
+                      xaxis={"title": "test MSE", "tickformat": ".4f"},
+                      yaxis={"categoryorder": "array", "categoryarray": rows[::-1]})  # fmt: skip
     return fig
 
 
@@ -578,7 +583,7 @@ def sweep_seed_figure(
         seeded = rows[rows["n_seeds"] >= 2]
         if seeded.empty:
             continue
-        fig.add_scatter(x=seeded["latent_dims"] * 1.12, y=seeded["mean"], mode="markers",
+        fig.add_scatter(x=seeded["latent_dims"] * 1.12, y=seeded["mean"], mode="markers", showlegend=False,
                         name=f"{s.label}: across training seeds (mean, min–max)",
                         marker={"symbol": "diamond-open", "size": 10, "color": s.colour, "line": {"width": 2}},
                         error_y={"type": "data", "array": seeded["max"] - seeded["mean"],
@@ -586,4 +591,7 @@ def sweep_seed_figure(
                         customdata=np.column_stack([seeded["latent_dims"], seeded["n_seeds"], seeded["sd"]]),
                         hovertemplate="latent %{customdata[0]}: mean of %{customdata[1]} training seeds %{y:.5f}"
                                       "<br>sd %{customdata[2]:.5f}<extra></extra>")  # fmt: skip
+    if (points["n_seeds"] >= 2).any():  # one legend entry says what every open diamond is
+        fig.add_scatter(x=[None], y=[None], mode="markers", name="mean across training seeds (bar: min–max)",
+                        marker={"symbol": "diamond-open", "size": 10, "color": TEXT_GREY, "line": {"width": 2}})
     return fig

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from aecore import architectures
-from aecore.compare import SLOTS, picker_label
+from aecore.compare import SLOTS
 from aecore.config import ConfigError
 from aecore.runstore import RunInfo, default_checkpoint_root
 from ui import cache, session, widgets
@@ -39,7 +39,7 @@ def trial_to_slot(trials: pd.DataFrame, runs: dict[str, RunInfo]) -> None:
         st.info("No complete trial of this study has its run in this checkpoints folder (a run trained on another "
                 "machine lives in that machine's folder).", icon=":material/info:")  # fmt: skip
         return
-    labels = {row.run_id: f"trial {row.number} · {picker_label(runs[row.run_id])} · val MSE {row.value:.5f}"
+    labels = {row.run_id: f"trial {row.number} · {_trial_label(runs[row.run_id])} · validation MSE {row.value:.5f}"
               for row in complete.itertuples()}  # fmt: skip
     run_id = st.selectbox("Trial", list(labels), format_func=labels.get, key="studies_trial")
     st.caption(f"run {widgets.escape(run_id)}")
@@ -47,6 +47,13 @@ def trial_to_slot(trials: pd.DataFrame, runs: dict[str, RunInfo]) -> None:
     for column, slot in zip(columns, SLOTS, strict=True):
         column.button(f"Put into slot {slot}", key=f"studies_put_{slot}", on_click=session.put, args=(slot, run_id),
                       icon=":material/input:", width="stretch")  # fmt: skip
+
+
+def _trial_label(run: RunInfo) -> str:
+    """What tells a study's runs apart, without the test score: trials are chosen on validation loss."""
+    c = run.config
+    return (f"{c.spec.title} b={c.bottleneck} · {c.epochs} ep · batch {c.batch_size} · lr {c.learning_rate:.3g} · "
+            f"seed {c.seed}")  # fmt: skip
 
 
 def _whole_numbers(text: str, name: str) -> tuple[int, ...]:
