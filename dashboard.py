@@ -17,7 +17,7 @@ from aecore.config import DATASETS, RECIPE_DEFAULTS, RECIPES, ConfigError, RunCo
 from aecore.data import DatasetUnavailable
 from aecore.runstore import CheckpointError, default_checkpoint_root
 from aecore.text import printable
-from ui import cache, session, widgets
+from ui import cache, session, studies_view, widgets
 from ui.navigation import PAGES
 from ui.theme import SLOT_COLOURS
 
@@ -202,6 +202,8 @@ def job_panel() -> None:
     snapshot = cache.training_jobs().snapshot()
     if snapshot.active:
         live_job_panel()
+    elif snapshot.study and studies_view.started_here(snapshot.job_id) and not session.dismissed(snapshot.job_id):
+        studies_view.job_result(snapshot)
     elif snapshot.job_id and session.job_slot(snapshot.job_id) is not None and not session.dismissed(snapshot.job_id):
         job_result(snapshot)
 
@@ -218,10 +220,10 @@ def live_job_panel() -> None:
     with st.container(border=True, key="job_panel"):
         title, cancel = st.columns([5, 1])
         count = f" ({snapshot.current + 1} of {len(snapshot.configs)})" if len(snapshot.configs) > 1 else ""
-        title.markdown(
+        title.markdown(studies_view.live_title(snapshot) if snapshot.study else (
             f"**Job {snapshot.job_id}: training {widgets.escape(config.run_id)}**{count} · epoch "
             f"{snapshot.epoch or '–'} of {config.epochs}  \n{owner}; every open tab sees this job and can cancel it"
-        )
+        ))  # fmt: skip
         if cancel.button(f"Cancel job {snapshot.job_id}", key="job_cancel", icon=":material/stop_circle:"):
             jobs.cancel()
         if snapshot.batches:

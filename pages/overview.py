@@ -66,6 +66,13 @@ with gallery:
                     config={"displayModeBar": False})
     st.caption("Numbers under the reconstructions are each image's MSE. More on the Reconstructions page.")
 
+# --- across training seeds (studies-ui): every seed of each slot's config beside the run's interval over test
+# images, and A's config against B's across seeds. One block, import included, so page polish elsewhere merges.
+from ui import seeds_view  # noqa: E402
+
+seeds_view.overview_block(comparison)
+# --- end of across training seeds ---
+
 st.subheader("What each page answers")
 for entry in PAGES[1:]:
     st.page_link(entry.path, label=f"**{entry.title}**: {entry.question}", icon=entry.icon)
