@@ -22,9 +22,10 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
+from aecore.architectures import build_model
 from aecore.config import RunConfig
 from aecore.data import Dataset, Split, load_dataset
-from aecore.models import build_model, reconstruction_loss
+from aecore.models import reconstruction_loss
 from aecore.train import CPU_TRAIN_THREADS, evaluate_loss, train
 
 SEED_EPOCHS = 20
