@@ -15,7 +15,7 @@ from aecore import architectures
 from aecore.compare import SLOTS, details_line, picker_label
 from aecore.config import DATASETS, RECIPE_DEFAULTS, RECIPES, ConfigError, RunConfig
 from aecore.runstore import default_checkpoint_root
-from ui import cache, session, widgets
+from ui import cache, session, warmup, widgets
 from ui.navigation import PAGES
 from ui.theme import SLOT_COLOURS
 
@@ -273,6 +273,7 @@ def _fmt(value: float | None) -> str:
 # The sidebar is wider than Streamlit's default so a closed run picker shows the whole label.
 st.set_page_config(page_title="Autoencoders side by side", page_icon=":material/compare:", layout="wide",
                    initial_sidebar_state=380)
+warmup.start()  # once per server process: torch's thread count, and the default runs' caches filled in the background
 page = navigation()
 runs, broken = widgets.registry()
 adopt_finished_job(runs)
