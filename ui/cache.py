@@ -104,9 +104,12 @@ def folder_signature(root: str) -> tuple:
     return tuple(entries)
 
 
-@st.cache_data(show_spinner="Reading the run registry…", max_entries=8)
+# A resource, not data: every page run reads the registry twice (frame and page), and st.cache_data unpickled a
+# fresh copy of ~100 kB of run records each time (35 ms a copy on a busy machine). Run records are frozen; never
+# modify what this returns.
+@st.cache_resource(show_spinner="Reading the run registry…", max_entries=8)
 def registry(root: str, signature: tuple) -> tuple[tuple[RunInfo, ...], tuple[BrokenRun, ...]]:
-    """Every readable run under `root` (newest first) and the folders that are not, with why.
+    """Every readable run under `root` (newest first) and the folders that are not, with why (shared, read-only).
 
     `signature` (from `folder_signature`) is part of the key, so a run written by the CLI shows up.
     """
