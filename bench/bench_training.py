@@ -134,8 +134,7 @@ def rows(results: list[dict], seed_epochs: int) -> list[Row]:
                 bench=f"time to seed quality, {r['model']}",
                 reference=reference,
                 measured=(
-                    f"{reached['seconds']:.1f} s ({reached['epochs']}-epoch default run, "
-                    f"MSE {reached['mse']:.4f})"
+                    f"{reached['seconds']:.1f} s ({reached['epochs']}-epoch default run, MSE {reached['mse']:.4f})"
                 ),
                 ratio=f"{share:.2f}",
                 target="<= 0.25",
