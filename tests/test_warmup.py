@@ -53,17 +53,19 @@ def test_a_page_renders_from_what_the_warm_up_computed(warmed, page, monkeypatch
     assert not at.exception, f"{page}: {at.exception[0].value}"
 
 
-def test_the_server_uses_one_torch_thread_and_app_tests_start_no_warm_up_thread(tmp_path, monkeypatch):
+def test_the_server_uses_one_torch_and_blas_thread_and_app_tests_start_no_warm_up_thread(tmp_path, monkeypatch):
     import threading
 
     import torch
+    from threadpoolctl import threadpool_info
 
-    from ui.warmup import SERVER_TORCH_THREADS, THREAD_NAME
+    from ui.warmup import SERVER_BLAS_THREADS, SERVER_TORCH_THREADS, THREAD_NAME
 
     monkeypatch.setenv("AECORE_CHECKPOINTS", str(copy_checkpoints(tmp_path / "checkpoints")))
     at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT).run()
     assert not at.exception
     assert torch.get_num_threads() == SERVER_TORCH_THREADS
+    assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {SERVER_BLAS_THREADS}
     assert THREAD_NAME not in {t.name for t in threading.enumerate()}
 
 

@@ -1,5 +1,5 @@
-"""Server start-up for speed: torch's thread count, and a background thread that warms the caches of the runs
-the dashboard opens on.
+"""Server start-up for speed: torch's and BLAS's thread counts, and a background thread that warms the caches of
+the runs the dashboard opens on.
 
 Streamlit has no start-up hook, so the frame calls `start()` on every run and `st.cache_resource` makes the
 work happen once per server process. The thread waits until no session is running a script, so it never
@@ -19,10 +19,12 @@ from collections.abc import Callable, Iterator
 
 import streamlit as st
 
-# One intra-op thread for the server's torch work (encoding the test set, robustness curves): on a busy
-# 2-core machine torch's default of 2 threads encoded the 10,000 test images 3-5x slower (spinning OpenMP
-# threads). Training runs in the worker process, which sets its own.
+# One thread for the server's torch work (encoding the test set, robustness curves) and for BLAS (the PCA
+# baselines' fits): on the busy 2-core machine torch's default of 2 threads encoded the 10,000 test images
+# 3-5x slower, and OpenBLAS's 2 threads fit and scored a PCA baseline in 1.8 s of CPU instead of 0.4 s
+# (spinning threads). Training runs in the worker process, which sets its own.
 SERVER_TORCH_THREADS = 1
+SERVER_BLAS_THREADS = 1
 THREAD_NAME = "aecore-warmup"
 IDLE_CHECK_SECONDS = 0.2  # how often the thread looks whether a script run has ended
 LATENT_K = 10  # the latent page's default "Neighbours (k)"
@@ -31,15 +33,17 @@ log = logging.getLogger(__name__)
 
 
 def start() -> None:
-    """Set the server's torch threads and start the warm-up thread, once per process (cheap on later runs)."""
+    """Set the server's torch and BLAS threads and start the warm-up thread, once per process (cheap later)."""
     _start_once()
 
 
 @st.cache_resource(show_spinner=False)
 def _start_once() -> threading.Thread | None:
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(SERVER_TORCH_THREADS)
+    threadpool_limits(SERVER_BLAS_THREADS, user_api="blas")  # process-wide for OpenBLAS, until the server exits
     from streamlit import config
 
     if config.get_option("global.appTest"):  # app tests drive single pages; they need no background work
