@@ -448,3 +448,14 @@ def training_jobs() -> TrainingJobs:
     from aecore.jobs import TrainingJobs
 
     return TrainingJobs(threads=max(1, (os.cpu_count() or 2) // 2))
+
+
+# --- once per server process -------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def server_started() -> threading.Thread | None:
+    """Run ui.warmup's server set-up (thread counts, the cache warm-up thread) once per server process."""
+    from ui.warmup import set_up_server
+
+    return set_up_server()

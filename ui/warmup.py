@@ -1,8 +1,8 @@
 """Server start-up for speed: torch's and BLAS's thread counts, and a background thread that warms the caches of
 the runs the dashboard opens on.
 
-Streamlit has no start-up hook, so the frame calls `start()` on every run and `st.cache_resource` makes the
-work happen once per server process. The thread waits until no session is running a script, so it never
+Streamlit has no start-up hook, so the frame calls `start()` on every run and a `st.cache_resource` in ui.cache
+makes the work happen once per server process. The thread waits until no session is running a script, so it never
 delays the page a visitor is waiting for (the home page first), then fills, in the order a visitor is likely
 to need them: the shipped default runs' models and the test set, the per-digit statistics, the latent
 page's codes and scores, the latent quality probes and the robustness curves. Every step goes through
@@ -16,8 +16,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-
-import streamlit as st
 
 # One thread for the server's torch work (encoding the test set, robustness curves) and for BLAS (the PCA
 # baselines' fits): on the busy 2-core machine torch's default of 2 threads encoded the 10,000 test images
@@ -34,11 +32,13 @@ log = logging.getLogger(__name__)
 
 def start() -> None:
     """Set the server's torch and BLAS threads and start the warm-up thread, once per process (cheap later)."""
-    _start_once()
+    from ui import cache
+
+    cache.server_started()
 
 
-@st.cache_resource(show_spinner=False)
-def _start_once() -> threading.Thread | None:
+def set_up_server() -> threading.Thread | None:
+    """What `start` does the first time (ui.cache.server_started keeps the result for the process)."""
     import torch
     from threadpoolctl import threadpool_limits
 
