@@ -22,8 +22,10 @@ test: $(BIN)/activate
 lint: $(BIN)/activate
 	$(BIN)/ruff check .
 
+# Every bench, its table written into BENCHMARKS.md; `make bench BENCH_FLAGS=--smoke` checks the scripts run.
+BENCH_FLAGS ?= --write
 bench: $(BIN)/activate
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/run_all.py $(BENCH_FLAGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -17,7 +17,7 @@ from aecore.config import DATASETS, RECIPE_DEFAULTS, RECIPES, ConfigError, RunCo
 from aecore.data import DatasetUnavailable
 from aecore.runstore import CheckpointError, default_checkpoint_root
 from aecore.text import printable
-from ui import cache, session, studies_view, widgets
+from ui import cache, session, studies_view, warmup, widgets
 from ui.navigation import PAGES
 from ui.theme import SLOT_COLOURS
 
@@ -303,6 +303,7 @@ def run_page(page: StreamlitPage) -> None:
 # The sidebar is wider than Streamlit's default so a closed run picker shows the whole label.
 st.set_page_config(page_title="Autoencoders side by side", page_icon=":material/compare:", layout="wide",
                    initial_sidebar_state=380)
+warmup.start()  # once per server process: torch's thread count, and the default runs' caches filled in the background
 page = navigation()
 runs, broken = widgets.registry()
 adopt_finished_job(runs)

@@ -1,8 +1,9 @@
 """Dashboard memory: resident set size of the server once both models and 10,000 test latents are loaded.
 
-Opens the dashboard in Chromium on a copy of the shipped runs, visits the latent page (which loads
-both models, encodes the 10,000-image test set with each and loads both cached maps), then reads
-the server's VmRSS from /proc.
+Opens the dashboard in Chromium on a copy of the shipped runs, reads the server's VmRSS from /proc
+after the home page, again once the background warm-up of the default runs' caches has finished
+(both models, the test set, 10,000 test latents of each, the per-digit, latent, latent quality and
+robustness figures), and after a visit of the latent page (both cached maps drawn).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from bench_dashboard import HOME_TEXT, LATENT_TEXT, LATENT_TITLE, rendered_after
+from bench_dashboard import HOME_TEXT, LATENT_TEXT, LATENT_TITLE, rendered_after, wait_until_idle
 from common import Row, markdown_table
 
 from tests import browser_support as bs
@@ -39,6 +40,8 @@ def main(smoke: bool = False) -> dict:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             rendered_after(page, lambda: page.goto(server.url), HOME_TEXT)
             idle = rss_mb(server.process.pid)
+            wait_until_idle(server.process.pid)
+            warm = rss_mb(server.process.pid)
             nav = page.locator('[data-testid="stSidebarNav"]')
             rendered_after(page, lambda: nav.get_by_text(LATENT_TITLE, exact=True).first.click(), LATENT_TEXT)
             loaded = rss_mb(server.process.pid)
@@ -46,14 +49,15 @@ def main(smoke: bool = False) -> dict:
             bs.stop_dashboard(server)
             browser.close()
     row = Row(
-        bench="dashboard memory, both models + 10k test latents loaded",
+        bench="dashboard memory after the warm-up and the latent page (both models, 10k test latents, maps)",
         reference=f"after the home page {idle:,.0f} MB",
         measured=f"RSS {loaded:,.0f} MB",
         ratio="",
         target=f"<= {RSS_LIMIT_MB:,} MB",
         met=loaded <= RSS_LIMIT_MB,
+        note=f"after the warm-up, before the latent page: {warm:,.0f} MB",
     )
-    return {"rows": [row], "raw": {"home_rss_mb": idle, "latent_rss_mb": loaded}}
+    return {"rows": [row], "raw": {"home_rss_mb": idle, "warm_rss_mb": warm, "latent_rss_mb": loaded}}
 
 
 if __name__ == "__main__":

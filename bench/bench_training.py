@@ -22,9 +22,10 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
+from aecore.architectures import build_model
 from aecore.config import RunConfig
 from aecore.data import Dataset, Split, load_dataset
-from aecore.models import build_model, reconstruction_loss
+from aecore.models import reconstruction_loss
 from aecore.train import CPU_TRAIN_THREADS, evaluate_loss, train
 
 SEED_EPOCHS = 20
@@ -133,8 +134,7 @@ def rows(results: list[dict], seed_epochs: int) -> list[Row]:
                 bench=f"time to seed quality, {r['model']}",
                 reference=reference,
                 measured=(
-                    f"{reached['seconds']:.1f} s ({reached['epochs']}-epoch default run, "
-                    f"MSE {reached['mse']:.4f})"
+                    f"{reached['seconds']:.1f} s ({reached['epochs']}-epoch default run, MSE {reached['mse']:.4f})"
                 ),
                 ratio=f"{share:.2f}",
                 target="<= 0.25",

@@ -50,3 +50,32 @@ def test_latest_run_replaces_only_its_own_block(tmp_path):
     path.write_text(text + "\n## Notes kept\n")
     run_all.write_latest("third table", path)
     assert path.read_text().endswith("\n## Notes kept\n") and "third table" in path.read_text()
+
+
+def test_dashboard_rows_compare_each_figure_with_its_own_reference():
+    import bench_dashboard
+
+    bare = {"home": 2.0, "rerun": 0.2}
+    dash = {"home": 3.9, "warm_up": 12.0, "switch": 0.29, "latent": 0.59, "idle_switches": [0.3, 0.2, 0.4, 0.3],
+            "busy_switches": [0.5, 0.4, 0.9, 0.5], "job_still_running": True, "exceptions": []}  # fmt: skip
+    rows = {row.bench.split(" (")[0]: row for row in bench_dashboard.rows(bare, dash)}
+    home = rows["dashboard: server ready -> home rendered"]
+    assert home.ratio == "1.95x" and home.met
+    latent = rows["dashboard: first visit of the latent page, cached maps"]
+    assert latent.ratio == "2.95x" and latent.met
+    busy = rows["dashboard: page switch while a training job runs"]
+    assert busy.reference == "idle page switch 0.30 s" and busy.ratio == "1.67x" and not busy.met
+    dash["latent"] = 1.6  # within 3x of a slow bare rerun, but over the absolute 1.5 s
+    slow = {row.bench.split(" (")[0]: row for row in bench_dashboard.rows({**bare, "rerun": 0.6}, dash)}
+    assert not slow["dashboard: first visit of the latent page, cached maps"].met
+
+
+def test_idle_wait_returns_at_the_first_window_the_process_stays_under_the_share(monkeypatch):
+    import bench_dashboard
+
+    readings = iter([0.0, 0.9, 0.9, 1.5, 1.5, 1.52, 1.52, 9.0])  # CPU seconds: busy, busy, idle (0.02 s in 1 s)
+    calls = []
+    monkeypatch.setattr(bench_dashboard, "cpu_seconds", lambda pid: calls.append(pid) or next(readings))
+    monkeypatch.setattr(bench_dashboard.time, "sleep", lambda seconds: None)
+    bench_dashboard.wait_until_idle(123, share=0.05, window=1.0)
+    assert calls == [123] * 6, "it should stop at the third window, the first under 5% of a core"

@@ -146,3 +146,15 @@ def test_missing_vendored_test_set_is_a_clear_error(tmp_path, sample):
         shutil.copy(parsed, tmp_path / ".cache")
     with pytest.raises(DatasetUnavailable, match="test set is missing"):
         load_dataset("mnist-sample", str(tmp_path))
+
+
+def test_a_truncated_test_set_file_is_refused_with_its_name(tmp_path):
+    from aecore.data import DatasetUnavailable, _read_idx
+
+    good = tmp_path / "labels-idx1-ubyte"
+    good.write_bytes(b"\0\0\x08\x01" + (3).to_bytes(4, "big") + bytes([7, 2, 1]))
+    assert _read_idx(good).tolist() == [7, 2, 1]
+    cut = tmp_path / "images-idx3-ubyte"
+    cut.write_bytes(b"\0\0\x08\x03" + b"".join(n.to_bytes(4, "big") for n in (2, 28, 28)) + bytes(100))
+    with pytest.raises(DatasetUnavailable, match="images-idx3-ubyte"):
+        _read_idx(cut)

@@ -187,11 +187,20 @@ def test_invalid_configs_are_refused_with_the_field_named(bad):
         ProjectionConfig(**bad)
 
 
-def test_tsne_keeps_clusters_apart():
+def test_tsne_keeps_clusters_apart_and_is_seeded():
     codes, labels = clustered(n=200)
-    coords, library, _ = proj.compute_projection(codes, ProjectionConfig(method="tsne", n_points=200))
-    assert coords.shape == (200, 2) and library == "scikit-learn"
+    config = ProjectionConfig(method="tsne", n_points=200)
+    coords, library, _ = proj.compute_projection(codes, config)
+    assert coords.shape == (200, 2) and coords.dtype == np.float32 and library == "openTSNE"
     assert trustworthiness(codes, coords, k=5) > 0.9, "t-SNE lost the clusters' neighbourhoods"
+    again, _, _ = proj.compute_projection(codes, config)
+    np.testing.assert_array_equal(again, coords, err_msg="a fixed seed must give the same t-SNE map")
+
+
+def test_tsne_runs_on_the_smallest_allowed_subset():
+    codes, _ = clustered(n=10)
+    coords, _, _ = proj.compute_projection(codes, ProjectionConfig(method="tsne", n_points=10))
+    assert coords.shape == (10, 2) and np.isfinite(coords).all()
 
 
 @pytest.mark.slow
@@ -239,3 +248,15 @@ def test_project_command_precomputes_maps_into_the_run_folder(checkpoint_root, t
     assert "skipped raw" in capsys.readouterr().err
     assert main(["--checkpoints", str(checkpoint_root), "project", wide.run_id, "--points", "3"]) == 2
     assert "n_points" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_umap_kernels_are_cached_on_disk_in_their_serial_form_only():
+    # Numba's cache key ignores compile options: a kernel umap-learn compiles both serial and parallel must
+    # have only one of the two cached, or a process could load the other's machine code.
+    import umap.layouts
+    from numba.core.caching import FunctionCache
+
+    proj._cache_umap_kernels()
+    assert isinstance(umap.layouts._nb_optimize_layout_euclidean_single_epoch._cache, FunctionCache)
+    assert not isinstance(umap.layouts._nb_optimize_layout_euclidean_single_epoch_parallel._cache, FunctionCache)

@@ -104,9 +104,12 @@ def folder_signature(root: str) -> tuple:
     return tuple(entries)
 
 
-@st.cache_data(show_spinner="Reading the run registry…", max_entries=8)
+# A resource, not data: every page run reads the registry twice (frame and page), and st.cache_data unpickled a
+# fresh copy of ~100 kB of run records each time (35 ms a copy on a busy machine). Run records are frozen; never
+# modify what this returns.
+@st.cache_resource(show_spinner="Reading the run registry…", max_entries=8)
 def registry(root: str, signature: tuple) -> tuple[tuple[RunInfo, ...], tuple[BrokenRun, ...]]:
-    """Every readable run under `root` (newest first) and the folders that are not, with why.
+    """Every readable run under `root` (newest first) and the folders that are not, with why (shared, read-only).
 
     `signature` (from `folder_signature`) is part of the key, so a run written by the CLI shows up.
     """
@@ -501,3 +504,14 @@ def mean_error_interval(keys: tuple[RunKey, ...]) -> tuple[float, float, float]:
     errors = np.mean([test_errors(key) for key in keys], axis=0)  # (n_runs, n_test) -> (n_test,)
     interval = mean_interval(errors, stream=OVERALL_STREAM)
     return interval.mean, interval.low, interval.high
+
+
+# --- once per server process -------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def server_started() -> threading.Thread | None:
+    """Run ui.warmup's server set-up (thread counts, the cache warm-up thread) once per server process."""
+    from ui.warmup import set_up_server
+
+    return set_up_server()
