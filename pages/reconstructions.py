@@ -5,7 +5,7 @@ import streamlit as st
 
 from aecore.compare import RunKey
 from ui import cache, widgets
-from ui.figures import ImageRow, image_rows_figure
+from ui.figures import ImageRow
 from ui.theme import SLOT_COLOURS, TEXT_GREY
 
 comparison = widgets.page_start(
@@ -37,7 +37,7 @@ for s in comparison.slots:
                          captions=tuple(f"{e:.4f}" for e in errors)))
     if show_errors:
         rows.append(ImageRow(f"{s.name} |x − x̂|", absolute, error=True, colour=SLOT_COLOURS[s.name]))
-st.plotly_chart(image_rows_figure(rows), key="recon_images", width="content", config={"displayModeBar": False})
+widgets.gallery(rows, "recon_images")
 
 summary = st.columns(len(comparison.slots))
 for column, s in zip(summary, comparison.slots, strict=True):
