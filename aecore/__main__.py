@@ -65,11 +65,19 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
 
 
+def folder(text: str) -> Path:
+    """A folder argument: an empty one is a mistake (Path("") would be the current folder), not a folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give the folder that holds the runs")
+    return Path(text)
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="python -m aecore", description="Train, evaluate and manage MNIST autoencoder runs.")
     parser.add_argument(
-        "--checkpoints", type=Path, default=None, help="run folder root (default: $AECORE_CHECKPOINTS or ./checkpoints)"
-    )
+        "--checkpoints", type=folder, default=None,
+        help="run folder root (default: $AECORE_CHECKPOINTS or ./checkpoints)",
+    )  # fmt: skip
     parser.add_argument("--data", default=None, help="data root (default: $AECORE_DATA or ./data)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -277,8 +285,6 @@ def cmd_delete(args: argparse.Namespace) -> int:
     from aecore.text import printable
 
     root = args.checkpoints if args.checkpoints is not None else default_checkpoint_root()
-    if not str(root).strip():
-        raise UsageError("--checkpoints is empty; give the folder that holds the runs")
     shipped = set(default_run_ids())
     for name in args.runs:
         if name in shipped and not args.force:
@@ -374,7 +380,7 @@ COMMANDS = {
 
 def check_data_root(data: str | None) -> None:
     """A data root given on the command line must exist: a typo must not create folders or caches."""
-    if data is not None and not Path(data).is_dir():
+    if data is not None and (not data.strip() or not Path(data).is_dir()):
         raise UsageError(f"the data folder {data} does not exist; give the folder that holds mnist-test/")
 
 

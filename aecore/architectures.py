@@ -44,7 +44,7 @@ class OptionSpec:
     help: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one spec per architecture: identity is equality, and specs are hashable
 class ArchSpec:
     """Everything the rest of the code needs to know about one architecture.
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from aecore.baselines import BaselineKey, baseline_key
 from aecore.config import RECIPE_DEFAULTS, RunConfig
+from aecore.data import estimate_train_images
 from aecore.runstore import RunInfo, StoredFile
 
 SLOTS = ("A", "B")
@@ -76,7 +77,7 @@ BUDGET_FIELDS = ("epochs", "batch_size", "learning_rate")
 
 def _fields(config: RunConfig) -> list[tuple[str, str, object]]:
     """(field, how it reads in a label, what is compared) for everything that can tell two configs of one
-    architecture apart. A budget field at its recipe's default compares as "default": the recipe says it."""
+    architecture apart. A budget field compares as (its value, whether it is its recipe's default)."""
     options = {o.name: o for o in config.spec.options}
     budget = config.spec.budgets[config.recipe]
     described = [
@@ -89,7 +90,7 @@ def _fields(config: RunConfig) -> list[tuple[str, str, object]]:
         strict=True,
     ):
         value = getattr(config, field)
-        described.append((field, text, "default" if value == getattr(budget, field) else value))
+        described.append((field, text, (value, value == getattr(budget, field))))
     for name, value in config.options:
         described.append((f"option:{name}", f"{options[name].short} {value:g}", value))
     described += [
@@ -107,10 +108,19 @@ def distinguishing_labels(configs: Sequence[RunConfig]) -> list[str]:
     ["VAE", "Conv"]. Identical configs get the same label (callers add the slot).
     """
     compared = [{field: value for field, _, value in _fields(c)} for c in configs]
+
+    def differs(field: str, mine: object, theirs: object) -> bool:
+        if field in BUDGET_FIELDS:  # two budgets that are each their own recipe's default are said by the recipe
+            return mine[0] != theirs[0] and not (mine[1] and theirs[1])
+        return mine != theirs
+
     labels = []
     for config, own in zip(configs, compared, strict=True):
         same_arch = [other for c, other in zip(configs, compared, strict=True) if c.model == config.model]
-        parts = [text for field, text, _ in _fields(config) if any(o.get(field) != own[field] for o in same_arch)]
+        parts = [
+            text for field, text, _ in _fields(config)
+            if any(field in o and differs(field, own[field], o[field]) for o in same_arch)
+        ]  # fmt: skip
         title = config.spec.title
         if parts and parts[0].startswith("b="):
             title, parts = f"{title} {parts[0]}", parts[1:]
@@ -121,7 +131,7 @@ def distinguishing_labels(configs: Sequence[RunConfig]) -> list[str]:
 def full_label(info: RunInfo) -> str:
     """Everything that matters about a run on one line: for pickers, legends and tables."""
     c = info.config
-    options = "".join(f" · {name} {value:g}" for name, value in c.options)
+    options = "".join(f" · {o.short} {value:g}" for o, (_, value) in zip(c.spec.options, c.options, strict=True))
     limit = f" · {c.train_limit:,} imgs" if c.train_limit else ""
     return (
         f"{c.spec.title} b={c.bottleneck} ({c.latent_dim}-d) · {RECIPE_DEFAULTS[c.recipe].title} · {c.epochs} ep"
@@ -221,17 +231,23 @@ class Comparison:
         )
 
     def baselines(self) -> list[Baseline]:
-        """One PCA baseline per distinct key among the slots: shared ("pca") or one per slot ("pca-A")."""
+        """One PCA baseline per distinct key among the slots: shared ("pca") or one per slot ("pca-A"). When two
+        baselines keep the same dims, their labels say what differs: the training images, the seed, the data."""
         by_key: dict[BaselineKey, list[str]] = {}
         for slot in self.slots:
             by_key.setdefault(slot.key.baseline, []).append(slot.name)
         shared = len(by_key) == 1
-        dims = [key.dims for key in by_key]
         result = []
         for key, names in by_key.items():
-            label = key.title
-            if not shared and dims.count(key.dims) > 1:  # same dims, other images or seed: say whose
-                label = f"{key.title} ({' & '.join(names)}'s images)"
+            twins = [other for other in by_key if other != key and other.dims == key.dims]
+            parts = []
+            if any(other.train_limit != key.train_limit for other in twins):
+                parts.append(f"{estimate_train_images(key.dataset, key.train_limit):,} images")
+            if any(other.seed != key.seed for other in twins):
+                parts.append(f"seed {key.seed}")
+            if any((other.dataset, other.fingerprint) != (key.dataset, key.fingerprint) for other in twins):
+                parts.append(key.dataset)
+            label = f"{key.title} ({', '.join(parts)})" if parts else key.title
             result.append(Baseline("pca" if shared else f"pca-{'-'.join(names)}", key, label, tuple(names)))
         return result
 

@@ -26,6 +26,7 @@ from aecore.runstore import (
     ensure_writable,
     load_evaluation,
     load_model,
+    load_timeline,
     read_run,
     run_lock,
     save_run,
@@ -109,7 +110,10 @@ def _load_cached(folder: Path) -> tuple[RunInfo, Autoencoder] | None:
         return None
     try:
         info = read_run(folder)
-        return info, load_model(info)
+        model = load_model(info)
+        load_evaluation(info)  # checked as deeply as list_runs checks, so a reused run is always listed
+        load_timeline(info)
+        return info, model
     except CheckpointError:
         return None  # an unreadable stored run is replaced by a fresh one
 

@@ -1,12 +1,23 @@
-"""Shared fixtures: a tiny slice of the real dataset and a throwaway checkpoint root."""
+"""Shared fixtures: a tiny slice of the real dataset, a throwaway checkpoint root, a test-only architecture
+registered like a real one, and a folder made read-only for real."""
 
 from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
+from aecore import architectures
+from aecore.architectures import ArchSpec, Budget, OptionSpec
 from aecore.data import Dataset, Split, load_dataset
+from aecore.models import IMAGE_SIZE, Autoencoder
 from tests.browser_support import browser, dashboard, page  # noqa: F401  (browser-test fixtures for every file)
 
 
@@ -37,6 +48,69 @@ def checkpoint_root(tmp_path, monkeypatch):
     root.mkdir()
     monkeypatch.setenv("AECORE_CHECKPOINTS", str(root))
     return root
+
+
+class TinyAutoencoder(Autoencoder):
+    """A test-only architecture: one linear layer each way and a sigmoid with a temperature option."""
+
+    def __init__(self, bottleneck: int, temperature: float = 1.0) -> None:
+        super().__init__()
+        self.latent_dim = bottleneck
+        self.temperature = float(temperature)
+        self.encoder = nn.Linear(IMAGE_SIZE * IMAGE_SIZE, bottleneck)
+        self.decoder = nn.Linear(bottleneck, IMAGE_SIZE * IMAGE_SIZE)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x.flatten(1))  # (N, 1, 32, 32) -> (N, b)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.decoder(z) / self.temperature).view(-1, 1, IMAGE_SIZE, IMAGE_SIZE)
+
+
+TINY_BUDGET = Budget(epochs=1, batch_size=64, learning_rate=1e-2)
+TINY_SPEC = ArchSpec(
+    name="tiny", title="Tiny", summary="a test-only linear autoencoder", build=TinyAutoencoder, code_cells=1,
+    default_bottleneck=3, max_bottleneck=16, widest_useful=16, useless_reason="never", bottleneck_help="code width",
+    budgets={"onecycle": TINY_BUDGET, "seed": TINY_BUDGET},
+    options=(OptionSpec("temperature", "output temperature", "T", 1.0, 0.5, 4.0, "divides the decoder's logits"),),
+)  # fmt: skip
+
+
+@pytest.fixture
+def tiny_architecture(monkeypatch) -> ArchSpec:
+    """TINY_SPEC appended to the registry for one test: nothing else is changed to make it usable."""
+    monkeypatch.setattr(architectures, "ARCHITECTURES", (*architectures.ARCHITECTURES, TINY_SPEC))
+    return TINY_SPEC
+
+
+def _set_immutable(path: Path, on: bool) -> bool:
+    done = subprocess.run(["chattr", "+i" if on else "-i", str(path)], capture_output=True)
+    return done.returncode == 0
+
+
+@pytest.fixture
+def read_only() -> Iterator[Callable[[Path], contextlib.AbstractContextManager]]:
+    """`with read_only(folder):` makes a folder truly unwritable: immutable (chattr +i) as root, who ignores
+    permission bits, else mode 0555. Skips the test when that is impossible here."""
+
+    @contextlib.contextmanager
+    def make(folder: Path) -> Iterator[None]:
+        if os.geteuid() == 0:
+            if not _set_immutable(folder, True):
+                pytest.skip("chattr +i is not possible here (no root capability or filesystem support)")
+            try:
+                yield
+            finally:
+                _set_immutable(folder, False)
+        else:
+            mode = folder.stat().st_mode
+            folder.chmod(0o555)
+            try:
+                yield
+            finally:
+                folder.chmod(mode)
+
+    yield make
 
 
 @pytest.fixture(autouse=True)

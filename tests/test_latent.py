@@ -8,13 +8,14 @@ import pytest
 import torch
 
 from aecore import latent
-from aecore.models import ConvAutoencoder, MLPAutoencoder
+from aecore.architectures import ARCHITECTURES, build_model
+from aecore.inference import encode
 
 
-@pytest.fixture(params=["mlp", "conv"])
+@pytest.fixture(params=[spec.name for spec in ARCHITECTURES])
 def model(request):
     torch.manual_seed(0)
-    return MLPAutoencoder(4) if request.param == "mlp" else ConvAutoencoder(1)
+    return build_model(request.param, 1)
 
 
 def random_images(n: int, seed: int = 0) -> torch.Tensor:
@@ -23,7 +24,7 @@ def random_images(n: int, seed: int = 0) -> torch.Tensor:
 
 def test_encode_gives_one_code_per_image_and_restores_training_mode(model):
     model.train()
-    codes = latent.encode(model, random_images(5))
+    codes = encode(model, random_images(5))
     assert codes.shape == (5, model.latent_dim) and codes.dtype == np.float32
     assert model.training, "encode left the model in eval mode"
     with torch.no_grad():

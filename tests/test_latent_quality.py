@@ -1,10 +1,11 @@
-"""Latent quality: k-NN and linear probe on synthetic codes with known answers, and on a real shipped model."""
+"""Latent quality: k-NN and linear probe on synthetic codes with known answers, and on PCA codes of real digits."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from aecore.baselines import PCABaseline
 from aecore.latent_quality import (
     ProbeConfig,
     knn_accuracy,
@@ -46,14 +47,15 @@ def test_table_has_one_row_per_method_with_its_dims():
     train_z, train_y = _clusters(20, 0.5, noise_seed=0)
     test_z, test_y = _clusters(10, 0.5, noise_seed=1)
     codes = {"MLP": (train_z, test_z), "PCA-4": (train_z[:, :4], test_z[:, :4])}
-    table = latent_quality_table(codes, train_y, test_y)
+    table = latent_quality_table(codes, {"MLP": train_y, "PCA-4": train_y}, test_y)
     assert list(table["method"]) == ["MLP", "PCA-4"]
     assert list(table["latent_dims"]) == [8, 4]
     assert table["knn_accuracy"].between(0, 1).all() and table["probe_accuracy"].between(0, 1).all()
 
 
 def test_pca_codes_on_real_digits_beat_chance_by_far(tiny_dataset):
-    train_z, test_z = pca_codes(tiny_dataset.train.images, tiny_dataset.test.images, 16)
+    pca = PCABaseline.fit(tiny_dataset.train.images, 16)
+    train_z, test_z = pca_codes(pca, tiny_dataset.train.images, tiny_dataset.test.images)
     assert train_z.shape == (200, 16) and test_z.shape == (200, 16)
     accuracy = knn_accuracy(train_z, tiny_dataset.train.labels.numpy(), test_z, tiny_dataset.test.labels.numpy())
     assert accuracy > 0.6, f"PCA-16 k-NN on real digits should be well above chance, got {accuracy:.2f}"

@@ -10,10 +10,10 @@ import pytest
 import sklearn
 
 from aecore import projection as proj
-from aecore.checkpoints import RunInfo, read_run
 from aecore.config import RunConfig
 from aecore.latent import trustworthiness
 from aecore.projection import ProjectionConfig, load_cached, project_run, sample_indices
+from aecore.runstore import RunInfo, StoredFile, read_run
 
 
 def fake_run(folder, weights_sha256: str = "a" * 64) -> RunInfo:
@@ -24,7 +24,7 @@ def fake_run(folder, weights_sha256: str = "a" * 64) -> RunInfo:
         run_id=config.run_id, path=folder, config=config, history=(), best_epoch=1, metrics={}, parameters=0,
         created="2026-01-01T00:00:00+00:00", train_seconds=0.0,
         dataset={"name": "mnist-sample", "fingerprint": "f" * 16}, versions={},
-        weights_file="weights-000000000000.pt", weights_sha256=weights_sha256,
+        files={"weights": StoredFile(f"weights-{weights_sha256[:12]}.safetensors", weights_sha256, 1)},
     )  # fmt: skip
 
 

@@ -8,16 +8,14 @@ from torch import nn
 from aecore.models import IMAGE_SIZE, Autoencoder
 
 
+def mlp_trunk() -> list[nn.Module]:
+    """The encoder's layers up to its last hidden layer: 1024 -> 128 -> 64 -> 32, each with ReLU."""
+    pixels = IMAGE_SIZE * IMAGE_SIZE
+    return [nn.Linear(pixels, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU()]
+
+
 def mlp_encoder(bottleneck: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Linear(IMAGE_SIZE * IMAGE_SIZE, 128),
-        nn.ReLU(),
-        nn.Linear(128, 64),
-        nn.ReLU(),
-        nn.Linear(64, 32),
-        nn.ReLU(),
-        nn.Linear(32, bottleneck),
-    )
+    return nn.Sequential(*mlp_trunk(), nn.Linear(32, bottleneck))
 
 
 def mlp_decoder(bottleneck: int) -> nn.Sequential:

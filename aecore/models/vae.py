@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from aecore.models import IMAGE_SIZE, Autoencoder, reconstruction_loss
-from aecore.models.mlp import mlp_decoder
+from aecore.models.mlp import mlp_decoder, mlp_trunk
 
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
 
@@ -26,14 +26,7 @@ class VariationalAutoencoder(Autoencoder):
         self.bottleneck = bottleneck
         self.latent_dim = bottleneck
         self.beta = float(beta)
-        self.encoder = nn.Sequential(
-            nn.Linear(PIXELS, 128),
-            nn.ReLU(),
-            nn.Linear(128, 64),
-            nn.ReLU(),
-            nn.Linear(64, 32),
-            nn.ReLU(),
-        )
+        self.encoder = nn.Sequential(*mlp_trunk())
         self.mean_head = nn.Linear(32, bottleneck)
         self.logvar_head = nn.Linear(32, bottleneck)
         self.decoder = mlp_decoder(bottleneck)

@@ -1,0 +1,160 @@
+"""The training worker: the spawned process that runs aecore.jobs' jobs one at a time and reports back.
+
+`serve` is the process's main function. It waits for `(configs, root)` on its pipe, trains each
+config through `load_or_train` and answers with `Progressed`, `Saved` and `Ended` messages
+(aecore.jobs). It stops a job at the next batch when the server sets the shared cancel event,
+when it receives SIGTERM (the server's interpreter sends that to a daemon at exit) or when the
+server process is gone; a save that has begun always completes, so nothing is left half-written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aecore.config import ConfigError, RunConfig
+from aecore.jobs import CANCELLED, FAILED, FINISHED, Ended, Progressed, Saved
+
+if TYPE_CHECKING:
+    from multiprocessing.synchronize import Event
+
+    from aecore.train import Progress
+
+# Seconds between two batch readings sent to the server: 20 a second is ten times what a panel
+# redrawn twice a second can show, and costs the training loop nothing. Epoch ends and the last
+# batch of an epoch are sent whatever the interval.
+MIN_INTERVAL = 0.05
+
+SERVER_GONE = "the server process ended"
+
+log = logging.getLogger(__name__)
+
+
+class _Stop:
+    """Whether the job must stop at the next batch, and why when the server did not ask for it.
+
+    `reason` is a plain attribute because the SIGTERM handler sets it: a handler that took the
+    cancel event's lock could deadlock with a `should_stop` call it interrupted.
+    """
+
+    def __init__(self, cancel: Event) -> None:
+        self.cancel = cancel
+        self.server = os.getppid()
+        self.reason: str | None = None
+
+    def on_sigterm(self, signum: int, frame: object) -> None:
+        self.reason = "the training process was asked to stop (SIGTERM)"
+
+    def __call__(self) -> bool:
+        if self.reason is None and os.getppid() != self.server:  # orphaned: the server died without a word
+            self.reason = SERVER_GONE
+        return self.reason is not None or self.cancel.is_set()
+
+
+class _Link:
+    """Sends messages to the server; once the server is gone, stops the job instead of raising."""
+
+    def __init__(self, conn: Connection, stop: _Stop) -> None:
+        self.conn = conn
+        self.stop = stop
+
+    def send(self, message: Progressed | Saved | Ended) -> None:
+        if self.stop.reason == SERVER_GONE:
+            return
+        try:
+            self.conn.send(message)
+        except OSError:
+            self.stop.reason = SERVER_GONE
+
+
+class _Reporter:
+    """The trainer's progress callback for run `index`: sends what changed, at most every MIN_INTERVAL."""
+
+    def __init__(self, link: _Link, index: int) -> None:
+        self.link = link
+        self.index = index
+        self.epochs_sent = 0  # the server has the history up to here; only the rest travels
+        self.sent_at = -MIN_INTERVAL
+        self.trained = False  # the trainer calls back only when it really trains
+
+    def __call__(self, progress: Progress) -> None:
+        self.trained = True
+        now = time.monotonic()
+        epoch_ended = len(progress.history) > self.epochs_sent
+        if not epoch_ended and progress.batch < progress.batches and now - self.sent_at < MIN_INTERVAL:
+            return
+        self.link.send(
+            Progressed(
+                index=self.index,
+                epoch=progress.epoch,
+                epochs=progress.epochs,
+                batch=progress.batch,
+                batches=progress.batches,
+                loss=progress.loss,
+                run_fraction=progress.fraction,
+                new_epochs=progress.history[self.epochs_sent :],
+            )
+        )
+        self.epochs_sent, self.sent_at = len(progress.history), now
+
+
+def serve(conn: Connection, cancel: Event, threads: int, data_root: str | None, device: str) -> None:
+    """Run the jobs that arrive on `conn` until SIGTERM, or until the server closes the pipe or dies."""
+    stop = _Stop(cancel)
+    # Ctrl+C in a terminal reaches the whole process group; the server decides, and stops us with SIGTERM.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, stop.on_sigterm)
+    # A signal writes a byte here, which wakes the idle wait below (a handler alone would not:
+    # the wait is retried after it runs).
+    wake, wake_writer = os.pipe()
+    os.set_blocking(wake_writer, False)
+    signal.set_wakeup_fd(wake_writer)
+    import torch
+
+    torch.set_num_threads(threads)
+    link = _Link(conn, stop)
+    while stop.reason is None:
+        if conn not in wait([conn, wake]):
+            break  # SIGTERM while idle
+        try:
+            configs, root = conn.recv()
+        except (EOFError, OSError):
+            break  # the server closed its end, or exited
+        link.send(_run(configs, root, link, stop, data_root, device))
+
+
+def _run(
+    configs: tuple[RunConfig, ...], root: Path, link: _Link, stop: _Stop, data_root: str | None, device: str
+) -> Ended:
+    """Train `configs` in order into `root`, sending progress and each saved run; return how it ended."""
+    from aecore.data import DatasetUnavailable
+    from aecore.pipeline import load_or_train
+    from aecore.runstore import CheckpointError, ensure_writable
+    from aecore.train import TrainingCancelled, TrainingDiverged
+
+    saved = 0
+    try:
+        ensure_writable(root)
+        for index, config in enumerate(configs):
+            if stop():  # a cancel that came while the previous run was evaluated or saved
+                raise TrainingCancelled("cancelled before it started")
+            report = _Reporter(link, index)
+            info, _ = load_or_train(
+                config, root=root, data_root=data_root, device=device, progress=report, should_stop=stop
+            )
+            link.send(Saved(index, info.run_id, reused=not report.trained, history=info.history))
+            saved += 1
+    except TrainingCancelled as error:
+        why = f" ({stop.reason})" if stop.reason else ""
+        return Ended(CANCELLED, f"{configs[saved].run_id} was {error}{why}; nothing saved")
+    except (TrainingDiverged, CheckpointError, DatasetUnavailable, ConfigError) as error:
+        return Ended(FAILED, str(error))
+    except Exception as error:  # a bug, not a user error: keep the traceback in the server's log
+        log.exception("training job crashed")
+        return Ended(FAILED, f"unexpected error: {type(error).__name__}: {error}")
+    return Ended(FINISHED)
