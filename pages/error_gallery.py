@@ -45,7 +45,7 @@ for s in drawn:
     recon, absolute, mse = (cache.reconstructions(key, indices) if isinstance(key, RunKey)
                             else cache.pca_reconstructions(key, indices))  # fmt: skip
     rows.append(ImageRow(s.label, recon, colour=s.colour, captions=tuple(f"{e:.4f}" for e in mse), space_above=8))
-    rows.append(ImageRow(f"{s.label.split(' · ')[0]} |x − x̂|", absolute, error=True, colour=s.colour))
+    rows.append(ImageRow(f"{s.short} |x − x̂|", absolute, error=True, colour=s.colour))
 widgets.gallery(rows, "gallery_figure")
 widgets.pca_caption(comparison)
 

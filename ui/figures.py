@@ -21,12 +21,14 @@ LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "le
 
 @dataclass(frozen=True)
 class Series:
-    """One method drawn in a figure: its id (as in the frames), what people read, its colour and line dash."""
+    """One method drawn in a figure: its id (as in the frames), what people read, its colour, line dash, and a
+    short name for tight places such as captions under tiles ("A", "PCA-32")."""
 
     id: str
     label: str
     colour: str
     dash: str = "solid"
+    short: str = ""
 
 
 # --- image grids -------------------------------------------------------------------------------------------
@@ -333,6 +335,13 @@ def loss_curves(
     return fig
 
 
+def _digit_axis(digits: Sequence) -> dict:
+    """A category axis that labels every digit (and "all"), never thinning its ticks."""
+    shown = [str(d) for d in digits]
+    return {"title": "digit", "type": "category", "categoryorder": "array", "categoryarray": shown,
+            "tickmode": "array", "tickvals": shown, "ticktext": shown}
+
+
 def per_digit_bars(table: pd.DataFrame, series: Sequence[Series]) -> go.Figure:
     """Grouped bars of test MSE per digit. table: method, digit ("0".."9", "all"), mse."""
     fig = go.Figure()
@@ -340,8 +349,8 @@ def per_digit_bars(table: pd.DataFrame, series: Sequence[Series]) -> go.Figure:
     for s in series:
         rows = table[(table["method"] == s.id) & table["digit"].isin(digits)]
         fig.add_bar(x=rows["digit"], y=rows["mse"], name=s.label, marker_color=s.colour)
-    fig.update_layout(barmode="group", height=420, xaxis={"title": "digit", "type": "category"},
-                      yaxis_title="test MSE", margin={"t": 10}, legend=LEGEND_BELOW)  # fmt: skip
+    fig.update_layout(barmode="group", height=420, xaxis=_digit_axis(digits), yaxis_title="test MSE",
+                      margin={"t": 10}, legend=LEGEND_BELOW)  # fmt: skip
     return fig
 
 
@@ -355,7 +364,7 @@ def interval_chart(intervals: pd.DataFrame, series: Sequence[Series]) -> go.Figu
                         marker={"color": s.colour, "size": 9, "symbol": "diamond" if s.dash != "solid" else "circle"},
                         error_y={"type": "data", "array": intervals[f"{s.id} CI high"] - mean,
                                  "arrayminus": mean - intervals[f"{s.id} CI low"]})  # fmt: skip
-    fig.update_layout(height=360, scattermode="group", xaxis={"title": "digit", "type": "category"},
+    fig.update_layout(height=360, scattermode="group", xaxis=_digit_axis(intervals["digit"]),
                       yaxis_title="test MSE (95% CI)", margin={"t": 10}, legend=LEGEND_BELOW)  # fmt: skip
     return fig
 
@@ -369,7 +378,7 @@ def difference_chart(difference: pd.DataFrame, first: Series, second: Series) ->
                              "arrayminus": difference["diff"] - difference["ci_low"]}, showlegend=False,
                     hovertemplate="digit %{x}: %{y:.5f}<extra></extra>")  # fmt: skip
     fig.add_hline(y=0, line_dash="dot", line_color="grey")
-    fig.update_layout(height=300, xaxis={"title": "digit", "type": "category"},
+    fig.update_layout(height=300, xaxis=_digit_axis(difference["digit"]),
                       yaxis_title=f"{first.label} − {second.label}", margin={"t": 10})  # fmt: skip
     return fig
 

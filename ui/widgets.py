@@ -142,8 +142,9 @@ def series(comparison: Comparison) -> list:
     from ui.figures import Series
     from ui.theme import baseline_colour
 
-    drawn = [Series(s.name, f"{s.name} · {s.label}", SLOT_COLOURS[s.name]) for s in comparison.slots]
-    drawn += [Series(b.id, b.label, baseline_colour(i), dash="dash") for i, b in enumerate(comparison.baselines())]
+    drawn = [Series(s.name, f"{s.name} · {s.label}", SLOT_COLOURS[s.name], short=s.name) for s in comparison.slots]
+    drawn += [Series(b.id, b.label, baseline_colour(i), dash="dash", short=b.label)
+              for i, b in enumerate(comparison.baselines())]  # fmt: skip
     return drawn
 
 
