@@ -51,13 +51,17 @@ def image_rows(epoch: int) -> list[ImageRow]:
     return rows
 
 
-@st.fragment(run_every=0.6 if st.session_state[PLAYING] else None)
+TICKING = st.session_state[PLAYING]  # a fragment's timer is fixed when the page defines it
+
+
+@st.fragment(run_every=0.6 if TICKING else None)
 def player() -> None:
-    if st.session_state[PLAYING]:
-        if st.session_state[EPOCH] >= last:
-            st.session_state[PLAYING] = False
-        else:
-            st.session_state[EPOCH] += 1
+    if st.session_state[PLAYING] and st.session_state[EPOCH] >= last:
+        st.session_state[PLAYING] = False
+    elif st.session_state[PLAYING] and TICKING:
+        st.session_state[EPOCH] += 1
+    if st.session_state[PLAYING] != TICKING:
+        st.rerun(scope="app")  # Play, Pause or the last epoch: start or stop the timer with a run of the whole page
     controls = st.columns([1, 6])
     controls[0].button("Pause" if st.session_state[PLAYING] else "Play", key="timeline_play", on_click=toggle_play,
                        icon=":material/pause:" if st.session_state[PLAYING] else ":material/play_arrow:")
