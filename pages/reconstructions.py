@@ -34,7 +34,7 @@ rows = [ImageRow("original", cache.test_images(dataset_name, key), colour=TEXT_G
 for s in comparison.slots:
     recon, absolute, errors = results[s.name]
     rows.append(ImageRow(f"{s.name} · {s.label}", recon, colour=SLOT_COLOURS[s.name],
-                         captions=tuple(f"{e:.4f}" for e in errors)))
+                         captions=tuple(f"{e:.4f}" for e in errors), space_above=8 if show_errors else 0))
     if show_errors:
         rows.append(ImageRow(f"{s.name} |x − x̂|", absolute, error=True, colour=SLOT_COLOURS[s.name]))
 widgets.gallery(rows, "recon_images")

@@ -519,7 +519,8 @@ def latent_map(
     coords : (n, 2) map coordinates; customdata : (n, k) float32 per point (column 0: test index)
     groups : (name, rows, marker style) per trace, drawn in order (later groups on top)
     Marks and the decode spot stay out of the legend (their names show on hover), so the two slots' maps have the
-    same legend and the same plot width.
+    same legend and the same plot width; they are not clipped at the axes, so a ring around an outermost digit
+    stays whole.
     """
     fig = go.Figure()
     if layers.spots is not None and len(layers.spots):
@@ -537,13 +538,13 @@ def latent_map(
             unselected={"marker": {"opacity": marker.get("opacity", 0.75)}},
         ))  # fmt: skip
     for x, y, name, symbol, size, colour in layers.marks:
-        fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", name=name, showlegend=False,
+        fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", name=name, showlegend=False, cliponaxis=False,
                                  hovertemplate=f"{_html(name)}<extra></extra>",
                                  marker={"symbol": symbol, "size": size, "color": colour,
                                          "line": {"width": 3, "color": colour}}))  # fmt: skip
     if layers.decoded_spot is not None:
         fig.add_trace(go.Scatter(x=[layers.decoded_spot[0]], y=[layers.decoded_spot[1]], mode="markers",
-                                 name="decoded spot", showlegend=False,
+                                 name="decoded spot", showlegend=False, cliponaxis=False,
                                  hovertemplate="decoded spot (%{x:.2f}, %{y:.2f})<extra></extra>",
                                  marker={"symbol": "x-thin-open", "size": 16, "color": "black",
                                          "line": {"width": 3, "color": "black"}}))  # fmt: skip
