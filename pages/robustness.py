@@ -48,8 +48,8 @@ with right:
         rows[0] = ImageRow("clean, corrupted", np.concatenate([inputs, blank]), colour=TEXT_GREY,
                            captions=("clean", "input"))
     widgets.gallery(rows, "robust_example", tile_px=80, max_width=column_width(LAYOUT, 1))
-    names = " · ".join(f"{widgets.escape(s.short)} = {widgets.escape(s.label)}" for s in drawn)
-    st.caption(f"Numbers are MSE against the clean image. {names}")
+    runs = "; ".join(widgets.escape(s.label) for s in drawn if s.short != s.label)  # "A · MLP; B · Conv"
+    st.caption(f"Numbers are MSE against the clean image ({runs}).")
 
 st.subheader("Error against corruption strength")
 curves = cache.robustness_curves(methods, dataset_name)

@@ -21,8 +21,8 @@ table = run_table(list(runs.values()))
 in_slots = {st.session_state.get(session.SLOT_KEYS[slot]): slot for slot in SLOTS}
 shipped = {session.default_run_id(slot) for slot in SLOTS}
 # The run id is a hash: the columns that name a run come first, the id last, and where each run sits now in front.
-table.insert(0, "slot", [in_slots.get(run_id, "") + (" · shipped default" if run_id in shipped else "")
-                         for run_id in table["run"]])  # fmt: skip
+table.insert(0, "slot", [in_slots.get(run_id, "") for run_id in table["run"]])
+table.insert(1, "shipped", [run_id in shipped for run_id in table["run"]])
 table = table[[c for c in table.columns if c != "run"] + ["run"]]
 
 filters = st.columns([3, 2])
@@ -53,10 +53,11 @@ event = st.dataframe(
         "training s": st.column_config.NumberColumn(format="%.0f"),
         "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
         "run": st.column_config.TextColumn("run id"),
+        "shipped": st.column_config.CheckboxColumn(help="a shipped default: every new session opens on it"),
     },
 )  # fmt: skip
 st.caption(f"{len(shown)} of {len(table)} runs shown.")
-widgets.csv_download(table.drop(columns="slot"), "runs.csv", "runs_csv")
+widgets.csv_download(table.drop(columns=["slot", "shipped"]), "runs.csv", "runs_csv")
 
 selected = event.selection.rows if event is not None else []
 if selected:

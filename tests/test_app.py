@@ -198,7 +198,8 @@ def test_runs_page_lists_every_run_and_puts_a_selected_one_into_a_slot(shipped_r
                    "training images", "parameters", "test MSE", "PCA MSE", "created", "training s"):
         assert column in table.columns, column
     assert table.columns[-1] == "run" and table.columns[0] == "slot", "names first, the hash id last"
-    assert set(table.loc[table["run"] == SHIPPED["mlp"], "slot"]) == {"A · shipped default"}
+    mlp = table.set_index("run").loc[SHIPPED["mlp"]]
+    assert (mlp["slot"], mlp["shipped"]) == ("A", True) and table["shipped"].sum() == 2
 
     select_run(at, SWEEP_MLP_8)
     assert "MLP b=8" in texts(at.markdown), "the selection is named, not only hashed"
