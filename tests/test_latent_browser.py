@@ -20,7 +20,7 @@ POINT_JS = """([selector, n, what]) => {
     let x, y, index = null;
     if (what === 'digit') {
         for (const t of gd._fullData.slice(1)) {  // trace 0 is the invisible spot layer
-            if (t.type !== 'scattergl') continue;
+            if (t.type !== 'scattergl' || !t.customdata) continue;  // marks and the spot carry no test index
             for (let i = 0; i < t.x.length; i++) {
                 if (index === null || t.x[i] < x) [x, y, index] = [t.x[i], t.y[i], t.customdata[i][0]];
             }

@@ -238,8 +238,8 @@ def mse_bars(rows: pd.DataFrame, baseline_colour: str) -> go.Figure:
 
 def log_ticks(low: float, high: float, most: int = 8) -> list[float]:
     """Tick values for a log axis from `low` to `high`, every one labelled with its whole value (0.02, not "2"):
-    1, 2 and 5 times each power of ten (only the powers when that gives more than `most`); every integer multiple
-    when it gives fewer than three; two significant digits for a range narrower than that."""
+    1, 2 and 5 times each power of ten (only the powers when that gives more than `most`); when that gives fewer
+    than three, 1, 2, 3 and 5 times, then every integer multiple, then halves, then two significant digits."""
     if not (0 < low <= high and np.isfinite(high)):
         raise ValueError(f"log ticks need 0 < low <= high; got {low}, {high}")
     decades = range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
@@ -251,7 +251,7 @@ def log_ticks(low: float, high: float, most: int = 8) -> list[float]:
     ticks = inside((1, 2, 5))
     if len(ticks) > most:
         return inside((1,))
-    for steps in (range(1, 10), np.arange(2, 20) / 2, np.arange(10, 100) / 10):
+    for steps in ((1, 2, 3, 5), range(1, 10), np.arange(2, 20) / 2, np.arange(10, 100) / 10):
         if len(ticks) >= 3:
             break
         ticks = inside(steps)
@@ -519,8 +519,7 @@ def latent_map(
     coords : (n, 2) map coordinates; customdata : (n, k) float32 per point (column 0: test index)
     groups : (name, rows, marker style) per trace, drawn in order (later groups on top)
     Marks and the decode spot stay out of the legend (their names show on hover), so the two slots' maps have the
-    same legend and the same plot width; they are not clipped at the axes, so a ring around an outermost digit
-    stays whole.
+    same legend and the same plot width.
     """
     fig = go.Figure()
     if layers.spots is not None and len(layers.spots):
@@ -537,17 +536,20 @@ def latent_map(
             selected={"marker": {"opacity": marker.get("opacity", 0.75)}},
             unselected={"marker": {"opacity": marker.get("opacity", 0.75)}},
         ))  # fmt: skip
-    for x, y, name, symbol, size, colour in layers.marks:
-        fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", name=name, showlegend=False, cliponaxis=False,
-                                 hovertemplate=f"{_html(name)}<extra></extra>",
-                                 marker={"symbol": symbol, "size": size, "color": colour,
-                                         "line": {"width": 3, "color": colour}}))  # fmt: skip
+    # Marks are WebGL like the points: a browser draws every WebGL trace above every SVG one, so an SVG ring would
+    # sit under the digits it marks. Each gets a wider white halo first, to stand out on a dense cluster.
+    shown = [(x, y, name, symbol, size, colour) for x, y, name, symbol, size, colour in layers.marks]
     if layers.decoded_spot is not None:
-        fig.add_trace(go.Scatter(x=[layers.decoded_spot[0]], y=[layers.decoded_spot[1]], mode="markers",
-                                 name="decoded spot", showlegend=False, cliponaxis=False,
-                                 hovertemplate="decoded spot (%{x:.2f}, %{y:.2f})<extra></extra>",
-                                 marker={"symbol": "x-thin-open", "size": 16, "color": "black",
-                                         "line": {"width": 3, "color": "black"}}))  # fmt: skip
+        shown.append((*layers.decoded_spot, "decoded spot", "x-thin-open", 16, "black"))
+    for x, y, name, symbol, size, colour in shown:
+        for halo in (True, False):
+            fig.add_trace(go.Scattergl(
+                x=[x], y=[y], mode="markers", name="" if halo else name, showlegend=False,
+                hoverinfo="skip" if halo else None,
+                hovertemplate=None if halo else f"{_html(name)} (%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
+                marker={"symbol": symbol, "size": size + 3 if halo else size, "color": "white" if halo else colour,
+                        "line": {"width": 6 if halo else 3, "color": "white" if halo else colour}},
+            ))  # fmt: skip
     fig.update_layout(height=520, margin={"l": 10, "r": 10, "t": 10, "b": 10}, clickmode="event+select",
                       legend={"itemsizing": "constant", "title": legend_title}, hovermode="closest",
                       xaxis={"title": f"{axis_title} 1"}, yaxis={"title": f"{axis_title} 2"})  # fmt: skip
