@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ui.theme import DIGIT_COLOURS, ERROR_RANGE, ERROR_STOPS, ERROR_TICKS, IMAGE_TILE_PX, TEXT_GREY
+from ui.theme import BASELINE_DASHES, DIGIT_COLOURS, ERROR_RANGE, ERROR_STOPS, ERROR_TICKS, IMAGE_TILE_PX, TEXT_GREY
 
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0}
 
@@ -317,19 +317,23 @@ def loss_curves(
                                     "line": {"color": "white", "width": 1}},
                             hovertemplate=f"{_html(curve.label)}: kept epoch {curve.best_epoch}<br>"
                                           f"validation {best:.5f}<extra></extra>")  # fmt: skip
-    for label, value, colour in baselines:
+    for index, (label, value, colour) in enumerate(baselines):
         fig.add_scatter(x=[1, last_epoch], y=[value, value], mode="lines", name=label,
-                        line={"color": colour, "dash": "dash", "width": 1.5},
+                        line={"color": colour, "dash": BASELINE_DASHES[index % len(BASELINE_DASHES)], "width": 1.5},
                         hovertemplate=f"{_html(label)}: {value:.5f}<extra></extra>")  # fmt: skip
     styles = [("solid", "validation (solid)")] + ([("dot", "training objective (dotted)")] if show_train else [])
-    for dash, name in styles:
+    for dash, name in styles:  # a titled group, so that the key is not read as one more run
         fig.add_scatter(x=[None], y=[None], mode="lines", name=name, line={"color": TEXT_GREY, "dash": dash},
-                        legendgroup="line styles", hoverinfo="skip")  # fmt: skip
+                        legendgroup="line styles", legendgrouptitle_text="line styles:", hoverinfo="skip")
     if marker_epoch is not None:
         fig.add_vline(x=marker_epoch, line={"color": TEXT_GREY, "width": 1.5, "dash": "dot"},
                       annotation_text=f"epoch {marker_epoch}", annotation_position="top")  # fmt: skip
     values = [v for c in curves for v in (*c.val, *(c.train if show_train else ()))] + [b[1] for b in baselines]
     yaxis = _log_axis(values, "loss (MSE per pixel)") if log_scale else {"title": "loss (MSE per pixel)"}
+    # The legend sits below the plot and grows with every run and baseline: grow the figure with it (about three
+    # entries a row), so that the plot keeps its height.
+    legend_rows = int(np.ceil((len(curves) + len(baselines) + len(styles)) / 3))
+    height += 22 * max(0, legend_rows - 2)
     fig.update_layout(height=height, xaxis_title="epoch", yaxis=yaxis, hovermode="closest",
                       margin={"t": 24 if marker_epoch is not None else 10}, legend=LEGEND_BELOW)  # fmt: skip
     return fig

@@ -6,9 +6,11 @@ from __future__ import annotations
 # Okabe-Ito: told apart under the common colour-vision deficiencies. Colours belong to slots, not to
 # architectures, so two MLP runs are two colours.
 SLOT_COLOURS: dict[str, str] = {"A": "#0072B2", "B": "#D55E00"}
-# Further runs drawn beside the slots (overlays): the rest of the Okabe-Ito palette, black last.
-EXTRA_COLOURS: tuple[str, ...] = ("#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+# Further runs drawn beside the slots (overlays): the rest of the Okabe-Ito palette; its yellow last, because a
+# thin yellow line is the hardest to see on white.
+EXTRA_COLOURS: tuple[str, ...] = ("#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 BASELINE_COLOURS: tuple[str, ...] = ("#6E6E6E", "#A8A8A8")  # PCA stays grey (a second baseline lighter)
+BASELINE_DASHES: tuple[str, ...] = ("dash", "longdash", "dashdot", "dot")  # and each further one its own dash
 TEXT_GREY = "#444444"
 
 # Digits 0-9 on every map (Latent space, Draw a digit): Paul Tol's "muted" scheme plus two darker tones, all
