@@ -88,12 +88,7 @@ marks = [MapMark(name, int(value), symbol, size, colour) for name, symbol, size,
 ) if value is not None]  # fmt: skip
 map_area, score_area, details_area = st.container(), st.container(), st.container()
 with details_area:  # drawn first, into its place below the maps: a click's answer shows before the maps resend
-    st.subheader("Selected digit")
-    if st.session_state.get(SELECTED) is None:
-        st.info("Click a digit on either map to inspect it here.", icon=":material/touch_app:")
-    else:
-        widgets.latent_details(comparison, int(st.session_state[SELECTED]), k, projections, on_pick=pick_end,
-                               ends=ENDS)  # fmt: skip
+    widgets.latent_details(comparison, st.session_state.get(SELECTED), k, projections, on_pick=pick_end, ends=ENDS)
 with map_area:
     for column, s in zip(st.columns(len(slots)), slots, strict=True):
         proj = projections[s.name]

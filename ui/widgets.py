@@ -219,11 +219,18 @@ def latent_scores(comparison: Comparison, maps: dict, n_points: int, k: int) -> 
                        "digit's neighbours on the map are also near it in the latent space.")
 
 
-def latent_details(comparison: Comparison, index: int, k: int, maps: dict, on_pick, ends: tuple[str, str]) -> None:
+def latent_details(
+    comparison: Comparison, index: int | None, k: int, maps: dict, on_pick, ends: tuple[str, str]
+) -> None:
     """A clicked test digit: the original, each run's reconstruction, buttons that make it an interpolation end
-    (`on_pick(end, index)`), and its k nearest neighbours in each run's latent space."""
+    (`on_pick(end, index)`), and its k nearest neighbours in each run's latent space; a hint while none is."""
     from ui.figures import ImageRow
 
+    st.subheader("Selected digit")
+    if index is None:
+        st.info("Click a digit on either map to inspect it here.", icon=":material/touch_app:")
+        return
+    index = int(index)
     dataset_name = comparison.slots[0].run.config.dataset
     labels = cache.test_labels(dataset_name)
     with st.container(border=True, key="latent_details"):
