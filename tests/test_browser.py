@@ -15,6 +15,7 @@ import time
 
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from aecore.config import RunConfig
 from aecore.runstore import find_run
@@ -183,7 +184,7 @@ def test_per_digit_tables_show_the_all_row_without_scrolling(dashboard, tall):
     open_dashboard(tall, dashboard, "Test MSE")
     visit(tall, "Per-digit error")
     tables = main(tall).locator('[data-testid="stDataFrame"]')
-    assert tables.count() == 3
+    expect(tables).to_have_count(3, timeout=APP_TIMEOUT_MS)  # tables draw after the idle check's charts
     for n in range(3):  # a header and 11 rows of 35 px: anything shorter scrolls inside the table
         assert tables.nth(n).bounding_box()["height"] >= 35 * 12, f"table {n} hides its 'all' row"
 

@@ -542,7 +542,7 @@ def latent_map(
         ))  # fmt: skip
     # Marks are WebGL like the points: a browser draws every WebGL trace above every SVG one, so an SVG ring would
     # sit under the digits it marks. Each gets a wider white halo first, to stand out on a dense cluster.
-    shown = [(x, y, name, symbol, size, colour) for x, y, name, symbol, size, colour in layers.marks]
+    shown = list(layers.marks)
     if layers.decoded_spot is not None:
         shown.append((*layers.decoded_spot, "decoded spot", "x-thin-open", 16, "black"))
     for x, y, name, symbol, size, colour in shown:
