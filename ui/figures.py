@@ -16,7 +16,9 @@ import plotly.graph_objects as go
 
 from ui.theme import BASELINE_DASHES, DIGIT_COLOURS, ERROR_RANGE, ERROR_STOPS, ERROR_TICKS, IMAGE_TILE_PX, TEXT_GREY
 
-LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0}
+# Legends sit at the bottom of the figure (not at a fraction of the plot below it, which lands on the x-axis title
+# in a short figure); the plot shrinks to make room.
+LEGEND_BELOW = {"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0, "xanchor": "left", "x": 0}
 
 
 @dataclass(frozen=True)
