@@ -14,8 +14,10 @@ from streamlit.navigation.page import StreamlitPage
 from aecore import architectures
 from aecore.compare import SLOTS, details_line, picker_label
 from aecore.config import DATASETS, RECIPE_DEFAULTS, RECIPES, ConfigError, RunConfig
-from aecore.runstore import default_checkpoint_root
-from ui import cache, session, widgets
+from aecore.data import DatasetUnavailable
+from aecore.runstore import CheckpointError, default_checkpoint_root
+from aecore.text import printable
+from ui import cache, session, studies_view, widgets
 from ui.navigation import PAGES
 from ui.theme import SLOT_COLOURS
 
@@ -200,6 +202,8 @@ def job_panel() -> None:
     snapshot = cache.training_jobs().snapshot()
     if snapshot.active:
         live_job_panel()
+    elif snapshot.study and studies_view.started_here(snapshot.job_id) and not session.dismissed(snapshot.job_id):
+        studies_view.job_result(snapshot)
     elif snapshot.job_id and session.job_slot(snapshot.job_id) is not None and not session.dismissed(snapshot.job_id):
         job_result(snapshot)
 
@@ -216,10 +220,10 @@ def live_job_panel() -> None:
     with st.container(border=True, key="job_panel"):
         title, cancel = st.columns([5, 1])
         count = f" ({snapshot.current + 1} of {len(snapshot.configs)})" if len(snapshot.configs) > 1 else ""
-        title.markdown(
+        title.markdown(studies_view.live_title(snapshot) if snapshot.study else (
             f"**Job {snapshot.job_id}: training {widgets.escape(config.run_id)}**{count} · epoch "
             f"{snapshot.epoch or '–'} of {config.epochs}  \n{owner}; every open tab sees this job and can cancel it"
-        )
+        ))  # fmt: skip
         if cancel.button(f"Cancel job {snapshot.job_id}", key="job_cancel", icon=":material/stop_circle:"):
             jobs.cancel()
         if snapshot.batches:
@@ -270,17 +274,45 @@ def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.5f}"
 
 
+def slots_held() -> dict[str, str | None]:
+    return {slot: st.session_state.get(session.SLOT_KEYS[slot]) for slot in SLOTS}
+
+
+def vanished_slot_warnings(before: dict[str, str | None], runs: dict, broken: tuple) -> None:
+    """One line per slot whose run left the registry since the last rerun (deleted, or no longer readable)."""
+    unreadable = {item.run_id for item in broken}
+    for slot, held in before.items():
+        if held is None or held in runs:
+            continue
+        why = "is no longer readable (the sidebar says why)" if held in unreadable else "was deleted"
+        now = st.session_state.get(session.SLOT_KEYS[slot])
+        instead = f"slot {slot} now shows {now}" if now in runs else f"slot {slot} is empty"
+        st.warning(widgets.escape(f"Run {held} in slot {slot} {why}; {instead}."), icon=":material/warning:")
+
+
+def run_page(page: StreamlitPage) -> None:
+    """Run the page; a run or dataset that changes on disk while it is drawn is one line, not a traceback."""
+    try:
+        page.run()
+    except (CheckpointError, DatasetUnavailable) as error:
+        cache.forget_registry()  # the next rerun reads the folder again and drops what is gone
+        st.warning(f"This page stopped: {widgets.escape(printable(error, 300))}. Rerun or pick another run.",
+                   icon=":material/warning:")
+
+
 # The sidebar is wider than Streamlit's default so a closed run picker shows the whole label.
 st.set_page_config(page_title="Autoencoders side by side", page_icon=":material/compare:", layout="wide",
                    initial_sidebar_state=380)
 page = navigation()
 runs, broken = widgets.registry()
 adopt_finished_job(runs)
+held = slots_held()
 with st.sidebar:
     slot_pickers(runs, broken)
     train_form()
 comparison = session.comparison(runs)
+vanished_slot_warnings(held, runs, broken)
 if comparison.slots:
     st.info(widgets.dataset_banner(comparison), icon=":material/dataset:")
 job_panel()
-page.run()
+run_page(page)

@@ -1,5 +1,5 @@
-"""Command line: `python -m aecore train|evaluate|list|delete|migrate|project|sweep ...` (argument parsing lives only
-here). Architecture choices, bottleneck help and architecture options all come from the registry."""
+"""Command line: `python -m aecore train|evaluate|list|delete|migrate|sweep|tune|studies|project ...` (argument
+parsing lives only here). Architecture choices, bottleneck help and architecture options come from the registry."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from aecore.config import DATASETS, RECIPE_DEFAULTS, RECIPES, ConfigError, RunCo
 
 USAGE_ERROR = 2
 CONFIRM_ABOVE_SECONDS = 180  # a job longer than this asks before it starts (interactive terminals only)
+INTERRUPTED = 130
 
 
 class UsageError(Exception):
@@ -58,8 +59,9 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
             f"--{name.replace('_', '-')}", type=float, default=None, dest=f"option_{name}",
             help=f"{which} only: {option.help} (default {option.default:g})".replace("%", "%%"),
         )  # fmt: skip
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
-                        help="train one run per seed (default: 0)")  # fmt: skip
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, default=None, help="the run's seed (default: 0)")
+    seeds.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED", help="one run per seed: 0 1 2")
     parser.add_argument("--dataset", choices=DATASETS, default="mnist-sample")
     parser.add_argument("--train-limit", type=int, default=None, help="train on only this many images (quick trials)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
@@ -101,15 +103,50 @@ def build_parser() -> Parser:
     )
     migrate.add_argument("runs", nargs="*", help="run names (default: every format-1 run)")
 
-    sweep = commands.add_parser("sweep", help="load or train one run per (model, bottleneck); stored runs are reused")
+    sweep = commands.add_parser(
+        "sweep", help="an Optuna grid study: one run per (model, bottleneck, seed); resumable, existing runs are reused"
+    )
     sweep.add_argument("--bottlenecks", type=int, nargs="+", required=True, help="e.g. 1 2 4 8 (conv: 16x latent dims)")
     sweep.add_argument("--models", choices=architectures.names(), nargs="+", default=list(architectures.DEFAULT_PAIR))
+    sweep.add_argument("--seeds", "--seed", type=int, nargs="+", default=[0], help="one run per seed (default: 0)")
     sweep.add_argument("--recipe", choices=RECIPES, default="onecycle")
     sweep.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
-    sweep.add_argument("--seed", type=int, default=0)
     sweep.add_argument("--dataset", choices=DATASETS, default="mnist-sample")
     sweep.add_argument("--train-limit", type=int, default=None, help="train on only this many images (quick trials)")
     sweep.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    add_study_options(sweep, "sweep-<models>-b<bottlenecks>-s<seeds>-<hash of the settings>")
+
+    tune = commands.add_parser(
+        "tune",
+        help="an Optuna TPE study of one model's learning rate, epochs and batch size, minimising validation loss; "
+        "trials that fall behind are pruned and save no run",
+    )
+    tune.add_argument("--model", choices=architectures.names(), default=architectures.DEFAULT_PAIR[0])
+    tune.add_argument("--trials", type=int, default=20, help="finished trials to reach, earlier runs included")
+    tune.add_argument(
+        "--learning-rates", type=float, nargs=2, metavar=("LOW", "HIGH"), default=None,
+        help="searched on a log scale (default: the recipe's rate /10 to x10)",
+    )  # fmt: skip
+    tune.add_argument(
+        "--epochs", type=int, nargs=2, metavar=("MIN", "MAX"), default=None,
+        help="default: a quarter of the recipe's epochs to all of them",
+    )  # fmt: skip
+    tune.add_argument("--batch-sizes", type=int, nargs="+", default=None, help="choices (default: 32 64 128 256)")
+    tune.add_argument(
+        "--startup-trials", type=int, default=5, help="random trials, never pruned, before TPE and pruning start"
+    )
+    tune.add_argument("--recipe", choices=RECIPES, default="onecycle")
+    tune.add_argument("--bottleneck", type=int, default=None, help="default: the model's")
+    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--dataset", choices=DATASETS, default="mnist-sample")
+    tune.add_argument("--train-limit", type=int, default=None, help="train on only this many images (quick trials)")
+    tune.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    add_study_options(tune, "tune-<model>-b<bottleneck>-s<seed>-<recipe>-<hash of the search space>")
+
+    studies = commands.add_parser("studies", help="list the studies in a storage, or one study's trials")
+    studies.add_argument("study", nargs="?", help="a study name: show its trials")
+    studies.add_argument("--delete", action="store_true", help="delete the study's record; its runs stay")
+    studies.add_argument("--storage", default=None, help="an Optuna database URL (default: studies.db beside the runs)")
 
     project = commands.add_parser("project", help="precompute the latent page's 2-D maps into each run's folder")
     project.add_argument("runs", nargs="*", help="run names or unique prefixes (default: the two default runs)")
@@ -120,6 +157,19 @@ def build_parser() -> Parser:
     project.add_argument("--points", type=int, default=10_000, help="test digits per map (default: all 10,000)")
     project.add_argument("--force", action="store_true", help="recompute even when a cached map exists")
     return parser
+
+
+def add_study_options(command: argparse.ArgumentParser, default_name: str) -> None:
+    command.add_argument("--study", default=None, help=f"study name (default: {default_name}); rerun to resume")
+    command.add_argument(
+        "--storage", default=None,
+        help="an Optuna database URL that every worker reaches, e.g. postgresql://user@host:5432/db "
+        "(default: sqlite studies.db beside the runs)",
+    )  # fmt: skip
+    command.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default: 1)")
+    command.add_argument(
+        "--heartbeat", type=int, default=10, help="seconds between heartbeats; a trial silent 3x as long is retried"
+    )
 
 
 def configs_from_args(args: argparse.Namespace) -> list[RunConfig]:
@@ -139,7 +189,7 @@ def configs_from_args(args: argparse.Namespace) -> list[RunConfig]:
     }
     if options:
         overrides["options"] = options
-    seeds = list(dict.fromkeys(args.seeds))
+    seeds = list(dict.fromkeys(args.seeds or [args.seed or 0]))
     return [
         RunConfig.for_recipe(
             args.model, args.recipe, seed=seed, dataset=args.dataset, train_limit=args.train_limit, **overrides
@@ -175,9 +225,32 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+class ProgressBar:
+    """A tqdm bar on stderr over one run's batches, opened by the trainer's first progress report."""
 
+    def __init__(self, desc: str) -> None:
+        self.desc = desc
+        self.bar = None
+
+    def __call__(self, p) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=p.epochs * p.batches, desc=self.desc, unit="batch", file=sys.stderr)
+        self.bar.update(1)
+        last_val = f"{p.history[-1].val_loss:.5f}" if p.history else "-"
+        self.bar.set_postfix_str(f"epoch {p.epoch}/{p.epochs} loss {p.loss:.5f} val {last_val}", refresh=False)
+
+    @property
+    def trained(self) -> bool:
+        return self.bar is not None
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
     from aecore.pipeline import load_or_train
     from aecore.runstore import default_checkpoint_root
 
@@ -185,26 +258,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     root = args.checkpoints or default_checkpoint_root()
     warn_and_confirm(configs, args.yes, root)
     for config in configs:
-        bar = None
-
-        def progress(p, config: RunConfig = config) -> None:
-            nonlocal bar
-            if bar is None:
-                bar = tqdm(total=p.epochs * p.batches, desc=config.run_id, unit="batch", file=sys.stderr)
-            bar.update(1)
-            last_val = f"{p.history[-1].val_loss:.5f}" if p.history else "-"
-            bar.set_postfix_str(f"epoch {p.epoch}/{p.epochs} loss {p.loss:.5f} val {last_val}", refresh=False)
-
+        bar = ProgressBar(config.run_id)
         try:
             info, _ = load_or_train(
-                config, root=root, data_root=args.data, device=args.device, progress=progress, retrain=args.retrain
+                config, root=root, data_root=args.data, device=args.device, progress=bar, retrain=args.retrain
             )
         finally:
-            if bar is not None:
-                bar.close()
-        cached = " (stored run, not retrained)" if bar is None else ""
+            bar.close()
+        stored = "" if bar.trained else " (stored run, not retrained)"
+        seed = f"seed {config.seed} · " if args.seeds else ""
         print(
-            f"{info.run_id}{cached}: test MSE {info.test_mse:.5f} "
+            f"{info.run_id}{stored}: {seed}test MSE {info.test_mse:.5f} "
             f"(PCA-{info.latent_dim} {info.pca_mse:.5f}), {info.parameters:,} parameters"
         )
     return 0
@@ -321,22 +385,131 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_study_from_args(spec, args: argparse.Namespace):
+    """Run a sweep or tune study with the CLI's progress display: a bar per trial (one worker) or a line each.
+
+    Returns the study's report, or None when interrupted (the message is printed).
+    """
+    import optuna
+
+    from aecore.studies import run_study
+    from aecore.train import TrainingCancelled
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    bar = ProgressBar("")
+
+    def started(i: int, n: int, config: RunConfig) -> None:
+        nonlocal bar
+        bar = ProgressBar(f"[{i}/{n}] {config.run_id}")
+        if args.workers > 1:
+            print(f"[{i}/{n}] {describe_trial(config)}: {config.run_id}", file=sys.stderr)
+
+    def ended(outcome) -> None:
+        bar.close()
+        what = {"COMPLETE": "reused" if outcome.reused else "trained", "PRUNED": "pruned", "FAIL": "failed"}
+        value = f" val MSE {outcome.value:.5f}" if outcome.value is not None else ""
+        note = f" ({outcome.message})" if outcome.message else ""
+        print(f"trial {outcome.number}, {describe_trial(outcome.config)}: {what[outcome.state]}{value}{note}",
+              file=sys.stderr)  # fmt: skip
+
+    try:
+        return run_study(spec, study_name=args.study, storage=args.storage, root=args.checkpoints,
+                         data_root=args.data, device=args.device, workers=args.workers, heartbeat=args.heartbeat,
+                         on_trial_start=started, on_trial_end=ended, progress=lambda p: bar(p))  # fmt: skip
+    except (KeyboardInterrupt, TrainingCancelled):
+        bar.close()
+        print("aecore: interrupted; the study keeps its finished trials; the same command resumes it", file=sys.stderr)
+        return None
+
+
+def describe_trial(config: RunConfig) -> str:
+    return (
+        f"{config.model} bottleneck {config.bottleneck} seed {config.seed}, {config.epochs} epochs, "
+        f"batch {config.batch_size}, lr {config.learning_rate:.3g}"
+    )
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from aecore.sweep import run_sweep, sweep_configs
+    from aecore.studies import SweepSpec, study_runs
 
-    overrides = {"seed": args.seed, "dataset": args.dataset, "train_limit": args.train_limit}
-    if args.epochs is not None:
-        overrides["epochs"] = args.epochs
-    configs = sweep_configs(args.models, args.bottlenecks, args.recipe, **overrides)
+    spec = SweepSpec(models=tuple(args.models), bottlenecks=tuple(args.bottlenecks), seeds=tuple(args.seeds),
+                     recipe=args.recipe, epochs=args.epochs, dataset=args.dataset,
+                     train_limit=args.train_limit)  # fmt: skip
+    report = run_study_from_args(spec, args)
+    if report is None:
+        return INTERRUPTED
+    runs = {info.run_id: info for info in study_runs(report.name, args.storage, args.checkpoints)}
+    done = report.trials[report.trials["state"] == "COMPLETE"].drop_duplicates("run_id")
+    print(f"study {report.name} in {report.storage}: {len(done)} of {spec.size} grid points have a run")
+    for row in done.itertuples():
+        info = runs.get(row.run_id)
+        if info is None:
+            print(f"{row.run_id}: val MSE {row.value:.5f} (trained elsewhere: not in this checkpoints folder)")
+        else:
+            print(f"{info.run_id}: seed {info.config.seed}, latent {info.latent_dim}, "
+                  f"test MSE {info.test_mse:.5f} (PCA {info.pca_mse:.5f})")  # fmt: skip
+    return 0
 
-    def announce(i: int, config: RunConfig) -> None:
-        print(
-            f"[{i + 1}/{len(configs)}] {config.model} bottleneck {config.bottleneck}: {config.run_id}", file=sys.stderr
-        )
 
-    runs = run_sweep(configs, root=args.checkpoints, data_root=args.data, device=args.device, on_start=announce)
-    for info in runs:
-        print(f"{info.run_id}: latent {info.latent_dim}, test MSE {info.test_mse:.5f} (PCA {info.pca_mse:.5f})")
+def cmd_tune(args: argparse.Namespace) -> int:
+    from aecore.studies import BATCH_SIZES, TuneSpec
+
+    spec = TuneSpec(
+        model=args.model,
+        trials=args.trials,
+        learning_rates=None if args.learning_rates is None else tuple(args.learning_rates),
+        epochs=None if args.epochs is None else tuple(args.epochs),
+        batch_sizes=tuple(args.batch_sizes or BATCH_SIZES),
+        recipe=args.recipe,
+        bottleneck=args.bottleneck,
+        seed=args.seed,
+        dataset=args.dataset,
+        train_limit=args.train_limit,
+        startup_trials=args.startup_trials,
+    )
+    report = run_study_from_args(spec, args)
+    if report is None:
+        return INTERRUPTED
+    trials = report.trials
+    counts = trials["state"].value_counts()
+    print(
+        f"{len(trials)} trials: {counts.get('COMPLETE', 0)} complete, {counts.get('PRUNED', 0)} pruned, "
+        f"{counts.get('FAIL', 0)} failed"
+    )
+    complete = trials[trials["state"] == "COMPLETE"]
+    if complete.empty:
+        print("no trial finished; nothing to recommend")
+        return 0
+    best = complete.loc[complete["value"].idxmin()]
+    print(
+        f"best (lowest validation MSE): trial {best['number']}, learning rate {best['learning_rate']:.3g}, "
+        f"{best['epochs']} epochs, batch {best['batch_size']} -> {best['run_id']}: val MSE {best['value']:.5f}"
+    )
+    return 0
+
+
+def cmd_studies(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from aecore.studies import default_storage, delete_study, describe_storage, list_studies, trials_frame
+
+    where = describe_storage(args.storage or default_storage(args.checkpoints))
+    if args.study is None:
+        if args.delete:
+            raise UsageError("--delete needs a study name")
+        table = list_studies(args.storage, args.checkpoints)
+        if table.empty:
+            print(f"no studies in {where}; start one with `python -m aecore sweep` or `python -m aecore tune`")
+        else:
+            print(table.to_string(index=False))
+        return 0
+    if args.delete:
+        delete_study(args.study, args.storage, args.checkpoints)
+        print(f"deleted study {args.study} from {where}; its runs stay in the checkpoints folder")
+        return 0
+    table = trials_frame(args.study, args.storage, args.checkpoints).drop(columns=["started"])
+    with pd.option_context("display.float_format", "{:.5g}".format, "display.width", 200):
+        print(table.to_string(index=False))
     return 0
 
 
@@ -374,6 +547,8 @@ COMMANDS = {
     "delete": cmd_delete,
     "migrate": cmd_migrate,
     "sweep": cmd_sweep,
+    "tune": cmd_tune,
+    "studies": cmd_studies,
     "project": cmd_project,
 }
 
@@ -388,13 +563,15 @@ def main(argv: list[str] | None = None) -> int:
     from aecore.data import DatasetUnavailable
     from aecore.devices import DeviceError
     from aecore.runstore import CheckpointError
+    from aecore.studies import StudyError
     from aecore.train import TrainingCancelled, TrainingDiverged
 
     try:
         args = build_parser().parse_args(argv)
         check_data_root(args.data)
         return COMMANDS[args.command](args)
-    except (UsageError, ConfigError, CheckpointError, DatasetUnavailable, TrainingDiverged, DeviceError) as error:
+    except (UsageError, ConfigError, CheckpointError, DatasetUnavailable, TrainingDiverged, DeviceError,
+            StudyError) as error:
         from aecore.text import printable
 
         print(f"aecore: error: {printable(error, 500)}", file=sys.stderr)

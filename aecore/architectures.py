@@ -62,7 +62,7 @@ class ArchSpec:
     bottleneck_help : help text of the bottleneck field in the CLI and the train form
     budgets : per recipe name, the budget it was tuned with for this architecture
     options : architecture-only hyperparameters
-    seconds_per_batch, seconds_per_image : measured training speed on 2 CPU cores (bench/bench_training.py),
+    seconds_per_batch, seconds_per_image : measured training speed on one CPU core (bench/measure_speed.py),
         for estimating how long a run will take before it starts
     """
 
@@ -108,18 +108,22 @@ CONV_BOTTLENECK_HELP = "code channels; each is a 4×4 map, so latent dims = 16 �
 MLP_USELESS = "every code passes through the 32-unit layer before the bottleneck, so it adds parameters, not capacity"
 CONV_USELESS = f"a code of {64 * CODE_SIDE**2:,} or more dims is as large as the image: no compression at all"
 
+# Speeds: `python bench/measure_speed.py --repeats 3` on this project's 2-core machine (shared with other jobs, so
+# the fit uses the process's CPU time, not wall time): 2 epochs of the 4,500 sample images at batch 8 and at 256 per
+# architecture through aecore.train.train, 3 times each, and a least-squares fit of batches * seconds_per_batch +
+# images * seconds_per_image to the 6 epochs.
 ARCHITECTURES: tuple[ArchSpec, ...] = (
     ArchSpec(
         name="mlp", title="MLP", summary="the seed text's fully connected autoencoder (1024→128→64→32→b)",
         build=MLPAutoencoder, code_cells=1, default_bottleneck=32, max_bottleneck=1024, widest_useful=32,
         useless_reason=MLP_USELESS, bottleneck_help=MLP_BOTTLENECK_HELP, budgets=MLP_BUDGETS,
-        seconds_per_batch=1.1e-3, seconds_per_image=2.0e-5,
+        seconds_per_batch=1.15e-3, seconds_per_image=2.5e-5,
     ),
     ArchSpec(
         name="conv", title="Conv", summary="the seed text's convolutional autoencoder (1→8→16→b channels, stride 2)",
         build=ConvAutoencoder, code_cells=CODE_SIDE**2, default_bottleneck=2, max_bottleneck=256, widest_useful=63,
         useless_reason=CONV_USELESS, bottleneck_help=CONV_BOTTLENECK_HELP, budgets=CONV_BUDGETS,
-        seconds_per_batch=2.0e-3, seconds_per_image=1.3e-4,
+        seconds_per_batch=2.3e-3, seconds_per_image=9.9e-5,
     ),
     ArchSpec(
         name="vae", title="VAE", summary="a variational autoencoder with the MLP's layer sizes (MSE + β·KL)",
@@ -129,7 +133,7 @@ ARCHITECTURES: tuple[ArchSpec, ...] = (
             OptionSpec("beta", "β (KL weight)", "β", 1.0, 0.0, 100.0,
                        "weight of the KL term, both terms per pixel; 0 trains the plain MLP objective"),
         ),
-        seconds_per_batch=1.3e-3, seconds_per_image=2.4e-5,
+        seconds_per_batch=1.6e-3, seconds_per_image=2.8e-5,
     ),
     ArchSpec(
         name="dae", title="DAE", summary="a denoising autoencoder with the conv net's layers (noisy in, clean out)",
@@ -139,7 +143,7 @@ ARCHITECTURES: tuple[ArchSpec, ...] = (
             OptionSpec("noise", "training noise σ", "noise", 0.3, 0.0, 1.0,
                        "standard deviation of the Gaussian noise added to training inputs (pixels in [0, 1])"),
         ),
-        seconds_per_batch=2.2e-3, seconds_per_image=1.4e-4,
+        seconds_per_batch=2.5e-3, seconds_per_image=1.0e-4,
     ),
 )  # fmt: skip
 

@@ -7,6 +7,7 @@ display titles.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -245,10 +246,15 @@ class Comparison:
                 parts.append(f"{estimate_train_images(key.dataset, key.train_limit):,} images")
             if any(other.seed != key.seed for other in twins):
                 parts.append(f"seed {key.seed}")
-            if any((other.dataset, other.fingerprint) != (key.dataset, key.fingerprint) for other in twins):
+            if any(other.dataset != key.dataset for other in twins):
                 parts.append(key.dataset)
+            elif any(other.fingerprint != key.fingerprint for other in twins):  # two copies of one dataset
+                parts.append(f"{key.dataset} {key.fingerprint[:8]}")
             label = f"{key.title} ({', '.join(parts)})" if parts else key.title
             result.append(Baseline("pca" if shared else f"pca-{'-'.join(names)}", key, label, tuple(names)))
+        labels = [b.label for b in result]
+        if len(set(labels)) < len(labels):  # a key difference no label says: name whose baseline each is
+            result = [dataclasses.replace(b, label=f"{b.label} for {' & '.join(b.slots)}") for b in result]
         return result
 
     def baseline_of(self, slot_name: str) -> Baseline:

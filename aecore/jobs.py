@@ -8,7 +8,10 @@ new worker, 1.1 s on a warm one); it is started again when it died. If it dies d
 carries on.
 
 A job trains one or more configs in order through `load_or_train`, so an identical config that
-already has a run comes back at once instead of training again. The worker sends progress
+already has a run comes back at once instead of training again. A study job (`start_study`) runs a sweep
+or tune study through `aecore.studies.run_study` with one worker, in the same worker process: the panel
+sees which trial of how many is training, and a cancel stops it like any job (the study keeps its
+finished trials; starting the same study again resumes it). The worker sends progress
 through a pipe, at most every `aecore.worker.MIN_INTERVAL` seconds plus every epoch end; a
 listener thread folds each message into a new JobSnapshot. The UI polls `snapshot()`, which
 returns that immutable object, replaced whole under a lock: it never sees a half-updated state.
@@ -36,6 +39,7 @@ if TYPE_CHECKING:  # the server needs no torch for the jobs; records arrive from
     from multiprocessing.process import BaseProcess
     from multiprocessing.synchronize import Event
 
+    from aecore.studies import SweepSpec, TuneSpec
     from aecore.train import EpochRecord
 
 IDLE = "idle"
@@ -68,7 +72,7 @@ class JobSnapshot:
 
     job_id: int = 0  # 0 until the first job starts; grows by one per job
     state: str = IDLE
-    configs: tuple[RunConfig, ...] = ()
+    configs: tuple[RunConfig, ...] = ()  # a study job's grow as its trials start (a retried point twice)
     current: int = 0  # index into `configs` of the run being trained
     epoch: int = 0  # 1-based, of the current run
     epochs: int = 0
@@ -83,10 +87,20 @@ class JobSnapshot:
     reused: tuple[str, ...] = ()  # of `run_ids`, those an identical config had already produced
     message: str = ""  # why the job failed or was cancelled
     pid: int | None = None  # the worker process that runs (or ran) the job
+    study: str = ""  # the study a study job runs ("" for a list of configs)
+    study_kind: str = ""  # "sweep" or "tune"
+    trial: int = 0  # a study job's current trial: `trial` of `trials` are started or done, this one included
+    trials: int = 0  # a study job's size: its grid points or trials to finish
+    trial_states: tuple[str, ...] = ()  # how each of its trials ended: COMPLETE, PRUNED or FAIL
 
     @property
     def active(self) -> bool:
         return self.state == RUNNING
+
+    @property
+    def total(self) -> int:
+        """Runs (or a study's trials) the whole job will take."""
+        return self.trials if self.study else len(self.configs)
 
     @property
     def run_id(self) -> str | None:
@@ -107,7 +121,7 @@ class JobSnapshot:
 
     @property
     def config(self) -> RunConfig | None:
-        """The config being trained (or the last one, once the job is over)."""
+        """The config being trained (or the last one, once the job is over); None before a study's first trial."""
         return self.configs[self.current] if self.configs else None
 
 
@@ -136,6 +150,35 @@ class Saved:
     run_id: str
     reused: bool
     history: tuple[EpochRecord, ...]
+
+
+@dataclass(frozen=True)
+class TrialStarted:
+    """A study job's trial began: `position` of `count` are started or done, this one included."""
+
+    position: int
+    count: int
+    config: RunConfig
+
+
+@dataclass(frozen=True)
+class TrialEnded:
+    """A study job's trial ended (COMPLETE, PRUNED or FAIL); a complete one names its run."""
+
+    position: int
+    state: str
+    run_id: str | None
+    reused: bool
+
+
+@dataclass(frozen=True)
+class StudyRequest:
+    """What the worker needs to run a study job (picklable)."""
+
+    spec: SweepSpec | TuneSpec
+    name: str
+    root: Path
+    storage: str | None  # None: `studies.db` beside `root`
 
 
 @dataclass(frozen=True)
@@ -197,10 +240,31 @@ class TrainingJobs:
             raise ValueError("nothing to train: give at least one config")
         if not all(isinstance(c, RunConfig) for c in configs):
             raise ConfigError("every item to train must be a RunConfig")
-        from aecore.runstore import default_checkpoint_root
+        root = _resolve_root(root)
+        return self._begin(JobSnapshot(configs=configs, epochs=configs[0].epochs), (configs, root))
 
-        # Resolved here: the worker's environment is the one it was spawned with.
-        root = Path(root) if root else default_checkpoint_root()
+    def start_study(
+        self,
+        spec: SweepSpec | TuneSpec,
+        root: Path | None = None,
+        storage: str | None = None,
+        study_name: str | None = None,
+    ) -> int:
+        """Start running a sweep or tune study (one worker) into checkpoint `root`; return the job id.
+
+        The study lives in `storage` (default: `studies.db` beside `root`) under `study_name` (default: the
+        spec's own name, so the same grid resumes the same study). Raises JobBusy when a job is still running.
+        """
+        from aecore.studies import SweepSpec, TuneSpec
+
+        if not isinstance(spec, SweepSpec | TuneSpec):
+            raise ConfigError("a study job needs a SweepSpec or a TuneSpec")
+        name = study_name or spec.default_name()
+        request = StudyRequest(spec, name, _resolve_root(root), storage)
+        return self._begin(JobSnapshot(study=name, study_kind=spec.kind, trials=spec.size), request)
+
+    def _begin(self, snapshot: JobSnapshot, request: object) -> int:
+        """Make `snapshot` the running job and send `request` to the worker (spawned if needed)."""
         with self._lock:
             if self._snapshot.state == RUNNING:
                 raise JobBusy(
@@ -213,15 +277,10 @@ class TrainingJobs:
             worker.cancel.clear()
             self._job_worker = worker
             self._started = time.monotonic()
-            self._snapshot = JobSnapshot(
-                job_id=self._snapshot.job_id + 1,
-                state=RUNNING,
-                configs=configs,
-                epochs=configs[0].epochs,
-                pid=worker.process.pid,
-            )
+            self._snapshot = replace(snapshot, job_id=self._snapshot.job_id + 1, state=RUNNING,
+                                     pid=worker.process.pid)  # fmt: skip
             with contextlib.suppress(OSError):  # the worker died just now: its listener fails the job, saying how
-                worker.conn.send((configs, root))
+                worker.conn.send(request)
             return self._snapshot.job_id
 
     def cancel(self) -> bool:
@@ -300,12 +359,13 @@ class TrainingJobs:
                 self._finish(FAILED, _lost(self._snapshot, worker.process.exitcode))
         worker.conn.close()
 
-    def _apply(self, message: Progressed | Saved | Ended) -> None:
+    def _apply(self, message: Progressed | Saved | TrialStarted | TrialEnded | Ended) -> None:
         with self._lock:
             snapshot = self._snapshot
-            count = len(snapshot.configs)
+            count = snapshot.total
             if isinstance(message, Progressed):
-                fraction = (message.index + message.run_fraction) / count
+                before = snapshot.trial - 1 if snapshot.study else message.index  # runs or trials already done
+                fraction = (before + message.run_fraction) / count
                 elapsed = time.monotonic() - self._started
                 self._snapshot = replace(
                     snapshot,
@@ -332,6 +392,21 @@ class TrainingJobs:
                     changes |= {"current": following, "epoch": 0, "epochs": epochs, "batch": 0, "batches": 0}
                     changes["history"] = ()
                 self._snapshot = replace(snapshot, **changes)
+            elif isinstance(message, TrialStarted):
+                self._snapshot = replace(
+                    snapshot, configs=snapshot.configs + (message.config,), current=len(snapshot.configs),
+                    trial=message.position + 1, trials=message.count, epoch=0, epochs=message.config.epochs,
+                    batch=0, batches=0, batch_loss=None, history=(), fraction=message.position / message.count,
+                )  # fmt: skip
+            elif isinstance(message, TrialEnded):
+                ran = message.run_id is not None and message.state == "COMPLETE"
+                self._snapshot = replace(
+                    snapshot,
+                    run_ids=snapshot.run_ids + ((message.run_id,) if ran else ()),
+                    reused=snapshot.reused + ((message.run_id,) if ran and message.reused else ()),
+                    trial_states=snapshot.trial_states + (message.state,),
+                    fraction=max(snapshot.fraction, (message.position + 1) / count),
+                )
             else:
                 self._finish(message.state, message.reason)
 
@@ -368,7 +443,17 @@ def _no_main_module() -> Iterator[None]:
                 sys.modules["__main__"] = original
 
 
+def _resolve_root(root: Path | None) -> Path:
+    """The checkpoint root, resolved in the server: the worker's environment is the one it was spawned with."""
+    from aecore.runstore import default_checkpoint_root
+
+    return Path(root) if root else default_checkpoint_root()
+
+
 def _describe(snapshot: JobSnapshot) -> str:
+    if snapshot.study:
+        trial = f"trial {snapshot.trial} of {snapshot.trials}" if snapshot.trial else "starting"
+        return f"job {snapshot.job_id}: {snapshot.study_kind} study {snapshot.study}, {trial}"
     names = ", ".join(c.run_id for c in snapshot.configs)
     return f"job {snapshot.job_id}: {names}"
 
@@ -386,6 +471,8 @@ def _lost(snapshot: JobSnapshot, exitcode: int | None) -> str:
         reason = f"the training process {how} (signal {number}, {name}{f': {cause}' if cause else ''})"
     else:
         reason = f"the training process exited unexpectedly (exit code {exitcode})"
+    if snapshot.study:
+        return f"{reason}; the study keeps its finished trials: start the same {snapshot.study_kind} again to resume it"
     done = len(snapshot.run_ids)
     if done < len(snapshot.configs):
         reason += f"; nothing was saved for {snapshot.configs[done].run_id}"

@@ -22,6 +22,7 @@ import functools
 import hashlib
 import io
 import json
+import logging
 import math
 import os
 import platform
@@ -62,6 +63,9 @@ FILE_PATTERNS: dict[str, re.Pattern] = {
 LEGACY_WEIGHTS = re.compile(r"^weights-[0-9a-f]{12}\.pt$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 EXTENSIONS = {"weights": "safetensors", "evaluation": "npz", "timeline": "npz"}
+
+
+log = logging.getLogger(__name__)
 
 
 class CheckpointError(RuntimeError):
@@ -610,7 +614,7 @@ def list_runs(root: Path | None = None) -> tuple[list[RunInfo], list[BrokenRun]]
             for kind, expected in _artefact_shapes(info).items():
                 _check_headers(info, kind, expected)
         except CheckpointError as error:
-            broken.append(BrokenRun(printable(path.name), path, str(error)))
+            broken.append(BrokenRun(printable(path.name), path, printable(error, 500)))  # one line, bounded
         else:
             runs.append(info)
     runs.sort(key=lambda r: r.created_at, reverse=True)
@@ -652,7 +656,9 @@ def run_lock(root: Path, run_id: str) -> Iterator[None]:
     key = (str(Path(root).resolve()), run_id)
     with _LOCKS_GUARD:
         entry = _LOCKS.setdefault(key, [threading.RLock(), 0, None])
-    entry[0].acquire()
+    if not entry[0].acquire(blocking=False):
+        log.info("waiting: another thread is training or saving %s", run_id)
+        entry[0].acquire()
     try:
         if entry[1] == 0:
             try:
@@ -660,7 +666,11 @@ def run_lock(root: Path, run_id: str) -> Iterator[None]:
                 fd = os.open(folder / f"{run_id}.lock", os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as error:
                 raise CheckpointError(_save_failure(Path(root), run_id, error)) from None
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.info("waiting: another process is training or saving %s", run_id)
+                fcntl.flock(fd, fcntl.LOCK_EX)
             entry[2] = fd
         entry[1] += 1
         try:

@@ -1,20 +1,19 @@
-"""Bottleneck sweeps: one cached run per (model, bottleneck) with otherwise equal settings, and their summary table.
+"""Bottleneck sweeps: the configs of a grid of (model, bottleneck, seed) with otherwise equal settings, and the
+summary table of runs that sit on one sweep curve.
 
-Runs go through `load_or_train`, so a sweep only trains what is not on disk yet; re-running a sweep, or a sweep
-that overlaps the shipped default runs, reuses every run that exists.
+`aecore.studies` runs a grid as an Optuna study; its runs go through `load_or_train`, so a sweep only trains what
+is not on disk yet and reuses every run that exists (the shipped default runs included).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 
 from aecore.architectures import names
 from aecore.config import ConfigError, RunConfig
-from aecore.pipeline import load_or_train
 from aecore.runstore import RunInfo
 
 # Fields that must agree for runs to sit on one sweep curve, besides the training budget (see `family`).
@@ -23,43 +22,28 @@ BUDGET_FIELDS = ("epochs", "batch_size", "learning_rate")
 
 
 def sweep_configs(
-    models: Iterable[str], bottlenecks: Iterable[int], recipe: str = "onecycle", **overrides: Any
+    models: Iterable[str],
+    bottlenecks: Iterable[int],
+    recipe: str = "onecycle",
+    seeds: Iterable[int] = (0,),
+    **overrides: Any,
 ) -> list[RunConfig]:
-    """Every (model, bottleneck) pair with the recipe's defaults plus `overrides` (e.g. epochs, dataset)."""
-    models, bottlenecks = list(dict.fromkeys(models)), list(dict.fromkeys(bottlenecks))
+    """Every (model, bottleneck, seed) with the recipe's defaults plus `overrides` (e.g. epochs, dataset)."""
+    models, bottlenecks, seeds = (list(dict.fromkeys(values)) for values in (models, bottlenecks, seeds))
     if not models:
         raise ConfigError(f"give at least one model ({', '.join(names())})")
     if not bottlenecks:
         raise ConfigError("give at least one bottleneck")
-    if "bottleneck" in overrides or "model" in overrides:
-        raise ConfigError("model and bottleneck are set by the sweep itself")
+    if not seeds:
+        raise ConfigError("give at least one seed")
+    if {"model", "bottleneck", "seed"} & set(overrides):
+        raise ConfigError("model, bottleneck and seed are set by the sweep itself")
     return [
-        RunConfig.for_recipe(model, recipe, bottleneck=bottleneck, **overrides)
+        RunConfig.for_recipe(model, recipe, bottleneck=bottleneck, seed=seed, **overrides)
         for model in models
         for bottleneck in bottlenecks
+        for seed in seeds
     ]
-
-
-def run_sweep(
-    configs: list[RunConfig],
-    *,
-    root: Path | None = None,
-    data_root: str | None = None,
-    device: str = "auto",
-    on_start: Callable[[int, RunConfig], None] | None = None,
-    progress: Callable | None = None,
-) -> list[RunInfo]:
-    """Load or train each config in turn (one at a time: training is the expensive part) and return the runs.
-
-    on_start(i, config) is called before each run, e.g. to label a progress bar.
-    """
-    runs = []
-    for i, config in enumerate(configs):
-        if on_start is not None:
-            on_start(i, config)
-        info, _ = load_or_train(config, root=root, data_root=data_root, device=device, progress=progress)
-        runs.append(info)
-    return runs
 
 
 def _budget(config: RunConfig) -> tuple | None:

@@ -2,9 +2,11 @@
 
 `serve` is the process's main function. It waits for `(configs, root)` on its pipe, trains each
 config through `load_or_train` and answers with `Progressed`, `Saved` and `Ended` messages
-(aecore.jobs). It stops a job at the next batch when the server sets the shared cancel event,
-when it receives SIGTERM (the server's interpreter sends that to a daemon at exit) or when the
-server process is gone; a save that has begun always completes, so nothing is left half-written.
+(aecore.jobs); or for a `StudyRequest`, which it runs through `run_study` with one worker, answering
+with `TrialStarted`, `Progressed`, `TrialEnded` and `Ended`. It stops a job at the next batch when the
+server sets the shared cancel event, when it receives SIGTERM (the server's interpreter sends that to a
+daemon at exit) or when the server process is gone; a save that has begun always completes, so nothing is
+left half-written.
 """
 
 from __future__ import annotations
@@ -18,7 +20,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aecore.config import ConfigError, RunConfig
-from aecore.jobs import CANCELLED, FAILED, FINISHED, Ended, Progressed, Saved
+from aecore.jobs import (
+    CANCELLED,
+    FAILED,
+    FINISHED,
+    Ended,
+    Progressed,
+    Saved,
+    StudyRequest,
+    TrialEnded,
+    TrialStarted,
+)
 
 if TYPE_CHECKING:
     from multiprocessing.synchronize import Event
@@ -63,7 +75,7 @@ class _Link:
         self.conn = conn
         self.stop = stop
 
-    def send(self, message: Progressed | Saved | Ended) -> None:
+    def send(self, message: Progressed | Saved | TrialStarted | TrialEnded | Ended) -> None:
         if self.stop.reason == SERVER_GONE:
             return
         try:
@@ -122,10 +134,14 @@ def serve(conn: Connection, cancel: Event, threads: int, data_root: str | None, 
         if conn not in wait([conn, wake]):
             break  # SIGTERM while idle
         try:
-            configs, root = conn.recv()
+            request = conn.recv()
         except (EOFError, OSError):
             break  # the server closed its end, or exited
-        link.send(_run(configs, root, link, stop, data_root, device))
+        if isinstance(request, StudyRequest):
+            link.send(_run_study(request, link, stop, data_root, device))
+        else:
+            configs, root = request
+            link.send(_run(configs, root, link, stop, data_root, device))
 
 
 def _run(
@@ -156,5 +172,48 @@ def _run(
         return Ended(FAILED, str(error))
     except Exception as error:  # a bug, not a user error: keep the traceback in the server's log
         log.exception("training job crashed")
+        return Ended(FAILED, f"unexpected error: {type(error).__name__}: {error}")
+    return Ended(FINISHED)
+
+
+def _run_study(request: StudyRequest, link: _Link, stop: _Stop, data_root: str | None, device: str) -> Ended:
+    """Run the study with one worker (this process), sending each trial's start, progress and end."""
+    import optuna
+
+    from aecore.runstore import ensure_writable
+    from aecore.studies import USER_ERRORS, run_study
+    from aecore.train import TrainingCancelled
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the panel shows the trials; the server log stays quiet
+    started = 0  # trials started so far: the next one's index in the panel's list of configs
+    current: tuple[int, int, RunConfig] | None = None  # position, count and config of the trial in progress
+    reporter = _Reporter(link, 0)
+
+    def on_trial_start(position: int, count: int, config: RunConfig) -> None:
+        nonlocal started, current, reporter
+        reporter = _Reporter(link, started)
+        started += 1
+        current = (position, count, config)
+        link.send(TrialStarted(position - 1, count, config))
+
+    def on_trial_end(outcome) -> None:
+        position = current[0] - 1 if current else 0
+        link.send(TrialEnded(position, outcome.state, outcome.run_id, outcome.reused))
+
+    try:
+        ensure_writable(request.root)
+        run_study(request.spec, study_name=request.name, storage=request.storage, root=request.root,
+                  data_root=data_root, device=device, workers=1, on_trial_start=on_trial_start,
+                  on_trial_end=on_trial_end, progress=lambda p: reporter(p), should_stop=stop)  # fmt: skip
+    except TrainingCancelled as error:
+        why = f" ({stop.reason})" if stop.reason else ""
+        where = f"trial {current[0]} of {current[1]} ({current[2].run_id}) was {error}" if current else str(error)
+        kind = request.spec.kind
+        return Ended(CANCELLED, f"{where}{why}; the study keeps its finished trials: start the same {kind} again "
+                                "to resume it")  # fmt: skip
+    except USER_ERRORS as error:
+        return Ended(FAILED, str(error))
+    except Exception as error:  # a bug, not a user error: keep the traceback in the server's log
+        log.exception("study job crashed")
         return Ended(FAILED, f"unexpected error: {type(error).__name__}: {error}")
     return Ended(FINISHED)

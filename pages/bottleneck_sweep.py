@@ -1,45 +1,86 @@
-"""Bottleneck sweep: test MSE against latent dims per architecture and for PCA, from runs that differ only in width."""
+"""Bottleneck sweep: test MSE against latent dims per architecture and for PCA, from runs that differ only in width
+(a family of runs in the registry, or the runs of a sweep study), with the spread across training seeds."""
 
 import streamlit as st
 
 from aecore import architectures
+from aecore.compare import RunKey
 from aecore.config import RunConfig
+from aecore.seeds import sweep_points
 from aecore.sweep import describe_family, families, sweep_table
-from ui import widgets
-from ui.figures import Series, sweep_figure
+from ui import cache, studies_view, widgets
+from ui.figures import Series, sweep_seed_figure
 from ui.theme import SLOT_COLOURS, baseline_colour, extra_colour
 
 st.title("Bottleneck sweep")
 st.markdown(
     "How much does a wider code buy? Each point is a separate run that differs from its neighbours only in the "
     "bottleneck; the grey line is PCA keeping the same number of dimensions, fit on the same training images, "
-    "reconstructions clipped to [0, 1]. All errors are on the held-out **test** set. More runs: "
-    "`python -m aecore sweep --bottlenecks 2 4 8 16 32 64 --models mlp` (conv: latent dims = 16 × bottleneck); "
-    "runs that already exist are reused, not retrained."
+    "reconstructions clipped to [0, 1]. All errors are on the held-out **test** set. More runs: the sweep form on "
+    "the Studies page, or `python -m aecore sweep --bottlenecks 2 4 8 16 32 64 --models mlp --seeds 0 1 2` (conv: "
+    "latent dims = 16 × bottleneck); runs that already exist are reused, not retrained."
 )
 runs, _ = widgets.registry()
-found = families(list(runs.values()))
-if not found:
+every = list(runs.values())
+found = families(every)
+shipped = describe_family(RunConfig.for_recipe(architectures.DEFAULT_PAIR[0]))
+# {what the picker shows: runs}: registry families by their description, then sweep studies.
+sources = {name: [runs[r] for r in sweep_table(every, found[name])["run_id"]]
+           for name in sorted(found, key=lambda name: (name != shipped, name))}  # fmt: skip
+url = studies_view.storage_url()
+signature = cache.studies_signature(url)
+studies = cache.studies(url, signature)
+for name in studies.loc[studies["kind"] == "sweep", "study"]:
+    trials = cache.study_trials(url, name, signature)
+    made = [runs[r] for r in dict.fromkeys(trials.loc[trials["state"] == "COMPLETE", "run_id"].dropna()) if r in runs]
+    if made:
+        sources[f"study {name} ({len(made)} runs)"] = made
+if not sources:
     st.info("No sweep yet: a sweep needs at least two runs with equal settings apart from the bottleneck. "
-            "Run the command above, then reload.", icon=":material/info:")
+            "Start one on the Studies page, then come back.", icon=":material/info:")  # fmt: skip
     st.stop()
 
-shipped = describe_family(RunConfig.for_recipe(architectures.DEFAULT_PAIR[0]))
-options = sorted(found, key=lambda name: (name != shipped, name))
-chosen = st.selectbox("Runs trained with", options, key="sweep_family",
-                      help="Runs with the same recipe, epochs, batch size, learning rate, seed, dataset and "
-                           "training-image limit.")  # fmt: skip
-table = sweep_table(list(runs.values()), found[chosen])
-specs = [spec for spec in architectures.ARCHITECTURES if spec.name in set(table["model"])]
+chosen = st.selectbox(
+    "Runs", list(sources), key="sweep_family",
+    help="A family: runs with the same recipe, epochs, batch size, learning rate, seed, dataset and training-image "
+         "limit. A study: the runs a sweep study made (every seed it ran).",
+)  # fmt: skip
+points = sweep_points(sources[chosen], every)
+intervals = [cache.mean_error_interval(tuple(RunKey.of(runs[r]) for r in ids)) for ids in points["run_ids"]]
+points["ci_low"], points["ci_high"] = [i[1] for i in intervals], [i[2] for i in intervals]
+specs = [spec for spec in architectures.ARCHITECTURES if spec.name in set(points["model"])]
 drawn = [Series(spec.name, spec.title, extra_colour(i)) for i, spec in enumerate(specs)]
 comparison = widgets.current()
-in_sweep = set(table["run_id"])
+in_sweep = {r for ids in points["run_ids"] for r in ids}
 marks = [(s.run.latent_dim, s.run.test_mse, f"{s.name} · {s.label}", SLOT_COLOURS[s.name])
          for s in comparison.slots if s.run.run_id in in_sweep]  # fmt: skip
 outside = [f"{s.name} · {widgets.escape(s.label)}" for s in comparison.slots if s.run.run_id not in in_sweep]
-st.caption(f"{len(table)} runs · {widgets.escape(chosen)}" + (f" · not in this sweep: {', '.join(outside)}"
-                                                              if outside else ""))  # fmt: skip
-st.plotly_chart(sweep_figure(table, drawn, baseline_colour(0), marks), key="sweep_chart", width="stretch")
-st.dataframe(table.style.format({"test_mse": "{:.5f}", "pca_mse": "{:.5f}", "parameters": "{:,}"}),
-             hide_index=True, key="sweep_table")
-widgets.csv_download(table, "bottleneck_sweep_test.csv", "sweep_csv")
+averaged = int((points["runs"] > 1).sum())
+st.caption(f"{len(points)} points from {int(points['runs'].sum())} runs · {widgets.escape(chosen)}"
+           + (f" · not in this sweep: {', '.join(outside)}" if outside else ""))  # fmt: skip
+st.plotly_chart(sweep_seed_figure(points, drawn, baseline_colour(0), marks), key="sweep_chart", width="stretch")
+seeded = points[points["n_seeds"] >= 2]
+st.caption(
+    "Whiskers on a point: its 95% interval over test images (CI in the table; bootstrap, 2,000 resamples)"
+    + (f"; {averaged} point(s) average several seeds of the study, image by image" if averaged else "")
+    + ". " + (f"Open diamonds: the mean across training seeds, bars from min to max, where a config has runs under "
+              f"several seeds ({len(seeded)} point(s), {'/'.join(map(str, sorted(set(seeded['n_seeds']))))} seeds "
+              "each). The registry's every seed counts; none is picked by its test score."
+              if len(seeded) else "No config here has runs under more than one training seed.")
+)  # fmt: skip
+shown = points.drop(columns=["config"]).rename(columns={
+    "ci_low": "CI low (test images)", "ci_high": "CI high (test images)",
+    "runs": "runs in point", "n_seeds": "training seeds (n)", "mean": "mean across seeds", "sd": "sd across seeds",
+    "min": "min across seeds", "max": "max across seeds",
+})  # fmt: skip
+shown["seeds"] = shown["seeds"].map(lambda seeds: ", ".join(map(str, seeds)))
+shown["run_ids"] = shown["run_ids"].map(", ".join)
+shown = shown[["model", "bottleneck", "latent_dims", "test_mse", "CI low (test images)",
+               "CI high (test images)", "training seeds (n)", "seeds", "mean across seeds",
+               "sd across seeds", "min across seeds", "max across seeds", "pca_mse", "parameters", "runs in point",
+               "run_ids"]]  # fmt: skip
+numbers = ["test_mse", "CI low (test images)", "CI high (test images)", "pca_mse", "mean across seeds",
+           "sd across seeds", "min across seeds", "max across seeds"]  # fmt: skip
+st.dataframe(shown.style.format(dict.fromkeys(numbers, "{:.5f}") | {"parameters": "{:,}"}, na_rep="–"),
+             hide_index=True, key="sweep_table", height=widgets.table_height(len(shown)))  # fmt: skip
+widgets.csv_download(shown, "bottleneck_sweep_test.csv", "sweep_csv")

@@ -69,3 +69,10 @@ with gallery:
                                    captions=tuple(f"{e:.4f}" for e in errors)))  # fmt: skip
     widgets.gallery(image_rows, "overview_gallery", tile_px=48, max_width=column_width(LAYOUT, 1))
     st.caption("Numbers under the reconstructions are each image's MSE. More on the Reconstructions page.")
+
+# --- across training seeds (studies-ui): every seed of each slot's config beside the run's interval over test
+# images, and A's config against B's across seeds. One block, import included, so page polish elsewhere merges.
+from ui import seeds_view  # noqa: E402
+
+seeds_view.overview_block(comparison)
+# --- end of across training seeds ---

@@ -72,3 +72,10 @@ if comparison.pair is not None:
                                     | {c: "{:.1%}" for c in shown.columns if "win" in c}),
                  hide_index=True, key="per_digit_diff_table", height=widgets.table_height(len(shown)))  # fmt: skip
     widgets.csv_download(shown, "per_digit_paired_difference_test.csv", "per_digit_diff_csv")
+
+# --- across training seeds (studies-ui): each slot's seeds per digit beside its run's interval over test images,
+# and A's config against B's across seeds. One block, import included, so page polish elsewhere merges.
+from ui import seeds_view  # noqa: E402
+
+seeds_view.per_digit_block(comparison, intervals)
+# --- end of across training seeds ---

@@ -62,10 +62,14 @@ def player() -> None:
         st.session_state[EPOCH] += 1
     if st.session_state[PLAYING] != TICKING:
         st.rerun(scope="app")  # Play, Pause or the last epoch: start or stop the timer with a run of the whole page
-    controls = st.columns([1, 6])
-    controls[0].button("Pause" if st.session_state[PLAYING] else "Play", key="timeline_play", on_click=toggle_play,
-                       icon=":material/pause:" if st.session_state[PLAYING] else ":material/play_arrow:")
-    epoch = controls[1].slider("Epoch", 1, last, key=EPOCH)
+    if last > 1:
+        controls = st.columns([1, 6])
+        controls[0].button("Pause" if st.session_state[PLAYING] else "Play", key="timeline_play", on_click=toggle_play,
+                           icon=":material/pause:" if st.session_state[PLAYING] else ":material/play_arrow:")
+        epoch = controls[1].slider("Epoch", 1, last, key=EPOCH)
+    else:  # a slider from 1 to 1 is refused by Streamlit
+        epoch = 1
+        st.caption("These runs trained for one epoch: there is nothing to play.")
     images, curves = st.columns(LAYOUT)
     with images:
         st.markdown(f"**After epoch {epoch} of {last}**")

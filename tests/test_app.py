@@ -179,6 +179,16 @@ def test_the_timeline_slider_moves_the_epoch_on_the_digits_and_the_curves(shippe
     assert [s["x0"] for s in chart(at, "timeline_curves")["layout"]["shapes"]] == [3], "epoch marked on the curves"
 
 
+def test_the_timeline_of_one_epoch_runs_renders_without_a_slider(tmp_path, tiny_dataset, monkeypatch):
+    from tests.runs import make_run, tiny_config
+
+    info, _ = make_run(tmp_path / "checkpoints", tiny_dataset, tiny_config("mlp"))  # the only run: in both slots
+    at = open_app(tmp_path / "checkpoints", monkeypatch, "pages/timeline.py")
+    assert at.selectbox(key="slot_A").value == at.selectbox(key="slot_B").value == info.run_id
+    assert "After epoch 1 of 1" in texts(at.markdown) and not at.slider, "Streamlit refuses a slider from 1 to 1"
+    assert "A · epoch 1" in json.dumps(chart(at, "timeline_images"), ensure_ascii=False)
+
+
 # --- the Runs page -----------------------------------------------------------------------------------------
 
 

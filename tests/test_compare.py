@@ -159,3 +159,11 @@ def test_baselines_that_differ_only_in_seed_say_so():
     a, b = (fake_run(RunConfig.for_recipe("conv", seed=seed)) for seed in (0, 1))
     labels = [baseline.label for baseline in Comparison.of({"A": a, "B": b}).baselines()]
     assert labels == ["PCA-32 (seed 0)", "PCA-32 (seed 1)"]
+
+
+def test_baselines_of_two_copies_of_one_dataset_get_distinct_labels():
+    a = fake_run(RunConfig.for_recipe("conv"))
+    b = fake_run(RunConfig.for_recipe("conv"))
+    b = RunInfo(**{**vars(b), "dataset": {**b.dataset, "fingerprint": "0123456789abcdef"}})
+    labels = [baseline.label for baseline in Comparison.of({"A": a, "B": b}).baselines()]
+    assert len(set(labels)) == 2, labels

@@ -445,3 +445,59 @@ def training_jobs() -> TrainingJobs:
     from aecore.jobs import TrainingJobs
 
     return TrainingJobs(threads=max(1, (os.cpu_count() or 2) // 2))
+
+
+# --- studies and training seeds ----------------------------------------------------------------------------
+
+
+def studies_signature(url: str) -> tuple:
+    """Size and mtime of a SQLite study storage, which change with every trial written; () for a storage that is
+    no local file (or none yet)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        database = make_url(url).database
+    except Exception:  # not a URL: the studies functions say so themselves
+        return ()
+    if not database or not Path(database).is_file():
+        return ()
+    info = Path(database).stat()
+    return (info.st_size, info.st_mtime_ns)
+
+
+@st.cache_data(show_spinner="Reading the studies…", max_entries=8)
+def studies(url: str, signature: tuple) -> pd.DataFrame:
+    """Every study in the storage at `url` (aecore.studies.list_studies); `signature` keys the contents."""
+    from aecore.studies import list_studies
+
+    return list_studies(storage=url)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def study_trials(url: str, name: str, signature: tuple) -> pd.DataFrame:
+    """One row per trial of study `name` (aecore.studies.trials_frame)."""
+    from aecore.studies import trials_frame
+
+    return trials_frame(name, storage=url)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def study_frozen_trials(url: str, name: str, signature: tuple) -> list:
+    """The study's trials as Optuna FrozenTrials, for Optuna's own plots."""
+    import optuna
+
+    from aecore.studies import open_storage
+
+    return optuna.load_study(study_name=name, storage=open_storage(url)).get_trials(deepcopy=False)
+
+
+@st.cache_data(show_spinner="Bootstrapping the interval over test images…", max_entries=128)
+def mean_error_interval(keys: tuple[RunKey, ...]) -> tuple[float, float, float]:
+    """(mean, low, high): the test MSE of the runs' per-image errors averaged image by image, with its 95% bootstrap
+    interval over test images (one run: its own interval, equal to the "all" row of `interval_table`). The runs
+    share one test set."""
+    from aecore.stats import OVERALL_STREAM, mean_interval
+
+    errors = np.mean([test_errors(key) for key in keys], axis=0)  # (n_runs, n_test) -> (n_test,)
+    interval = mean_interval(errors, stream=OVERALL_STREAM)
+    return interval.mean, interval.low, interval.high

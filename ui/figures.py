@@ -261,11 +261,12 @@ def log_ticks(low: float, high: float, most: int = 8) -> list[float]:
 
 
 def _log_axis(values: Sequence[float], title: str) -> dict:
-    """A log y axis spanning `values` (with a little room) whose ticks read as plain numbers."""
+    """A log y axis whose ticks read as plain numbers, chosen for `values` (every value drawn on it) with a little
+    room; plotly's autorange still frames the data, so a tick outside it is simply not shown."""
     finite = np.asarray([v for v in values if v is not None and np.isfinite(v) and v > 0], dtype=np.float64)
     low, high = (float(finite.min()), float(finite.max())) if len(finite) else (1e-3, 1.0)
     low, high = low / 1.15, high * 1.15
-    axis = {"type": "log", "title": title, "range": [np.log10(low), np.log10(high)]}
+    axis = {"type": "log", "title": title}
     ticks = log_ticks(low, high)
     if len(ticks) >= 2:  # otherwise plotly's own ticks (a range this narrow has no minor-tick clutter)
         axis.update(tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
@@ -628,3 +629,164 @@ def latent_map_groups(
     groups = [("better", order, {"color": colours, "opacity": 0.8})]
     legend_only = [(f"{s.label} better", np.array([], dtype=int), {"color": s.colour}) for s in (own, other)]
     return groups + legend_only, "rebuilt better by"
+
+
+# --- studies and training seeds ------------------------------------------------------------------------------
+# Optuna's own plots of a study, and the spread of results across training seeds beside intervals over test images.
+
+STUDY_TARGET = "validation MSE"  # what every study minimises: a trial's lowest validation loss
+
+
+def _study_of(trials: Sequence) -> object:
+    """An in-memory Optuna study holding the finished trials (FrozenTrial), for Optuna's plot functions."""
+    import optuna
+    from optuna.trial import TrialState
+
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "a new study created in memory" line per figure
+    try:
+        study = optuna.create_study(direction="minimize")
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    study.add_trials([t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)])
+    return study
+
+
+LOSS_TICKS = (0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)  # readable ticks on a log loss axis
+
+
+def _study_layout(fig: go.Figure, height: int) -> go.Figure:
+    fig.update_layout(height=height, margin={"t": 40, "l": 60, "r": 20, "b": 10}, template="plotly_white",
+                      title={"font": {"size": 14}})  # fmt: skip
+    return fig
+
+
+def study_history_figure(trials: Sequence) -> go.Figure:
+    """Optuna's optimisation history: each finished trial's validation MSE and the best so far."""
+    from optuna.visualization import plot_optimization_history
+
+    fig = plot_optimization_history(_study_of(trials), target_name=STUDY_TARGET)
+    fig.update_layout(title={"text": "Each complete trial, and the best so far"}, legend=LEGEND_BELOW)
+    return _study_layout(fig, 380)
+
+
+def study_parallel_figure(trials: Sequence) -> go.Figure:
+    """Optuna's parallel coordinates: every complete trial's parameters, coloured by its validation MSE."""
+    from optuna.visualization import plot_parallel_coordinate
+
+    fig = plot_parallel_coordinate(_study_of(trials), target_name=STUDY_TARGET)
+    fig.update_layout(title={"text": "Parameters of the complete trials"})
+    return _study_layout(fig, 380)
+
+
+def study_intermediate_figure(trials: Sequence) -> go.Figure:
+    """Optuna's intermediate values: the validation MSE each trial reported after every epoch (pruned trials stop
+    early)."""
+    from optuna.visualization import plot_intermediate_values
+
+    fig = plot_intermediate_values(_study_of(trials))
+    fig.update_layout(title={"text": "Validation MSE after each epoch, one line per trial (pruned ones stop early)"},
+                      xaxis_title="epoch", showlegend=False,
+                      yaxis={"title": STUDY_TARGET, "type": "log", "tickvals": list(LOSS_TICKS), "tickformat": ".2~g"})
+    fig.update_traces(hovertemplate="%{fullData.name}: epoch %{x}, validation MSE %{y:.5f}<extra></extra>")
+    return _study_layout(fig, 380)
+
+
+def seed_strip_figure(seeds: pd.DataFrame, runs: pd.DataFrame, series: Sequence[Series]) -> go.Figure:
+    """For each slot, two rows: every training seed of its config (dots, a tick at their mean) and the slot's own run
+    with its 95% interval over test images (a diamond with whiskers).
+
+    seeds : slot, seed, test_mse (every seed of each slot's config); runs : slot, seed, test_mse, ci_low, ci_high.
+    """
+    fig = go.Figure()
+    rows: list[str] = []
+    for s in series:
+        mine = seeds[seeds["slot"] == s.id].sort_values("seed")
+        run = runs[runs["slot"] == s.id].iloc[0]
+        spread_row = f"<b>{_html(s.label)}</b>: {len(mine)} training seeds"
+        run_row = f"<b>{_html(s.label)}</b>: this run (seed {run['seed']}),<br>95% interval over test images"
+        rows += [spread_row, run_row]
+        fig.add_scatter(y=[spread_row] * len(mine), x=mine["test_mse"], mode="markers", showlegend=False,
+                        marker={"color": s.colour, "size": 11, "opacity": 0.75, "line": {"color": "white", "width": 1}},
+                        customdata=mine["seed"], hovertemplate="seed %{customdata}: test MSE %{x:.5f}<extra></extra>")
+        mean = float(mine["test_mse"].mean())
+        fig.add_scatter(y=[spread_row], x=[mean], mode="markers", showlegend=False,
+                        marker={"symbol": "line-ns-open", "size": 26, "color": s.colour, "line": {"width": 3}},
+                        hovertemplate=f"mean of {len(mine)} seeds: {mean:.5f}<extra></extra>")  # fmt: skip
+        fig.add_scatter(y=[run_row], x=[run["test_mse"]], mode="markers", showlegend=False,
+                        marker={"symbol": "diamond", "size": 12, "color": s.colour},
+                        error_x={"type": "data", "array": [run["ci_high"] - run["test_mse"]],
+                                 "arrayminus": [run["test_mse"] - run["ci_low"]], "thickness": 2, "width": 8},
+                        hovertemplate=f"seed {run['seed']}: {run['test_mse']:.5f}<br>95% interval over test images "
+                                      f"{run['ci_low']:.5f}–{run['ci_high']:.5f}<extra></extra>")  # fmt: skip
+    fig.update_layout(height=90 + 55 * len(rows), margin={"t": 10, "b": 10, "l": 10}, showlegend=False,
+                      xaxis={"title": "test MSE", "tickformat": ".4f"},
+                      yaxis={"categoryorder": "array", "categoryarray": rows[::-1]})  # fmt: skip
+    return fig
+
+
+def per_digit_seed_figure(spread: pd.DataFrame, intervals: pd.DataFrame, series: Sequence[Series]) -> go.Figure:
+    """Per digit and overall, for each slot: the mean across training seeds with bars from min to max (filled
+    circles), and the slot's own run with its 95% interval over test images (open diamonds).
+
+    spread : slot, digit, n_seeds, mean, min, max; intervals : digit, `<slot> MSE`, `<slot> CI low`, `<slot> CI high`
+    (as aecore.stats.interval_table returns).
+    """
+    fig = go.Figure()
+    for s in series:
+        rows = spread[spread["slot"] == s.id]
+        if len(rows):
+            n = int(rows["n_seeds"].iloc[0])
+            fig.add_scatter(x=rows["digit"], y=rows["mean"], mode="markers", name=f"{s.label}: across {n} training "
+                            "seeds (mean, min–max)", marker={"color": s.colour, "size": 9},
+                            error_y={"type": "data", "array": rows["max"] - rows["mean"],
+                                     "arrayminus": rows["mean"] - rows["min"], "thickness": 2.5, "width": 0},
+                            hovertemplate="digit %{x}: mean %{y:.5f}<extra></extra>")  # fmt: skip
+        if f"{s.id} MSE" in intervals:
+            mse = intervals[f"{s.id} MSE"]
+            fig.add_scatter(x=intervals["digit"], y=mse, mode="markers", name=f"{s.label}: this run, 95% interval "
+                            "over test images", marker={"color": s.colour, "size": 9, "symbol": "diamond-open",
+                                                        "line": {"width": 2}},
+                            error_y={"type": "data", "array": intervals[f"{s.id} CI high"] - mse,
+                                     "arrayminus": mse - intervals[f"{s.id} CI low"], "thickness": 1.2, "width": 5},
+                            hovertemplate="digit %{x}: %{y:.5f}<extra></extra>")  # fmt: skip
+    fig.update_layout(height=400, scattermode="group", xaxis=_digit_axis(intervals["digit"]), yaxis_title="test MSE",
+                      margin={"t": 10}, legend=LEGEND_BELOW)  # fmt: skip
+    return fig
+
+
+def sweep_seed_figure(
+    points: pd.DataFrame,
+    series: Sequence[Series],
+    baseline_colour: str,
+    marks: Sequence[tuple[float, float, str, str]] = (),
+) -> go.Figure:
+    """The sweep chart (see `sweep_figure`) with each point's 95% interval over test images as thin whiskers and,
+    where a config has several training seeds, the mean across them with bars from min to max (open diamonds,
+    set a little to the right).
+
+    points : as aecore.seeds.sweep_points returns, plus ci_low, ci_high (the interval of test_mse over test images).
+    """
+    fig = sweep_figure(points, series, baseline_colour, marks)
+    for s in series:
+        rows = points[points["model"] == s.id].sort_values("latent_dims")
+        fig.update_traces(selector={"name": s.label},
+                          error_y={"type": "data", "array": rows["ci_high"] - rows["test_mse"],
+                                   "arrayminus": rows["test_mse"] - rows["ci_low"], "thickness": 1, "width": 4})
+        seeded = rows[rows["n_seeds"] >= 2]
+        if seeded.empty:
+            continue
+        fig.add_scatter(x=seeded["latent_dims"] * 1.12, y=seeded["mean"], mode="markers", showlegend=False,
+                        name=f"{s.label}: across training seeds (mean, min–max)",
+                        marker={"symbol": "diamond-open", "size": 10, "color": s.colour, "line": {"width": 2}},
+                        error_y={"type": "data", "array": seeded["max"] - seeded["mean"],
+                                 "arrayminus": seeded["mean"] - seeded["min"], "thickness": 2.5, "width": 0},
+                        customdata=np.column_stack([seeded["latent_dims"], seeded["n_seeds"], seeded["sd"]]),
+                        hovertemplate="latent %{customdata[0]}: mean of %{customdata[1]} training seeds %{y:.5f}"
+                                      "<br>sd %{customdata[2]:.5f}<extra></extra>")  # fmt: skip
+    drawn = [points[c] for c in ("test_mse", "pca_mse", "ci_low", "ci_high", "min", "max") if c in points]
+    fig.update_layout(yaxis=_log_axis([v for column in drawn for v in column], "test MSE"))  # whiskers included
+    if (points["n_seeds"] >= 2).any():  # one legend entry says what every open diamond is
+        fig.add_scatter(x=[None], y=[None], mode="markers", name="mean across training seeds (bar: min–max)",
+                        marker={"symbol": "diamond-open", "size": 10, "color": TEXT_GREY, "line": {"width": 2}})
+    return fig

@@ -34,6 +34,8 @@ PAGES: tuple[PageEntry, ...] = (
               "What do the models make of a digit you draw?"),
     PageEntry("pages/bottleneck_sweep.py", "Bottleneck sweep", ":material/tune:",
               "How much does a wider code buy, against PCA at the same width?"),
+    PageEntry("pages/studies.py", "Studies", ":material/science:",
+              "Which sweeps and tuning studies ran, what did each trial score, and which run came out best?"),
     PageEntry("pages/latent_quality.py", "Latent quality", ":material/verified:",
               "How well do the codes tell the ten digits apart?"),
     PageEntry("pages/runs.py", "Runs", ":material/folder_open:",

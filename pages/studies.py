@@ -1,0 +1,56 @@
+"""Studies: the Optuna sweeps and tuning studies in the local storage, a study's trials and Optuna's plots of them,
+a trial's run into slot A or B, and a form that starts a sweep as the training job."""
+
+import streamlit as st
+
+from ui import cache, studies_view, widgets
+from ui.figures import study_history_figure, study_intermediate_figure, study_parallel_figure
+
+st.title("Studies")
+st.markdown(
+    "Sweeps and tuning run as Optuna studies (`python -m aecore sweep`, `tune`, or the form below). Every trial "
+    "that finishes is an ordinary run in the checkpoints folder; a study minimises the **validation** MSE (the "
+    "lowest over a run's epochs), never a test-set number. Pruned trials stopped early and saved no run."
+)
+comparison = widgets.current()
+slots = ", ".join(widgets.slot_heading(comparison, s.name) for s in comparison.slots)
+st.markdown(f"In the slots now: {slots}" if slots else "Both slots are empty.", unsafe_allow_html=True)
+
+url = studies_view.storage_url()
+signature = cache.studies_signature(url)
+table = cache.studies(url, signature)
+if table.empty:
+    st.info("No studies in this checkpoints folder yet: start a sweep below, or run `python -m aecore sweep` or "
+            "`tune`.", icon=":material/info:")  # fmt: skip
+else:
+    st.dataframe(table.rename(columns={"best_value": "best validation MSE", "best_run_id": "best run"}),
+                 hide_index=True, key="studies_table",
+                 column_config={"best validation MSE": st.column_config.NumberColumn(format="%.5f")})  # fmt: skip
+    st.caption(f"Storage: {widgets.escape(url)}")
+    names = list(table["study"])
+    name = st.selectbox("Study", names, key="studies_study")
+    kind = table.loc[table["study"] == name, "kind"].item()
+    trials = cache.study_trials(url, name, signature)
+    st.subheader(f"Trials of {name}")
+    st.dataframe(studies_view.trial_table(trials), hide_index=True, key="studies_trials",
+                 height=widgets.table_height(min(len(trials), 20)),
+                 column_config={"validation MSE": st.column_config.NumberColumn(format="%.5f"),
+                                "learning_rate": st.column_config.NumberColumn(format="%.3g"),
+                                "seconds": st.column_config.NumberColumn(format="%.0f")})  # fmt: skip
+    widgets.csv_download(trials, f"{name}_trials.csv", "studies_trials_csv")
+    frozen = cache.study_frozen_trials(url, name, signature)
+    if (trials["state"] == "COMPLETE").any():
+        charts = st.columns(2) if kind == "tune" else [st.container()]
+        with charts[0]:
+            st.plotly_chart(study_parallel_figure(frozen), key="studies_parallel", width="stretch")
+        if kind == "tune":
+            with charts[1]:
+                st.plotly_chart(study_history_figure(frozen), key="studies_history", width="stretch")
+            st.plotly_chart(study_intermediate_figure(frozen), key="studies_intermediate", width="stretch")
+    if kind == "sweep":
+        st.caption("A sweep's runs also appear as a curve on the Bottleneck sweep page.")
+    st.subheader("Put a trial's run into a slot")
+    studies_view.trial_to_slot(trials, widgets.registry()[0])
+
+st.subheader("Start a sweep")
+studies_view.sweep_form()

@@ -1,0 +1,151 @@
+"""Page parts for Optuna studies: the local storage, putting a trial's run into a slot, the form that starts a
+sweep as a job, and what the job panel says about a study job."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from aecore import architectures
+from aecore.compare import SLOTS
+from aecore.config import ConfigError
+from aecore.runstore import RunInfo, default_checkpoint_root
+from ui import cache, session, widgets
+
+STARTED_HERE = "study_jobs_started_here"  # ids of the study jobs this browser session started
+TRIAL_COLUMNS = ["number", "state", "value", "model", "bottleneck", "seed", "learning_rate", "epochs", "batch_size",
+                 "run_id", "reused", "duplicate_of", "error", "seconds"]  # fmt: skip
+
+
+def storage_url() -> str:
+    """The local study storage: `studies.db` beside the checkpoints folder."""
+    from aecore.studies import default_storage
+
+    return default_storage(default_checkpoint_root())
+
+
+def trial_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """The trials as the page shows them: the columns that say something about this study, value named."""
+    shown = trials[[c for c in TRIAL_COLUMNS if c in trials.columns]]
+    shown = shown.loc[:, [c for c in shown.columns if c in ("number", "state", "value") or shown[c].notna().any()]]
+    return shown.rename(columns={"value": "validation MSE"})
+
+
+def trial_to_slot(trials: pd.DataFrame, runs: dict[str, RunInfo]) -> None:
+    """Pick a complete trial whose run is in this checkpoints folder and put its run into slot A or B."""
+    complete = trials[(trials["state"] == "COMPLETE") & trials["run_id"].isin(list(runs))]
+    complete = complete.drop_duplicates("run_id")
+    if complete.empty:
+        st.info("No complete trial of this study has its run in this checkpoints folder (a run trained on another "
+                "machine lives in that machine's folder).", icon=":material/info:")  # fmt: skip
+        return
+    labels = {row.run_id: f"trial {row.number} · {_trial_label(runs[row.run_id])} · validation MSE {row.value:.5f}"
+              for row in complete.itertuples()}  # fmt: skip
+    run_id = st.selectbox("Trial", list(labels), format_func=labels.get, key="studies_trial")
+    st.caption(f"run {widgets.escape(run_id)}")
+    columns = st.columns(len(SLOTS))
+    for column, slot in zip(columns, SLOTS, strict=True):
+        column.button(f"Put into slot {slot}", key=f"studies_put_{slot}", on_click=session.put, args=(slot, run_id),
+                      icon=":material/input:", width="stretch")  # fmt: skip
+
+
+def _trial_label(run: RunInfo) -> str:
+    """What tells a study's runs apart, without the test score: trials are chosen on validation loss."""
+    c = run.config
+    return (f"{c.spec.title} b={c.bottleneck} · {c.epochs} ep · batch {c.batch_size} · lr {c.learning_rate:.3g} · "
+            f"seed {c.seed}")  # fmt: skip
+
+
+def _whole_numbers(text: str, name: str) -> tuple[int, ...]:
+    parts = text.replace(",", " ").split()
+    try:
+        return tuple(int(part) for part in parts)
+    except ValueError:
+        raise ConfigError(f"{name} must be whole numbers separated by spaces, e.g. 2 4 8; got {text!r}") from None
+
+
+def _optional_number(text: str, name: str) -> int | None:
+    values = _whole_numbers(text, name)
+    if len(values) > 1:
+        raise ConfigError(f"{name} takes one number or nothing; got {text!r}")
+    return values[0] if values else None
+
+
+def sweep_form() -> None:
+    """A small form that starts a grid sweep study as the one training job; the job panel then shows its trials."""
+    from aecore.studies import SweepSpec
+
+    specs = {spec.name: spec for spec in architectures.ARCHITECTURES}
+    with st.form("study_sweep_form"):
+        models = st.multiselect("Architectures", list(specs), default=[architectures.DEFAULT_PAIR[0]],
+                                format_func=lambda name: specs[name].title, key="study_models")  # fmt: skip
+        left, middle = st.columns(2)
+        bottlenecks = left.text_input("Bottlenecks", "2 4 8", key="study_bottlenecks",
+                                      help="conv and dae: code channels, 16 latent dims each")  # fmt: skip
+        seeds = middle.text_input("Seeds", "0 1 2", key="study_seeds", help="one run per seed at every grid point")
+        epochs = left.text_input("Epochs", "", key="study_epochs", placeholder="recipe's")
+        limit = middle.text_input("Train on the first N images only", "", key="study_train_limit",
+                                  placeholder="all (e.g. 500 for a quick sweep)")  # fmt: skip
+        submitted = st.form_submit_button("Start sweep", type="primary", key="study_submit", icon=":material/tune:")
+    st.caption("Every grid point is a run with the recipe's defaults and the settings above; points that already "
+               "have a run are reused instantly. Starting the same sweep again resumes its study.")  # fmt: skip
+    if not submitted:
+        return
+    try:
+        spec = SweepSpec(models=tuple(models), bottlenecks=_whole_numbers(bottlenecks, "bottlenecks"),
+                         seeds=_whole_numbers(seeds, "seeds"), epochs=_optional_number(epochs, "epochs"),
+                         train_limit=_optional_number(limit, "the image limit"))  # fmt: skip
+    except ConfigError as error:
+        st.error(f"Not started: {widgets.escape(error)}", icon=":material/error:")
+        return
+    from aecore.jobs import JobBusy
+
+    try:
+        job_id = cache.training_jobs().start_study(spec, root=default_checkpoint_root())
+    except JobBusy as error:
+        st.warning(f"Not started: {widgets.escape(error)}", icon=":material/hourglass_top:")
+        return
+    st.session_state[STARTED_HERE] = st.session_state.get(STARTED_HERE, set()) | {job_id}
+    st.rerun()  # the frame draws the job panel above the page
+
+
+def started_here(job_id: int) -> bool:
+    return job_id in st.session_state.get(STARTED_HERE, set())
+
+
+def live_title(snapshot) -> str:
+    """The job panel's heading for a running study job: which study, trial i of n, the config, the epoch."""
+    owner = "started here" if started_here(snapshot.job_id) else "started in another browser tab or session"
+    heading = f"**Job {snapshot.job_id}: {snapshot.study_kind} study {widgets.escape(snapshot.study)}**"
+    config = snapshot.config
+    if not snapshot.trial or config is None:
+        now = "starting the training process and opening the study…"
+    else:
+        c = config
+        now = (f"trial {snapshot.trial} of {snapshot.trials}: {widgets.escape(c.spec.title)} bottleneck "
+               f"{c.bottleneck} · seed {c.seed} · {widgets.escape(c.run_id)} · epoch {snapshot.epoch or '–'} of "
+               f"{c.epochs}")  # fmt: skip
+    return f"{heading} · {now}  \n{owner}; every open tab sees this job and can cancel it"
+
+
+def job_result(snapshot) -> None:
+    """What a finished, cancelled or failed study job did, until dismissed."""
+    from aecore.jobs import CANCELLED, FAILED
+
+    with st.container(border=True, key="job_result"):
+        trained = [r for r in snapshot.run_ids if r not in snapshot.reused]
+        states = pd.Series(snapshot.trial_states, dtype=object).value_counts()
+        summary = (f"{len(trained)} run(s) trained, {len(snapshot.reused)} reused, {states.get('PRUNED', 0)} pruned, "
+                   f"{states.get('FAIL', 0)} failed")  # fmt: skip
+        study = widgets.escape(snapshot.study)
+        if snapshot.state == CANCELLED:
+            st.warning(f"Study {study} cancelled ({summary}): {widgets.escape(snapshot.message)}.",
+                       icon=":material/stop_circle:")
+        elif snapshot.state == FAILED:
+            st.error(f"Study {study} failed ({summary}): {widgets.escape(snapshot.message)}.", icon=":material/error:")
+        else:
+            st.success(f"Study {study} is done: {summary}. Its trials are on the Studies page, its curve on the "
+                       "Bottleneck sweep page.", icon=":material/check_circle:")  # fmt: skip
+        if st.button("Dismiss", key="job_dismiss"):
+            session.dismiss(snapshot.job_id)
+            st.rerun()
