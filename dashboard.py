@@ -32,7 +32,7 @@ def navigation() -> StreamlitPage:
         for index, entry in enumerate(PAGES)
         if (HERE / entry.path).is_file()
     ]
-    return st.navigation(pages)
+    return st.navigation(pages, expanded=True)  # every page listed: collapsed, 13 pages hid the last three
 
 
 def adopt_finished_job(runs: dict) -> None:

@@ -15,10 +15,10 @@ from ui.theme import SLOT_COLOURS, baseline_colour, extra_colour
 st.title("Bottleneck sweep")
 st.markdown(
     "How much does a wider code buy? Each point is a separate run that differs from its neighbours only in the "
-    "bottleneck; the grey line is PCA keeping the same number of dimensions, fit on the same training images. "
-    "All errors are on the held-out **test** set. More runs: the sweep form on the Studies page, or "
-    "`python -m aecore sweep --bottlenecks 2 4 8 16 32 64 --models mlp --seeds 0 1 2` (conv: latent dims = 16 × "
-    "bottleneck); runs that already exist are reused, not retrained."
+    "bottleneck; the grey line is PCA keeping the same number of dimensions, fit on the same training images, "
+    "reconstructions clipped to [0, 1]. All errors are on the held-out **test** set. More runs: the sweep form on "
+    "the Studies page, or `python -m aecore sweep --bottlenecks 2 4 8 16 32 64 --models mlp --seeds 0 1 2` (conv: "
+    "latent dims = 16 × bottleneck); runs that already exist are reused, not retrained."
 )
 runs, _ = widgets.registry()
 every = list(runs.values())

@@ -8,7 +8,7 @@ import streamlit as st
 from aecore.compare import RunKey
 from aecore.metrics import ranked_indices
 from ui import cache, widgets
-from ui.figures import ImageRow, image_rows_figure
+from ui.figures import ImageRow
 from ui.theme import TEXT_GREY
 
 GALLERY_MAX = 16
@@ -44,10 +44,10 @@ for s in drawn:
     key = keys[s.id]
     recon, absolute, mse = (cache.reconstructions(key, indices) if isinstance(key, RunKey)
                             else cache.pca_reconstructions(key, indices))  # fmt: skip
-    rows.append(ImageRow(s.label, recon, colour=s.colour, captions=tuple(f"{e:.4f}" for e in mse)))
-    rows.append(ImageRow(f"{s.label.split(' · ')[0]} |x − x̂|", absolute, error=True, colour=s.colour))
-st.plotly_chart(image_rows_figure(rows, title_width=230), key="gallery_figure", width="content",
-                config={"displayModeBar": False})
+    rows.append(ImageRow(s.label, recon, colour=s.colour, captions=tuple(f"{e:.4f}" for e in mse), space_above=8))
+    rows.append(ImageRow(f"{s.short} |x − x̂|", absolute, error=True, colour=s.colour))
+widgets.gallery(rows, "gallery_figure")
+widgets.pca_caption(comparison)
 
 table = pd.DataFrame({"rank": np.arange(1, len(indices) + 1), "test index": indices, "digit": labels[chosen]})
 for s in drawn:

@@ -18,15 +18,14 @@ drawn = widgets.series(comparison)
 labels = {s.id: s.label for s in drawn}
 table = cache.latent_quality(widgets.methods(comparison), comparison.slots[0].run.config.dataset)
 
-left, right = st.columns([2, 3])
-with left:
-    shown = table.assign(method=table["method"].map(labels)).rename(columns={
-        "latent_dims": "latent dims", "knn_accuracy": "5-NN accuracy", "probe_accuracy": "linear-probe accuracy"})
-    st.dataframe(shown.style.format({"5-NN accuracy": "{:.1%}", "linear-probe accuracy": "{:.1%}"}),
-                 hide_index=True, key="latent_quality_table")
-    widgets.csv_download(shown, "latent_quality.csv", "latent_quality_csv")
-    best = table.loc[table["probe_accuracy"].idxmax()]
-    st.caption(f"Most linearly separable code: **{widgets.escape(labels[best['method']])}** "
-               f"({best['probe_accuracy']:.1%} on the test set).")
-with right:
-    st.plotly_chart(accuracy_bars(table, drawn), key="latent_quality_chart", width="stretch")
+st.plotly_chart(accuracy_bars(table, drawn), key="latent_quality_chart", width="stretch")
+widgets.pca_caption(comparison)
+# Below the chart, not beside it: in a narrow column the accuracy columns were cut off.
+shown = table.assign(method=table["method"].map(labels)).rename(columns={
+    "latent_dims": "latent dims", "knn_accuracy": "5-NN accuracy", "probe_accuracy": "linear-probe accuracy"})
+st.dataframe(shown.style.format({"5-NN accuracy": "{:.1%}", "linear-probe accuracy": "{:.1%}"}), hide_index=True,
+             key="latent_quality_table")
+best = table.loc[table["probe_accuracy"].idxmax()]
+st.caption(f"Most linearly separable code: **{widgets.escape(labels[best['method']])}** "
+           f"({best['probe_accuracy']:.1%} on the test set).")
+widgets.csv_download(shown, "latent_quality.csv", "latent_quality_csv")

@@ -6,9 +6,9 @@ import streamlit as st
 
 from aecore.compare import RunKey
 from ui import cache, widgets
-from ui.figures import ImageRow, image_rows_figure, mse_bars
+from ui.figures import ImageRow, mse_bars
 from ui.navigation import PAGES
-from ui.theme import SLOT_COLOURS, TEXT_GREY, baseline_colour
+from ui.theme import SLOT_COLOURS, TEXT_GREY, baseline_colour, column_width
 
 comparison = widgets.page_start(
     "Autoencoders side by side",
@@ -16,6 +16,9 @@ comparison = widgets.page_start(
     "compares how well the runs in slots **A** and **B** rebuild **held-out test digits**, against PCA keeping "
     "as many dimensions as each code. Lower mean squared error (MSE) is better. Pick the runs in the sidebar.",
 )
+with st.expander("What each page answers", expanded=True, icon=":material/map:"):
+    for entry in PAGES[1:]:  # one line each: two columns would cut the questions short
+        st.page_link(entry.path, label=f"**{entry.title}**: {entry.question}", icon=entry.icon)
 
 columns = st.columns(len(comparison.slots))
 for column, slot in zip(columns, comparison.slots, strict=True):
@@ -40,7 +43,8 @@ for column, slot in zip(columns, comparison.slots, strict=True):
         st.caption(f"Kept epoch {info.best_epoch} of {len(info.history)} · trained {info.train_seconds:,.0f} s · "
                    f"created {info.created}")
 
-chart, gallery = st.columns([2, 3])
+LAYOUT = (1, 2)  # the MSE chart beside the gallery
+chart, gallery = st.columns(LAYOUT)
 with chart:
     st.markdown("**Test MSE, lower is better**")
     rows = pd.DataFrame([
@@ -49,6 +53,7 @@ with chart:
         for s in comparison.slots
     ])  # fmt: skip
     st.plotly_chart(mse_bars(rows, baseline_colour(0)), key="overview_mse_chart", width="stretch")
+    widgets.pca_caption(comparison)
 
 with gallery:
     st.markdown("**One test digit of each class, as each run rebuilds it**")
@@ -62,8 +67,7 @@ with gallery:
         errors = own.test_errors[own.display_indices]
         image_rows.append(ImageRow(f"{s.name} · {s.label}", own.display_recon / 255.0, colour=SLOT_COLOURS[s.name],
                                    captions=tuple(f"{e:.4f}" for e in errors)))  # fmt: skip
-    st.plotly_chart(image_rows_figure(image_rows, tile_px=48), key="overview_gallery", width="content",
-                    config={"displayModeBar": False})
+    widgets.gallery(image_rows, "overview_gallery", tile_px=48, max_width=column_width(LAYOUT, 1))
     st.caption("Numbers under the reconstructions are each image's MSE. More on the Reconstructions page.")
 
 # --- across training seeds (studies-ui): every seed of each slot's config beside the run's interval over test
@@ -72,7 +76,3 @@ from ui import seeds_view  # noqa: E402
 
 seeds_view.overview_block(comparison)
 # --- end of across training seeds ---
-
-st.subheader("What each page answers")
-for entry in PAGES[1:]:
-    st.page_link(entry.path, label=f"**{entry.title}**: {entry.question}", icon=entry.icon)

@@ -8,8 +8,8 @@ import streamlit as st
 from aecore.compare import RunKey
 from aecore.own_digit import MAX_UPLOAD_BYTES, canvas_to_grey, preprocess, read_upload
 from ui import cache, widgets
-from ui.figures import ImageRow, digit_map, image_rows_figure
-from ui.theme import TEXT_GREY
+from ui.figures import ImageRow, digit_map
+from ui.theme import TEXT_GREY, column_width
 
 comparison = widgets.page_start(
     "Draw a digit",
@@ -21,7 +21,8 @@ drawn = widgets.series(comparison)
 
 source = st.radio("Input", ["Draw", "Upload"], horizontal=True, key="own_digit_source")
 grey = None
-left, right = st.columns([2, 3])
+LAYOUT = (2, 3)  # the canvas beside the reconstructions
+left, right = st.columns(LAYOUT)
 with left:
     if source == "Draw":
         from streamlit_drawable_canvas import st_canvas
@@ -56,13 +57,13 @@ if image is None:
 results = cache.reconstruct_one(widgets.methods(comparison), image, image)
 with right:
     tiles = np.stack([image[0, 0].numpy(), *(results[s.id][0] for s in drawn)])
-    captions = ("yours", *(f"{s.id}: {results[s.id][1]:.4f}" for s in drawn))
-    st.plotly_chart(image_rows_figure([ImageRow("MNIST-style, rebuilt", tiles, colour=TEXT_GREY, captions=captions)],
-                                      tile_px=80, title_width=160),
-                    key="own_digit_tiles", width="content", config={"displayModeBar": False})  # fmt: skip
+    captions = ("yours", *(f"{s.short}: {results[s.id][1]:.4f}" for s in drawn))
+    widgets.gallery([ImageRow("", tiles, colour=TEXT_GREY, captions=captions)], "own_digit_tiles", tile_px=80,
+                    max_width=column_width(LAYOUT, 1))
     table = pd.DataFrame({"method": [s.label for s in drawn], "MSE vs your digit": [results[s.id][1] for s in drawn]})
     st.dataframe(table.style.format({"MSE vs your digit": "{:.5f}"}), hide_index=True, key="own_digit_table")
     widgets.csv_download(table, "own_digit_mse.csv", "own_digit_csv")
+    widgets.pca_caption(comparison)
 
 st.subheader("Where your digit lands")
 st.caption("Each run's codes of the test digits, projected to 2-D with PCA (fit on those test codes); the star is "

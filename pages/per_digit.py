@@ -42,6 +42,7 @@ with left:
     widgets.csv_download(table, "per_digit_test_mse.csv", "per_digit_csv")
 with right:
     st.plotly_chart(per_digit_bars(long, drawn), key="per_digit_chart", width="stretch")
+    widgets.pca_caption(comparison)
 
 st.subheader("How sure is this?")
 st.caption("95% percentile-bootstrap intervals (2,000 resamples of the test images, seed 0). A paired difference "

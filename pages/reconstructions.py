@@ -5,7 +5,7 @@ import streamlit as st
 
 from aecore.compare import RunKey
 from ui import cache, widgets
-from ui.figures import ImageRow, image_rows_figure
+from ui.figures import ImageRow
 from ui.theme import SLOT_COLOURS, TEXT_GREY
 
 comparison = widgets.page_start(
@@ -34,10 +34,10 @@ rows = [ImageRow("original", cache.test_images(dataset_name, key), colour=TEXT_G
 for s in comparison.slots:
     recon, absolute, errors = results[s.name]
     rows.append(ImageRow(f"{s.name} · {s.label}", recon, colour=SLOT_COLOURS[s.name],
-                         captions=tuple(f"{e:.4f}" for e in errors)))
+                         captions=tuple(f"{e:.4f}" for e in errors), space_above=8 if show_errors else 0))
     if show_errors:
         rows.append(ImageRow(f"{s.name} |x − x̂|", absolute, error=True, colour=SLOT_COLOURS[s.name]))
-st.plotly_chart(image_rows_figure(rows), key="recon_images", width="content", config={"displayModeBar": False})
+widgets.gallery(rows, "recon_images")
 
 summary = st.columns(len(comparison.slots))
 for column, s in zip(summary, comparison.slots, strict=True):

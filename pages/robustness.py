@@ -6,8 +6,8 @@ import streamlit as st
 
 from aecore.robustness import CURVE_STRENGTHS, CURVE_UNITS, Corruption, corrupt, degradation
 from ui import cache, widgets
-from ui.figures import ImageRow, image_rows_figure, robustness_figure
-from ui.theme import TEXT_GREY
+from ui.figures import ImageRow, robustness_figure
+from ui.theme import TEXT_GREY, column_width
 
 comparison = widgets.page_start(
     "Robustness lab",
@@ -22,7 +22,8 @@ methods = widgets.methods(comparison)
 dataset_name = comparison.slots[0].run.config.dataset
 noise, square, shift = (CURVE_STRENGTHS[kind] for kind in ("noise", "occlusion", "shift"))
 
-left, right = st.columns([1, 2])
+LAYOUT = (1, 2)  # the controls beside the example
+left, right = st.columns(LAYOUT)
 with left:
     index = st.number_input("Test image (index into the test digits)", 0, len(cache.test_labels(dataset_name)) - 1,
                             0, key="robust_index")
@@ -39,17 +40,16 @@ with right:
     rows = [
         ImageRow("clean, corrupted", inputs, colour=TEXT_GREY, captions=("clean", "input")),
         ImageRow("rebuilt", outputs, colour=TEXT_GREY,
-                 captions=tuple(f"{s.id}: {results[s.id][1]:.4f}" for s in drawn)),
+                 captions=tuple(f"{s.short}: {results[s.id][1]:.4f}" for s in drawn)),
     ]  # fmt: skip
     # Rows need equal lengths: pad the inputs row with blank tiles when more methods than two are shown.
     if len(outputs) > len(inputs):
         blank = np.ones((len(outputs) - len(inputs), 32, 32), dtype=np.float32)
         rows[0] = ImageRow("clean, corrupted", np.concatenate([inputs, blank]), colour=TEXT_GREY,
                            captions=("clean", "input"))
-    st.plotly_chart(image_rows_figure(rows, tile_px=80, title_width=130), key="robust_example", width="content",
-                    config={"displayModeBar": False})
-    st.caption("Numbers are MSE against the clean image. " + " · ".join(f"{s.id} = {widgets.escape(s.label)}"
-                                                                        for s in drawn))
+    widgets.gallery(rows, "robust_example", tile_px=80, max_width=column_width(LAYOUT, 1))
+    runs = "; ".join(widgets.escape(s.label) for s in drawn if s.short != s.label)  # "A · MLP; B · Conv"
+    st.caption(f"Numbers are MSE against the clean image ({runs}).")
 
 st.subheader("Error against corruption strength")
 curves = cache.robustness_curves(methods, dataset_name)
@@ -58,6 +58,7 @@ st.caption(f"Mean MSE against the clean image over a fixed subset of {n} test di
            "digit); shaded bands are 95% bootstrap intervals. Noise is seeded, so the curves are repeatable; the "
            "sliders above span the same ranges as the curves.")
 st.plotly_chart(robustness_figure(curves, drawn, CURVE_UNITS), key="robust_curves", width="stretch")
+widgets.pca_caption(comparison)
 growth = degradation(curves, "noise")
 labels = {s.id: s.label for s in drawn}
 least = growth.idxmin()

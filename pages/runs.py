@@ -3,7 +3,7 @@ default), export the table."""
 
 import streamlit as st
 
-from aecore.compare import SLOTS, run_table
+from aecore.compare import SLOTS, picker_label, run_table
 from aecore.runstore import CheckpointError, default_checkpoint_root, delete_run
 from ui import cache, session, widgets
 
@@ -18,6 +18,12 @@ if not runs:
     st.info("No readable runs yet: train one from the sidebar.", icon=":material/info:")
     st.stop()
 table = run_table(list(runs.values()))
+in_slots = {st.session_state.get(session.SLOT_KEYS[slot]): slot for slot in SLOTS}
+shipped = {session.default_run_id(slot) for slot in SLOTS}
+# The run id is a hash: the columns that name a run come first, the id last, and where each run sits now in front.
+table.insert(0, "slot", [in_slots.get(run_id, "") for run_id in table["run"]])
+table.insert(1, "shipped", [run_id in shipped for run_id in table["run"]])
+table = table[[c for c in table.columns if c != "run"] + ["run"]]
 
 filters = st.columns([3, 2])
 text = filters[0].text_input("Filter", key="runs_filter", placeholder="part of a run id, e.g. vae or seed",
@@ -36,6 +42,7 @@ shown = shown.reset_index(drop=True)
 
 event = st.dataframe(
     shown, hide_index=True, key="runs_table", on_select="rerun", selection_mode="single-row",
+    height=widgets.table_height(min(len(shown), 25)),
     column_config={
         "test MSE": st.column_config.NumberColumn(format="%.5f"),
         "PCA MSE": st.column_config.NumberColumn(format="%.5f"),
@@ -45,15 +52,17 @@ event = st.dataframe(
         "training images": st.column_config.NumberColumn(format="localized"),
         "training s": st.column_config.NumberColumn(format="%.0f"),
         "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        "run": st.column_config.TextColumn("run id"),
+        "shipped": st.column_config.CheckboxColumn(help="a shipped default: every new session opens on it"),
     },
 )  # fmt: skip
 st.caption(f"{len(shown)} of {len(table)} runs shown.")
-widgets.csv_download(table, "runs.csv", "runs_csv")
+widgets.csv_download(table.drop(columns=["slot", "shipped"]), "runs.csv", "runs_csv")
 
 selected = event.selection.rows if event is not None else []
 if selected:
     run_id = shown.iloc[selected[0]]["run"]
-    st.markdown(f"**Selected:** `{widgets.escape(run_id)}`")
+    st.markdown(f"**Selected:** {widgets.escape(picker_label(runs[run_id]))} · `{run_id}`")
     actions = st.columns(len(SLOTS) + 1)
     for column, slot in zip(actions, SLOTS, strict=False):
         column.button(f"Put into slot {slot}", key=f"runs_put_{slot}", on_click=session.put, args=(slot, run_id),
@@ -63,12 +72,11 @@ if selected:
 
 pending = st.session_state.get(CONFIRM)
 if pending in runs:
-    shipped = pending in {session.default_run_id(slot) for slot in SLOTS}
     with st.container(border=True, key="runs_confirm"):
-        st.warning(f"Delete `{widgets.escape(pending)}` for good? Its weights, artefacts and cached maps are removed.",
-                   icon=":material/delete_forever:")
+        st.warning(f"Delete {widgets.escape(picker_label(runs[pending]))} (`{pending}`) for good? Its weights, "
+                   "artefacts and cached maps are removed.", icon=":material/delete_forever:")
         sure = True
-        if shipped:
+        if pending in shipped:
             sure = st.checkbox("This is a shipped default run, opened by every new session. Delete it anyway.",
                                key="runs_confirm_shipped")
         yes, no = st.columns(2)

@@ -1,14 +1,13 @@
 """Training timeline: the probe digits as the runs in A and B rebuilt them after every epoch, beside the losses."""
 
-import numpy as np
 import streamlit as st
 
-from aecore.compare import RunKey
 from ui import cache, widgets
-from ui.figures import Curve, ImageRow, image_rows_figure, loss_curves
-from ui.theme import SLOT_COLOURS, TEXT_GREY
+from ui.figures import Curve, ImageRow, loss_curves, probe_rows
+from ui.theme import SLOT_COLOURS, TEXT_GREY, column_width
 
 EPOCH, PLAYING = "timeline_epoch", "timeline_playing"
+LAYOUT = (3, 2)  # the probe digits beside the loss curves
 
 comparison = widgets.page_start(
     "Training timeline",
@@ -17,17 +16,20 @@ comparison = widgets.page_start(
     "with the epoch marked on the loss curves.",
 )
 
-timelines = {s.name: cache.timeline(RunKey.of(s.run)) for s in comparison.slots}
-missing = [s for s in comparison.slots if timelines[s.name] is None]
-for s in missing:
-    st.info(f"{s.name} · {widgets.escape(s.label)} was trained before timelines were recorded; retrain it to get one.",
-            icon=":material/info:")
+timelines = {s.name: cache.timeline(s.key) for s in comparison.slots}
+for s in comparison.slots:
+    if timelines[s.name] is None:
+        st.info(f"{s.name} · {widgets.escape(s.label)} was trained before timelines were recorded; retrain it to get "
+                "one.", icon=":material/info:")  # fmt: skip
 slots = [s for s in comparison.slots if timelines[s.name] is not None]
 if not slots:
     st.stop()
 last = max(len(timelines[s.name].frames) for s in slots)
 st.session_state.setdefault(EPOCH, last)
 st.session_state.setdefault(PLAYING, False)
+first = timelines[slots[0].name]
+rows_of = probe_rows(first.probe_labels)  # each column one digit class
+originals = cache.probe_images(slots[0].run.config.dataset, tuple(int(p) for p in first.probe_positions))
 
 
 def toggle_play() -> None:
@@ -36,37 +38,51 @@ def toggle_play() -> None:
     st.session_state[PLAYING] = not st.session_state[PLAYING]
 
 
-@st.fragment(run_every=0.6 if st.session_state[PLAYING] else None)
-def player() -> None:
-    if st.session_state[PLAYING]:
-        if st.session_state[EPOCH] >= last:
-            st.session_state[PLAYING] = False
-        else:
-            st.session_state[EPOCH] += 1
-    controls = st.columns([1, 6])
-    controls[0].button("Pause" if st.session_state[PLAYING] else "Play", key="timeline_play", on_click=toggle_play,
-                       icon=":material/pause:" if st.session_state[PLAYING] else ":material/play_arrow:")
-    epoch = controls[1].slider("Epoch", 1, last, key=EPOCH)
-    first = timelines[slots[0].name]
-    originals = cache.probe_images(slots[0].run.config.dataset, tuple(int(p) for p in first.probe_positions))
-    rows = [ImageRow("validation digit", originals, colour=TEXT_GREY)]
+def image_rows(epoch: int) -> list[ImageRow]:
+    """The probe digits (one block of rows) and each run's reconstructions of them after `epoch`."""
+    rows = [ImageRow("validation" if r == 0 else "", originals[order], colour=TEXT_GREY)
+            for r, order in enumerate(rows_of)]
     for s in slots:
         frames = timelines[s.name].frames
         shown = min(epoch, len(frames))
-        note = "" if shown == epoch else f" (ended at {shown})"
-        rows.append(ImageRow(f"{s.name} · epoch {shown}{note}", frames[shown - 1] / 255.0, colour=SLOT_COLOURS[s.name]))
-    st.markdown(f"**After epoch {epoch} of {last}**")
-    st.plotly_chart(image_rows_figure(rows, tile_px=44, title_width=170), key="timeline_images", width="content",
-                    config={"displayModeBar": False})
-    curves = [
+        title = f"{s.name} · epoch {shown}" + ("" if shown == epoch else " (its last)")
+        rows += [ImageRow(title if r == 0 else "", frames[shown - 1][order] / 255.0, colour=SLOT_COLOURS[s.name],
+                          space_above=8 if r == 0 else 0) for r, order in enumerate(rows_of)]  # fmt: skip
+    return rows
+
+
+TICKING = st.session_state[PLAYING]  # a fragment's timer is fixed when the page defines it
+
+
+@st.fragment(run_every=0.6 if TICKING else None)
+def player() -> None:
+    if st.session_state[PLAYING] and st.session_state[EPOCH] >= last:
+        st.session_state[PLAYING] = False
+    elif st.session_state[PLAYING] and TICKING:
+        st.session_state[EPOCH] += 1
+    if st.session_state[PLAYING] != TICKING:
+        st.rerun(scope="app")  # Play, Pause or the last epoch: start or stop the timer with a run of the whole page
+    if last > 1:
+        controls = st.columns([1, 6])
+        controls[0].button("Pause" if st.session_state[PLAYING] else "Play", key="timeline_play", on_click=toggle_play,
+                           icon=":material/pause:" if st.session_state[PLAYING] else ":material/play_arrow:")
+        epoch = controls[1].slider("Epoch", 1, last, key=EPOCH)
+    else:  # a slider from 1 to 1 is refused by Streamlit
+        epoch = 1
+        st.caption("These runs trained for one epoch: there is nothing to play.")
+    images, curves = st.columns(LAYOUT)
+    with images:
+        st.markdown(f"**After epoch {epoch} of {last}**")
+        widgets.gallery(image_rows(epoch), "timeline_images", tile_px=40, max_width=column_width(LAYOUT, 0))
+        at = {s.name: s.run.history[min(epoch, len(s.run.history)) - 1].val_loss for s in slots}
+        st.caption(" · ".join(f"{name}: validation MSE {value:.5f}" for name, value in at.items())
+                   + (" · each column one digit class, 0 to 9" if len(rows_of) > 1 else ""))
+    drawn = [
         Curve(f"{s.name} · {s.label}", SLOT_COLOURS[s.name], [e.epoch for e in s.run.history],
               [e.val_loss for e in s.run.history], [e.train_loss for e in s.run.history], s.run.best_epoch)
         for s in slots
     ]
-    st.plotly_chart(loss_curves(curves, marker_epoch=epoch, height=360), key="timeline_curves", width="stretch")
-    at = {s.name: s.run.history[min(epoch, len(s.run.history)) - 1].val_loss for s in slots}
-    st.caption(" · ".join(f"{name}: validation MSE {value:.5f}" for name, value in at.items())
-               + f" · probe digits: {', '.join(str(d) for d in np.unique(first.probe_labels))}, two of each")
+    curves.plotly_chart(loss_curves(drawn, marker_epoch=epoch, height=380), key="timeline_curves", width="stretch")
 
 
 player()

@@ -6,7 +6,7 @@ import streamlit as st
 from aecore.compare import RunKey, distinguishing_labels, full_label
 from ui import cache, widgets
 from ui.figures import Curve, loss_curves
-from ui.theme import SLOT_COLOURS, baseline_colour, extra_colour
+from ui.theme import EXTRA_COLOURS, SLOT_COLOURS, baseline_colour, extra_colour
 
 comparison = widgets.page_start(
     "Training curves",
@@ -14,7 +14,8 @@ comparison = widgets.page_start(
     "images after every epoch (never the test set); the dotted line is the architecture's own **training "
     "objective** (the VAE adds its KL term, the DAE sees noisy inputs), averaged over each epoch's batches. The "
     "weights kept are those of the epoch with the lowest validation loss (★). Dashed grey: PCA with as many "
-    "components as the latent dims, fit on the same training images, on the same validation images.",
+    "components as the latent dims, fit on the run's own training images, reconstructions clipped to [0, 1], "
+    "scored on the same validation images.",
 )
 runs, _ = widgets.registry()
 in_slots = {s.run.run_id for s in comparison.slots}
@@ -26,6 +27,7 @@ show_train = controls[1].toggle("Training objective", value=True, key="training_
 overlay = controls[2].multiselect(
     "Overlay other runs", options=list(others), format_func=lambda run_id: full_label(others[run_id]),
     key="training_overlay", placeholder="none" if others else "no other runs in the registry",
+    max_selections=len(EXTRA_COLOURS), help=f"up to {len(EXTRA_COLOURS)}, so that every curve has its own colour",
 )  # fmt: skip
 
 shown = [(s.run, SLOT_COLOURS[s.name], True, f"{s.name} · ") for s in comparison.slots]

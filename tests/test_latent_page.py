@@ -1,14 +1,20 @@
-"""App tests of the latent-space page on a private copy of the shipped runs (with their shipped maps)."""
+"""App tests of the latent-space page through the navigation frame, on a private copy of the shipped runs (with
+their shipped maps)."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import json
+import re
+
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.browser_support import REPO, copy_checkpoints
 
-PAGE = str(REPO / "pages" / "latent_space.py")
-TIMEOUT = 240  # first run encodes and scores the 10k test digits with both models on 2 busy cores
+TIMEOUT = 240  # first run encodes and scores the 10k test digits with both runs on 2 busy cores
 
 
 @pytest.fixture(scope="module")
@@ -16,40 +22,64 @@ def shipped_copy(tmp_path_factory):
     return copy_checkpoints(tmp_path_factory.mktemp("latent-page") / "checkpoints")
 
 
-@pytest.fixture
-def app(shipped_copy, monkeypatch):
-    monkeypatch.setenv("AECORE_CHECKPOINTS", str(shipped_copy))
-    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+def open_latent(root, monkeypatch, **state) -> AppTest:
+    monkeypatch.setenv("AECORE_CHECKPOINTS", str(root))
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT)
+    for key, value in state.items():
+        at.session_state[key] = value
     at.run()
+    at.switch_page("pages/latent_space.py").run()
     assert not at.exception, at.exception
     return at
 
 
-def captions(at: AppTest) -> str:
-    """Every image caption on the page, one line each."""
-    return "\n".join(c for image in at.get("image") for c in image.captions)
+@pytest.fixture
+def app(shipped_copy, monkeypatch):
+    return open_latent(shipped_copy, monkeypatch)
+
+
+def chart(at: AppTest, key: str) -> dict:
+    return json.loads(next(c for c in at.get("plotly_chart") if c.proto.id.endswith(key)).proto.spec)
+
+
+def captions(at: AppTest, key: str) -> list[str]:
+    """The captions under the tiles of a gallery (its annotations that are not row titles)."""
+    return [a["text"] for a in chart(at, key)["layout"].get("annotations", []) if a.get("xref") != "paper"]
+
+
+def values(array) -> np.ndarray:
+    """A figure's array as plotly serialises it: a list, or {"dtype", "bdata": base64} for numpy arrays."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]))
+    return np.asarray(array)
+
+
+def traces(at: AppTest, slot: str) -> dict[str, dict]:
+    return {t["name"]: t for t in chart(at, f"latent_map_{slot}")["data"]}
 
 
 def texts(at: AppTest) -> str:
     parts = [e.value for e in (*at.markdown, *at.caption, *at.info, *at.warning)]
-    return "\n".join(str(p) for p in parts)
+    return re.sub(r"\\(.)", r"\1", "\n".join(str(p) for p in parts))
 
 
-def test_page_opens_on_the_shipped_maps_of_both_models(app):
-    charts = app.get("plotly_chart")
-    assert len(charts) == 2, "one map per model"
+def test_page_opens_on_the_shipped_maps_of_both_runs(app):
+    assert {"A", "B"} <= {name[-1] for name in (c.proto.id for c in app.get("plotly_chart")) if "latent_map_" in name}
     shown = texts(app)
     assert shown.count("UMAP of 10,000 test-set latent codes") == 2, "provenance must sit under each map"
     assert "seed 0" in shown and "umap-learn" in shown
     metrics = {m.label: m.value for m in app.metric}
-    assert "Neighbourhood agreement" in metrics
     assert 0.0 <= float(metrics["Neighbourhood agreement"]) <= 1.0
     trust = [float(v) for label, v in metrics.items() if label.startswith("Trustworthiness")]
     assert len(trust) == 2 and all(0.5 < t <= 1.0 for t in trust), trust
     assert "Click a digit on either map" in shown
-    shown_images = captions(app)
-    assert shown_images.count("weighted average of neighbours' codes") == 2, "each model decodes the spot"
-    assert shown_images.count("8 decoded steps") == 2, "one interpolation strip per model"
+    assert captions(app, "latent_decoded") == ["A: neighbours' average", "B: neighbours' average"]
+    strip = chart(app, "latent_interpolation")
+    assert [a["text"] for a in strip["layout"]["annotations"]] == ["<b>A</b>", "<b>B</b>"]
+    for slot in ("A", "B"):
+        names = traces(app, slot)
+        assert not [n for n in names if n.startswith("interpolation")], "no interpolation marks before a pick"
+        assert [str(d) for d in range(10)] == [n for n in names if n.isdigit()], "the digit palette's traces"
 
 
 def test_selecting_a_digit_shows_it_both_reconstructions_and_neighbours(app):
@@ -58,26 +88,54 @@ def test_selecting_a_digit_shows_it_both_reconstructions_and_neighbours(app):
     assert not app.exception, app.exception
     shown = texts(app)
     assert "Test image #123" in shown
-    assert shown.count("nearest in its latent space") == 2, "neighbours in each model's latent space"
-    shown_images = captions(app)
-    assert "original" in shown_images and "MLP · MSE" in shown_images and "Conv · MSE" in shown_images
+    assert shown.count("nearest in its latent space") == 2, "neighbours in each run's latent space"
+    tiles = captions(app, "latent_details_tiles")
+    assert tiles[0] == "original" and tiles[1].startswith("A · MSE") and tiles[2].startswith("B · MSE")
+    assert len(captions(app, "latent_near_A")) == 10 == len(captions(app, "latent_near_B")), "k = 10 neighbours"
+    for slot in ("A", "B"):  # linked: ringed on both maps
+        assert "selected #123" in traces(app, slot)
 
 
-def test_interpolate_buttons_take_the_selected_digit_as_ends(app):
+def test_interpolate_buttons_take_the_selected_digit_as_ends_and_mark_them(app):
     app.session_state["latent_selected"] = 42
     app.run()
     app.button(key="latent_interp_end_use").click().run()
     assert not app.exception, app.exception
     assert app.number_input(key="latent_interp_end").value == 42
-    assert "original #0 · 8 decoded steps · original #42" in captions(app)
+    for slot in ("A", "B"):
+        names = traces(app, slot)
+        assert "interpolation end #42" in names, "the picked end is marked"
+        assert not [n for n in names if n.startswith("interpolation start")], "the start was never picked"
+    strip = chart(app, "latent_interpolation")
+    width = strip["layout"]["width"] - strip["layout"]["margin"]["l"] - strip["layout"]["margin"]["r"]
+    assert width > 0 and len(strip["layout"]["annotations"]) == 2
 
 
-def test_switching_to_pca_and_colouring_by_error(app):
-    app.selectbox(key="latent_method").set_value("pca")
-    app.radio(key="latent_colour").set_value("better")
-    app.run()
+def test_switching_projection_moves_the_decode_spot_onto_the_new_map(app):
+    before = traces(app, "A")["decoded spot"]
+    old = (values(before["x"])[0], values(before["y"])[0])
+    app.selectbox(key="latent_method").set_value("pca").run()
     assert not app.exception, app.exception
     assert texts(app).count("PCA of 10,000 test-set latent codes") == 2
+    spot = traces(app, "A")["decoded spot"]
+    new = (values(spot["x"])[0], values(spot["y"])[0])
+    assert new != pytest.approx(old), "the marker stayed at the old map's coordinates"
+    assert new == (pytest.approx(app.number_input(key="latent_spot_x").value),
+                   pytest.approx(app.number_input(key="latent_spot_y").value))  # fmt: skip
+    points = np.concatenate([np.column_stack([values(t["x"]), values(t["y"])])
+                             for name, t in traces(app, "A").items() if name.isdigit()])  # fmt: skip
+    assert (points.min(0) <= new).all() and (new <= points.max(0)).all(), "the spot is not on the new map"
+    assert "decoded spot" not in traces(app, "B"), "one spot, on the map it belongs to"
+
+
+def test_colouring_by_the_better_run_draws_both_runs_in_one_trace(app):
+    app.selectbox(key="latent_method").set_value("pca")
+    app.radio(key="latent_colour").set_value("better").run()
+    assert not app.exception, app.exception
+    drawn = [t for name, t in traces(app, "A").items() if name == "better"]
+    assert len(drawn) == 1
+    colours = drawn[0]["marker"]["color"]
+    assert {"#0072B2", "#D55E00"} <= set(colours[: len(colours) // 4]), "one run's points all on top"
     app.radio(key="latent_colour").set_value("mse").run()
     assert not app.exception, app.exception
 
@@ -86,7 +144,7 @@ def test_decoding_a_far_spot_warns(app):
     app.number_input(key="latent_spot_x").set_value(1000.0).run()
     assert not app.exception, app.exception
     assert any("Far from the data" in w.value for w in app.warning)
-    assert captions(app).count("weighted average of neighbours' codes") == 2, "each model still decodes it"
+    assert len(captions(app, "latent_decoded")) == 2, "each run still decodes it"
 
 
 def test_the_default_spot_is_among_the_data(app):
@@ -95,17 +153,15 @@ def test_the_default_spot_is_among_the_data(app):
 
 
 def test_a_2d_run_is_shown_raw_and_decoded_exactly(tmp_path, tiny_dataset, monkeypatch):
+    from aecore.data import load_dataset
     from tests.runs import make_run, tiny_config
 
     root = copy_checkpoints(tmp_path / "checkpoints")  # its own copy: the extra run must not leak into other tests
-    info, _ = make_run(root, tiny_dataset, tiny_config("mlp", bottleneck=2))
-    monkeypatch.setenv("AECORE_CHECKPOINTS", str(root))
-    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
-    at.session_state["selected_run_mlp"] = info.run_id
-    at.session_state["latent_method"] = "raw"
-    at.run()
-    assert not at.exception, at.exception
+    # Trained on the tiny slice but scored on the whole test set, as every real run of the dataset is.
+    data = dataclasses.replace(tiny_dataset, test=load_dataset("mnist-sample").test)
+    info, _ = make_run(root, data, tiny_config("mlp", bottleneck=2))
+    at = open_latent(root, monkeypatch, slot_A=info.run_id, latent_method="raw")
     shown = texts(at)
     assert "raw 2-D latent of 10,000 test-set latent codes" in shown, "the 2-D run is drawn at its own codes"
     assert "no raw 2-D coordinates: showing UMAP instead" in shown, "the 32-d conv run falls back to UMAP"
-    assert "MLP: its code at this spot, exactly" in captions(at)
+    assert captions(at, "latent_decoded")[0] == "A: exact code"

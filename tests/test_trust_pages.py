@@ -1,9 +1,11 @@
-"""App tests of the trust pages (latent quality, error gallery, robustness, own digit, bottleneck sweep) on a
-private copy of the shipped runs."""
+"""App tests of the trust pages (latent quality, error gallery, robustness, own digit, bottleneck sweep, per-digit
+intervals) through the navigation frame, on a private copy of the shipped runs."""
 
 from __future__ import annotations
 
 import io
+import json
+import re
 
 import numpy as np
 import pytest
@@ -11,10 +13,12 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from aecore.data import load_dataset
+from aecore.robustness import CURVE_STRENGTHS
 from tests.browser_support import REPO, copy_checkpoints
 from tests.runs import make_run, tiny_config
 
 TIMEOUT = 300  # first runs score the 10k test digits with both models and bootstrap on 2 busy cores
+METHODS = ["A · MLP", "B · Conv", "PCA-32"]
 
 
 @pytest.fixture(scope="module")
@@ -24,61 +28,86 @@ def shipped_copy(tmp_path_factory):
 
 def open_page(name: str, root, monkeypatch) -> AppTest:
     monkeypatch.setenv("AECORE_CHECKPOINTS", str(root))
-    at = AppTest.from_file(str(REPO / "pages" / name), default_timeout=TIMEOUT)
-    at.run()
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    at.switch_page(f"pages/{name}").run()
     assert not at.exception, at.exception
     return at
 
 
-def frame(at: AppTest, key: str):
-    return next(d for d in at.get("arrow_data_frame") if d.proto.id and key in d.proto.id).value
-
-
 def texts(at: AppTest) -> str:
-    return "\n".join(str(e.value) for e in (*at.markdown, *at.caption, *at.info, *at.warning, *at.error))
+    """What a reader sees as text (markdown escapes such as \\. read as the character)."""
+    parts = (*at.markdown, *at.caption, *at.info, *at.warning, *at.error)
+    return re.sub(r"\\(.)", r"\1", "\n".join(str(e.value) for e in parts))
 
 
-def test_latent_quality_table_has_both_models_and_pca(shipped_copy, monkeypatch):
+def chart(at: AppTest, key: str) -> dict:
+    return json.loads(next(c for c in at.get("plotly_chart") if c.proto.id.endswith(key)).proto.spec)
+
+
+def annotations(spec: dict) -> list[str]:
+    return [a["text"] for a in spec["layout"].get("annotations", [])]
+
+
+def test_latent_quality_table_has_both_runs_and_pca(shipped_copy, monkeypatch):
     at = open_page("latent_quality.py", shipped_copy, monkeypatch)
     table = at.dataframe[0].value
-    assert list(table["method"]) == ["MLP", "Conv", "PCA-32"]
+    assert list(table["method"]) == METHODS
     for column in ("5-NN accuracy", "linear-probe accuracy"):
         assert table[column].between(0.6, 1.0).all(), f"{column} of trained codes should be far above chance"
     assert len(at.get("download_button")) == 1 and len(at.get("plotly_chart")) == 1
+    assert "**PCA-32** (beside A and B): PCA with 32 components, fit on the same 4,500 training images" in texts(at)
 
 
 def test_error_gallery_ranks_the_worst_then_the_best_of_one_digit(shipped_copy, monkeypatch):
     at = open_page("error_gallery.py", shipped_copy, monkeypatch)
     table = at.dataframe[0].value
-    assert len(table) == 8 and {"MLP MSE", "Conv MSE", "PCA-32 MSE"} <= set(table.columns)
-    assert table["MLP MSE"].is_monotonic_decreasing, "worst first"
-    worst = table["MLP MSE"].min()
+    assert len(table) == 8 and {f"{m} MSE" for m in METHODS} <= set(table.columns)
+    assert table["A · MLP MSE"].is_monotonic_decreasing, "worst first"
+    worst = table["A · MLP MSE"].min()
+    spec = chart(at, "gallery_figure")
+    titles = [t for t in annotations(spec) if t.startswith("<b>")]
+    assert [t.replace("<b>", "").replace("</b>", "") for t in titles] == [
+        "original", "A · MLP", "A |x − x̂|", "B · Conv", "B |x − x̂|", "PCA-32", "PCA-32 |x − x̂|"]  # fmt: skip
+    z = np.asarray(spec["data"][0]["z"]) if isinstance(spec["data"][0]["z"], list) else None
+    assert z is None or z.shape[1] == 8 * 36 - 4, "eight tiles per row"
+    assert len(annotations(spec)) == 7 + 4 * 8, "a caption under every tile of the original and rebuilt rows"
 
     at.radio(key="gallery_end").set_value("best")
     at.selectbox(key="gallery_digit").set_value(3)
-    at.radio(key="gallery_rank_model").set_value("conv")
+    at.radio(key="gallery_rank_model").set_value("B")
     at.run()
     assert not at.exception, at.exception
     table = at.dataframe[0].value
-    assert set(table["digit"]) == {3} and table["Conv MSE"].is_monotonic_increasing
-    assert table["MLP MSE"].max() < worst * 5, "the best conv digits are not among the worst MLP ones"
+    assert set(table["digit"]) == {3} and table["B · Conv MSE"].is_monotonic_increasing
+    assert table["A · MLP MSE"].max() < worst * 5, "the best conv digits are not among the worst MLP ones"
     assert len(at.get("download_button")) == 1
+
+
+def example_scores(at: AppTest) -> dict[str, float]:
+    """{method: MSE against the clean image} from the captions under the rebuilt tiles."""
+    found = [t.split(": ") for t in annotations(chart(at, "robust_example")) if ": " in t]
+    return {name: float(value) for name, value in found}
 
 
 def test_robustness_lab_scores_against_the_clean_image(shipped_copy, monkeypatch):
     at = open_page("robustness.py", shipped_copy, monkeypatch)
-    shown = texts(at)
-    assert shown.count("MSE vs clean") == 3, "MLP, Conv and PCA-32 are each scored"
-    chart = at.get("plotly_chart")
-    assert len(chart) == 1
+    for key, kind in (("robust_sigma", "noise"), ("robust_square", "occlusion"), ("robust_shift", "shift")):
+        slider = at.slider(key=key)
+        assert (slider.min, slider.max) == (min(CURVE_STRENGTHS[kind]), max(CURVE_STRENGTHS[kind])), key
+    curves = chart(at, "robust_curves")
+    for axis, kind in zip(("x", "x2", "x3"), ("noise", "occlusion", "shift"), strict=True):
+        drawn = [x for t in curves["data"] if t.get("xaxis", "x") == axis and t.get("mode") for x in t["x"]]
+        assert (min(drawn), max(drawn)) == (min(CURVE_STRENGTHS[kind]), max(CURVE_STRENGTHS[kind])), kind
+    assert set(example_scores(at)) == {"A", "B", "PCA-32"}, "each run and PCA scored"
     at.slider(key="robust_sigma").set_value(0.0)
     at.run()
-    clean_scores = [float(line.split("MSE vs clean")[1]) for line in texts(at).splitlines() if "MSE vs clean" in line]
+    clean = example_scores(at)
     at.slider(key="robust_square").set_value(16)
     at.run()
     assert not at.exception, at.exception
-    occluded = [float(line.split("MSE vs clean")[1]) for line in texts(at).splitlines() if "MSE vs clean" in line]
-    assert all(o > c for o, c in zip(occluded, clean_scores, strict=True)), (clean_scores, occluded)
+    occluded = example_scores(at)
+    assert all(occluded[m] > clean[m] for m in clean), (clean, occluded)
     assert len(at.get("download_button")) == 1
 
 
@@ -115,7 +144,7 @@ def test_bad_uploads_show_an_error_and_no_traceback(upload_page, name, content, 
     upload_page.get("file_uploader")[0].set_value((name, content, "application/octet-stream"))
     upload_page.run()
     assert not upload_page.exception, upload_page.exception
-    errors = [e.value for e in upload_page.error]
+    errors = [re.sub(r"\\(.)", r"\1", e.value) for e in upload_page.error]
     assert len(errors) == 1 and message in errors[0] and name in errors[0]
     assert not upload_page.get("plotly_chart"), "nothing is reconstructed from a bad upload"
 
@@ -128,9 +157,11 @@ def test_an_uploaded_digit_is_reconstructed_and_placed_among_its_kind(upload_pag
     assert not upload_page.exception, upload_page.exception
     assert not upload_page.error
     table = upload_page.dataframe[0].value
-    assert list(table["method"]) == ["MLP", "Conv", "PCA-32"]
+    assert list(table["method"]) == METHODS
     assert (table["MSE vs your digit"] < 0.05).all(), "a real test digit should be rebuilt well"
-    assert len(upload_page.get("plotly_chart")) == 2, "one latent map per model"
+    for slot in ("A", "B"):  # one map per run, the digit palette, the star drawn last
+        traces = chart(upload_page, f"own_digit_map_{slot}")["data"]
+        assert traces[-1]["name"] == "your digit" and traces[-1]["marker"]["symbol"] == "star"
     assert texts(upload_page).count("mostly **7**s") == 2
 
 
@@ -156,15 +187,17 @@ def test_per_digit_page_shows_intervals_and_the_paired_difference(shipped_copy, 
     at = open_page("per_digit.py", shipped_copy, monkeypatch)
     intervals = next(d.value for d in at.dataframe if "PCA-32 CI high" in d.value.columns)
     assert list(intervals["digit"]) == [str(d) for d in range(10)] + ["all"]
-    for method in ("MLP", "Conv", "PCA-32"):
+    for method in METHODS:
         assert (intervals[f"{method} CI low"] < intervals[f"{method} MSE"]).all()
         assert (intervals[f"{method} MSE"] < intervals[f"{method} CI high"]).all()
     overall = intervals.set_index("digit").loc["all"]
-    assert overall["MLP CI high"] - overall["MLP CI low"] < 0.002, "10,000 test images give a tight interval"
-    difference = next(d.value for d in at.dataframe if "MLP win rate" in d.value.columns)
-    assert len(difference) == 11 and "PCA-32 MSE" in difference.columns
-    assert set(difference["verdict"]) <= {"MLP better", "Conv better", "no clear difference"}
-    assert difference["MLP win rate"].between(0, 1).all()
+    assert overall["A · MLP CI high"] - overall["A · MLP CI low"] < 0.002, "10,000 test images: a tight interval"
+    difference = next(d.value for d in at.dataframe if "A win rate" in d.value.columns)
+    assert list(difference["digit"]) == [str(d) for d in range(10)] + ["all"]
+    assert set(difference["verdict"]) <= {"A better", "B better", "no clear difference"}
+    assert difference["A win rate"].between(0, 1).all()
+    for key in ("per_digit_ci_chart", "per_digit_diff_chart"):  # every digit labelled on the interval charts
+        assert chart(at, key)["layout"]["xaxis"]["tickvals"] == [str(d) for d in range(10)] + ["all"], key
     assert len(at.get("download_button")) == 3
 
 
@@ -173,7 +206,7 @@ def test_shipped_sweep_is_charted_on_a_fresh_clone(shipped_copy, monkeypatch):
     assert at.selectbox(key="sweep_family").value == "onecycle (recipe defaults) · seed 0 · mnist-sample"
     table = at.dataframe[0].value
     latent = {model: sorted(rows["latent_dims"]) for model, rows in table.groupby("model")}
-    assert latent == {"conv": [16, 32, 64], "mlp": [2, 4, 8, 16, 32, 64]}
+    assert latent == {"conv": [16, 32, 64], "mlp": [2, 4, 8, 16, 32, 64], "vae": [32], "dae": [32]}
     mlp = table[table["model"] == "mlp"].sort_values("latent_dims")
     assert mlp["pca_mse"].is_monotonic_decreasing, "PCA error must fall as it keeps more components"
     assert mlp["test_mse"].iloc[0] > 1.5 * mlp["test_mse"].iloc[-1], "a 64-d code should rebuild clearly better"

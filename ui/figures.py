@@ -14,44 +14,60 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ui.theme import DIGIT_COLOURS, ERROR_COLOURSCALE, ERROR_RANGE, ERROR_TICKS, IMAGE_TILE_PX, TEXT_GREY
+from ui.theme import BASELINE_DASHES, DIGIT_COLOURS, ERROR_RANGE, ERROR_STOPS, ERROR_TICKS, IMAGE_TILE_PX, TEXT_GREY
 
-LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0}
+# Legends sit at the bottom of the figure (not at a fraction of the plot below it, which lands on the x-axis title
+# in a short figure); the plot shrinks to make room.
+LEGEND_BELOW = {"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0, "xanchor": "left", "x": 0}
 
 
 @dataclass(frozen=True)
 class Series:
-    """One method drawn in a figure: its id (as in the frames), what people read, its colour and line dash."""
+    """One method drawn in a figure: its id (as in the frames), what people read, its colour, line dash, and a
+    short name for tight places such as captions under tiles ("A", "PCA-32")."""
 
     id: str
     label: str
     colour: str
     dash: str = "solid"
+    short: str = ""
 
 
 # --- image grids -------------------------------------------------------------------------------------------
 
+TILE = 32  # picture pixels per tile side
+GAP = 4  # picture pixels between tiles (drawn in the page's white)
+TITLE_FONT_PX, CAPTION_FONT_PX = 13, 11
+TITLE_LINE_CHARS = 24  # a longer row title wraps at " · " onto a second line
+COLOURBAR_PX = 96  # room on the right for the error scale's colourbar and its ticks
+
 
 @dataclass(frozen=True)
 class ImageRow:
-    """A row of a gallery: a title, (n, 32, 32) images in [0, 1], whether they are |x − x̂| maps, and an
-    optional caption under each tile (e.g. its MSE)."""
+    """A row of a gallery: a title, (n, 32, 32) images in [0, 1], whether they are |x − x̂| maps, an optional
+    caption under each tile (e.g. its MSE), and extra blank picture pixels above it (to group rows)."""
 
     title: str
     images: np.ndarray
     error: bool = False
     captions: tuple[str, ...] = ()
     colour: str = TEXT_GREY
+    space_above: int = 0
 
 
 def error_rgb(values: np.ndarray) -> np.ndarray:
-    """|x − x̂| values -> (…, 3) uint8 colours on the shared error scale (0 = black, 1 = pale yellow)."""
+    """|x − x̂| values -> (…, 3) uint8 colours on the shared error scale: ERROR_STOPS evenly spaced in
+    √((value − low) / (high − low)), so 0 is ERROR_ZERO_COLOUR (black) and 1 the last stop (pale yellow)."""
     low, high = ERROR_RANGE
-    t = np.clip((np.asarray(values, dtype=np.float64) - low) / (high - low), 0.0, 1.0)
-    stops = np.array([s for s, _ in ERROR_COLOURSCALE])
-    colours = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for _, c in ERROR_COLOURSCALE], dtype=np.float64)
+    t = np.sqrt(np.clip((np.asarray(values, dtype=np.float64) - low) / (high - low), 0.0, 1.0))
+    stops = np.linspace(0.0, 1.0, len(ERROR_STOPS))
+    colours = np.array([_rgb(c) for c in ERROR_STOPS], dtype=np.float64)
     rgb = np.stack([np.interp(t, stops, colours[:, channel]) for channel in range(3)], axis=-1)
     return np.round(rgb).astype(np.uint8)
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
 
 
 def grey_rgb(values: np.ndarray) -> np.ndarray:
@@ -60,8 +76,18 @@ def grey_rgb(values: np.ndarray) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=-1)
 
 
+def row_tops(rows: Sequence[ImageRow], row_gap: int) -> list[int]:
+    """The picture row (y) at which each gallery row's tiles start."""
+    tops, y = [], 0
+    for row in rows:
+        y += row.space_above
+        tops.append(y)
+        y += TILE + row_gap
+    return tops
+
+
 def compose_rows(
-    rows: Sequence[ImageRow], gap: int = 4, row_gap: int = 4, background: int = 255, tail: int = 0
+    rows: Sequence[ImageRow], gap: int = GAP, row_gap: int = 4, background: int = 255, tail: int = 0
 ) -> np.ndarray:
     """The gallery as one (H, W, 3) uint8 picture: every tile 32×32, rows aligned column for column, `gap`
     page-coloured pixels between tiles, `row_gap` between rows and `tail` below the last. Every row must hold
@@ -70,62 +96,119 @@ def compose_rows(
     if len(counts) != 1:
         raise ValueError(f"every row needs the same number of images; got {sorted(counts)}")
     n = counts.pop()
-    side = 32
-    height = len(rows) * (side + row_gap) - row_gap + tail
-    canvas = np.full((height, n * (side + gap) - gap, 3), background, dtype=np.uint8)
-    for r, row in enumerate(rows):
+    tops = row_tops(rows, row_gap)
+    height = tops[-1] + TILE + tail
+    canvas = np.full((height, n * (TILE + gap) - gap, 3), background, dtype=np.uint8)
+    for top, row in zip(tops, rows, strict=True):
         tiles = error_rgb(row.images) if row.error else grey_rgb(row.images)
         for c in range(n):
-            top, left = r * (side + row_gap), c * (side + gap)
-            canvas[top : top + side, left : left + side] = tiles[c]
+            left = c * (TILE + gap)
+            canvas[top : top + TILE, left : left + TILE] = tiles[c]
     return canvas
 
 
-def image_rows_figure(rows: Sequence[ImageRow], tile_px: int = IMAGE_TILE_PX, title_width: int = 200) -> go.Figure:
-    """A gallery: row titles on the left, square tiles in aligned columns, captions under the tiles, and the
-    error scale's colourbar beside when a row shows |x − x̂|. Width and height are fixed so that tiles stay
-    square at `tile_px` (draw it with width="content")."""
-    gap = 4
-    scale = tile_px / 32
-    captioned = any(row.captions for row in rows)
-    row_gap = int(np.ceil(20 / scale)) if captioned else 4  # room for a caption line (~20 screen px) under tiles
-    picture = compose_rows(rows, gap, row_gap, tail=row_gap if captioned else 0)
+def probe_rows(labels: np.ndarray, per_row: int = 10) -> list[np.ndarray]:
+    """Positions of probe digits arranged in rows so that each column holds one class: the first of each digit in
+    row one, the second in row two, ... (one row of all of them when the classes are not evenly represented).
+
+    labels : (P,) digit of each probe, in stored order
+    """
+    labels = np.asarray(labels)
+    counts = np.bincount(labels, minlength=per_row)
+    if len(labels) % per_row or len(set(counts.tolist())) != 1:
+        return [np.arange(len(labels))]
+    rank = np.array([np.sum(labels[:i] == label) for i, label in enumerate(labels)])
+    order = np.lexsort((labels, rank))  # by rank within its digit, then by digit
+    return [order[r * per_row : (r + 1) * per_row] for r in range(len(labels) // per_row)]
+
+
+def wrap_title(title: str, width: int = TITLE_LINE_CHARS) -> list[str]:
+    """A row title as at most two lines, broken at " · " when it is longer than `width` characters."""
+    parts = str(title).split(" · ")
+    if len(title) <= width or len(parts) == 1:
+        return [str(title)]
+    first = parts[0]
+    for i, part in enumerate(parts[1:], start=1):
+        if len(first) + 3 + len(part) > width:
+            return [first, " · ".join(parts[i:])]
+        first = f"{first} · {part}"
+    return [first]
+
+
+def _text_px(characters: int, font_px: float, bold: bool = False) -> float:
+    """Rough width of a line of text in the dashboard's sans-serif font (enough to reserve room)."""
+    return characters * font_px * (0.6 if bold else 0.56)
+
+
+def image_rows_figure(
+    rows: Sequence[ImageRow], tile_px: int = IMAGE_TILE_PX, max_width: int | None = None
+) -> go.Figure:
+    """A gallery: row titles on the left (wrapped to two lines when long), square tiles of one size in aligned
+    columns, captions under the tiles, and the error scale's colourbar on the right when a row shows |x − x̂|.
+
+    The figure's size is fixed so that tiles stay square; with `max_width` the tiles shrink (never grow) until
+    the whole figure fits, because a browser that shrinks a wider figure would keep its text at full size and let
+    captions run into the next row. Draw it with width="content".
+    """
+    n = len(rows[0].images) if rows else 0
+    titles = [wrap_title(row.title) for row in rows]
+    longest = max((len(line) for lines in titles for line in lines), default=0)
+    title_width = int(_text_px(longest, TITLE_FONT_PX, bold=True)) + 16 if longest else 8
     has_errors = any(row.error for row in rows)
-    right = 120 if has_errors else 10
+    right = COLOURBAR_PX if has_errors else 6
+    picture_width = n * (TILE + GAP) - GAP
+    scale = tile_px / TILE
+    if max_width is not None:
+        scale = min(scale, max(0.75, (max_width - title_width - right) / picture_width))
+    caption_chars = max((len(str(c)) for row in rows for c in row.captions), default=0)
+    pitch = (TILE + GAP) * scale
+    caption_font = max(8.0, min(CAPTION_FONT_PX, (pitch - 3) / (0.56 * caption_chars))) if caption_chars else 0
+    lines = max((len(t) for t in titles), default=1)
+    # Room under the tiles for one caption line, and a row tall enough for a two-line title.
+    row_gap = int(np.ceil((caption_font * 1.3 + 4) / scale)) if caption_chars else GAP
+    row_gap = max(row_gap, int(np.ceil((lines * TITLE_FONT_PX * 1.25 - TILE * scale) / scale)))
+    picture = compose_rows(rows, GAP, row_gap, tail=row_gap if caption_chars else 0)
     fig = go.Figure(go.Image(z=picture, hoverinfo="skip"))
     fig.update_xaxes(visible=False, range=[-0.5, picture.shape[1] - 0.5], fixedrange=True)
     fig.update_yaxes(visible=False, range=[picture.shape[0] - 0.5, -0.5], fixedrange=True)
-    for r, row in enumerate(rows):
-        top = r * (32 + row_gap)
+    for top, row, title in zip(row_tops(rows, row_gap), rows, titles, strict=True):
         fig.add_annotation(
-            x=0, y=top + 16, xref="paper", yref="y", xanchor="right", xshift=-10, showarrow=False, align="right",
-            text=f"<b>{_html(row.title)}</b>", font={"size": 13, "color": row.colour},
+            x=0, y=top + TILE / 2, xref="paper", yref="y", xanchor="right", xshift=-8, showarrow=False,
+            align="right", text="<br>".join(f"<b>{_html(line)}</b>" for line in title),
+            font={"size": TITLE_FONT_PX, "color": row.colour},
         )  # fmt: skip
         for c, caption in enumerate(row.captions):
             fig.add_annotation(
-                x=c * (32 + gap) + 16, y=top + 32, yanchor="top", showarrow=False,
-                text=_html(caption), font={"size": 11, "color": row.colour},
+                x=c * (TILE + GAP) + TILE / 2, y=top + TILE, yanchor="top", yshift=-1, showarrow=False,
+                text=_html(caption), font={"size": caption_font, "color": row.colour},
             )  # fmt: skip
     if has_errors:
-        _error_colourbar(fig)
+        _error_colourbar(fig, picture.shape[0] * scale)
     fig.update_layout(
-        width=int(title_width + picture.shape[1] * scale + right), height=int(picture.shape[0] * scale + 8),
+        width=int(np.ceil(title_width + picture.shape[1] * scale + right)),
+        height=int(np.ceil(picture.shape[0] * scale + 8)),
         margin={"l": title_width, "r": right, "t": 4, "b": 4}, plot_bgcolor="white", paper_bgcolor="white",
         showlegend=False,
     )  # fmt: skip
     return fig
 
 
-def _error_colourbar(fig: go.Figure) -> None:
-    """A colourbar for the shared error scale, from an invisible one-cell heatmap on its own hidden axes."""
+def _error_colourbar(fig: go.Figure, bar_px: float) -> None:
+    """A colourbar for the shared error scale, from an invisible one-cell heatmap on its own hidden axes. Like the
+    tiles, it runs evenly in √error, so each tick sits at the colour its error gets; a short bar gets fewer ticks."""
     low, high = ERROR_RANGE
+    # rgb() rather than hex: Streamlit's chart theme rewrites the strings "#000001"-"#000040" in a figure (they are
+    # its placeholder colours), and Inferno's first stop is "#000004".
+    stops = [[i / (len(ERROR_STOPS) - 1), "rgb({}, {}, {})".format(*_rgb(c))] for i, c in enumerate(ERROR_STOPS)]
+    ticks = ERROR_TICKS if bar_px >= 220 else tuple(t for t in ERROR_TICKS if t in (0.0, 0.05, 0.25, 1.0))
     fig.add_trace(
         go.Heatmap(
-            z=[[low, high]], colorscale=ERROR_COLOURSCALE, zmin=low, zmax=high, opacity=0, hoverinfo="skip",
-            xaxis="x2", yaxis="y2", showscale=True,
-            colorbar={"title": {"text": "|x − x̂|<br>0 = black", "side": "top"}, "tickvals": list(ERROR_TICKS),
-                      "ticktext": [f"{t:g}" for t in ERROR_TICKS], "len": 1.0, "thickness": 14, "x": 1.0,
-                      "xanchor": "left"},
+            z=[[0.0, 1.0]], colorscale=stops, zmin=0.0, zmax=1.0, opacity=0, hoverinfo="skip", xaxis="x2",
+            yaxis="y2", showscale=True, showlegend=False,
+            colorbar={"title": {"text": "|x − x̂|<br>0 = black", "side": "top", "font": {"size": 12}},
+                      "tickvals": [float(np.sqrt((t - low) / (high - low))) for t in ticks],
+                      "ticktext": [f"{t:g}" for t in ticks], "len": 1.0, "lenmode": "fraction", "thickness": 14,
+                      "x": 1.0, "xanchor": "left", "xpad": 8},
         )
     )  # fmt: skip
     fig.update_layout(
@@ -146,13 +229,48 @@ def mse_bars(rows: pd.DataFrame, baseline_colour: str) -> go.Figure:
     fig = go.Figure()
     fig.add_bar(x=rows["label"], y=rows["test_mse"], name="autoencoder", marker_color=list(rows["colour"]),
                 text=[f"{v:.4f}" for v in rows["test_mse"]], textposition="outside")  # fmt: skip
-    fig.add_bar(x=rows["label"], y=rows["pca_mse"], name="PCA, same dims (clipped, same training images)",
+    fig.add_bar(x=rows["label"], y=rows["pca_mse"], name="PCA, same dims",
                 marker_color=baseline_colour, text=list(rows["pca_label"]), textposition="inside",
                 insidetextanchor="end")  # fmt: skip
     top = float(max(rows["test_mse"].max(), rows["pca_mse"].max()))
     fig.update_layout(barmode="group", height=340, yaxis={"title": "test MSE", "range": [0, top * 1.18]},
                       margin={"t": 10, "b": 10}, legend=LEGEND_BELOW, uniformtext_minsize=9)  # fmt: skip
     return fig
+
+
+def log_ticks(low: float, high: float, most: int = 8) -> list[float]:
+    """Tick values for a log axis from `low` to `high`, every one labelled with its whole value (0.02, not "2"):
+    1, 2 and 5 times each power of ten (only the powers when that gives more than `most`); when that gives fewer
+    than three, 1, 2, 3 and 5 times, then every integer multiple, then halves, then two significant digits."""
+    if not (0 < low <= high and np.isfinite(high)):
+        raise ValueError(f"log ticks need 0 < low <= high; got {low}, {high}")
+    decades = range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+
+    def inside(steps) -> list[float]:
+        values = sorted(float(f"{m * 10.0**e:.12g}") for e in decades for m in steps)
+        return [t for t in values if low <= t <= high]
+
+    ticks = inside((1, 2, 5))
+    if len(ticks) > most:
+        return inside((1,))
+    for steps in ((1, 2, 3, 5), range(1, 10), np.arange(2, 20) / 2, np.arange(10, 100) / 10):
+        if len(ticks) >= 3:
+            break
+        ticks = inside(steps)
+    return ticks[:: int(np.ceil(len(ticks) / most))] if ticks else ticks
+
+
+def _log_axis(values: Sequence[float], title: str) -> dict:
+    """A log y axis whose ticks read as plain numbers, chosen for `values` (every value drawn on it) with a little
+    room; plotly's autorange still frames the data, so a tick outside it is simply not shown."""
+    finite = np.asarray([v for v in values if v is not None and np.isfinite(v) and v > 0], dtype=np.float64)
+    low, high = (float(finite.min()), float(finite.max())) if len(finite) else (1e-3, 1.0)
+    low, high = low / 1.15, high * 1.15
+    axis = {"type": "log", "title": title}
+    ticks = log_ticks(low, high)
+    if len(ticks) >= 2:  # otherwise plotly's own ticks (a range this narrow has no minor-tick clutter)
+        axis.update(tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
+    return axis
 
 
 @dataclass(frozen=True)
@@ -177,35 +295,58 @@ def loss_curves(
     height: int = 480,
 ) -> go.Figure:
     """Validation (solid) and training (dotted) loss per epoch, the kept epoch starred, PCA baselines as dashed
-    horizontal lines named in the legend (never as labels that could pile up), an optional epoch marker."""
+    horizontal lines named in the legend (never as labels on the plot that could pile up), an optional epoch
+    marker. One legend entry per run (clicking it hides both its lines) plus two grey entries that say which
+    line style is which."""
     fig = go.Figure()
     last_epoch = max((max(c.epochs) for c in curves if len(c.epochs)), default=1)
     for curve in curves:
         width = 2.5 if curve.emphasis else 1.4
         group = curve.label
-        fig.add_scatter(x=list(curve.epochs), y=list(curve.val), name=f"{curve.label} · validation", mode="lines",
-                        line={"color": curve.colour, "width": width}, legendgroup=group)  # fmt: skip
+        fig.add_scatter(x=list(curve.epochs), y=list(curve.val), name=curve.label, mode="lines",
+                        line={"color": curve.colour, "width": width}, legendgroup=group,
+                        hovertemplate=f"{_html(curve.label)}<br>epoch %{{x}}: validation %{{y:.5f}}<extra></extra>")
         if show_train:
             fig.add_scatter(x=list(curve.epochs), y=list(curve.train), name=f"{curve.label} · training objective",
                             mode="lines", line={"color": curve.colour, "width": width, "dash": "dot"},
-                            legendgroup=group)  # fmt: skip
+                            legendgroup=group, showlegend=False,
+                            hovertemplate=f"{_html(curve.label)}<br>epoch %{{x}}: training objective %{{y:.5f}}"
+                                          "<extra></extra>")  # fmt: skip
         if 1 <= curve.best_epoch <= len(curve.val):
             best = curve.val[curve.best_epoch - 1]
             fig.add_scatter(x=[curve.best_epoch], y=[best], mode="markers", showlegend=False, legendgroup=group,
+                            name=f"{curve.label} · kept epoch",
                             marker={"symbol": "star", "size": 13, "color": curve.colour,
                                     "line": {"color": "white", "width": 1}},
                             hovertemplate=f"{_html(curve.label)}: kept epoch {curve.best_epoch}<br>"
                                           f"validation {best:.5f}<extra></extra>")  # fmt: skip
-    for label, value, colour in baselines:
+    for index, (label, value, colour) in enumerate(baselines):
         fig.add_scatter(x=[1, last_epoch], y=[value, value], mode="lines", name=label,
-                        line={"color": colour, "dash": "dash", "width": 1.5},
+                        line={"color": colour, "dash": BASELINE_DASHES[index % len(BASELINE_DASHES)], "width": 1.5},
                         hovertemplate=f"{_html(label)}: {value:.5f}<extra></extra>")  # fmt: skip
+    styles = [("solid", "validation (solid)")] + ([("dot", "training objective (dotted)")] if show_train else [])
+    for dash, name in styles:  # a titled group, so that the key is not read as one more run
+        fig.add_scatter(x=[None], y=[None], mode="lines", name=name, line={"color": TEXT_GREY, "dash": dash},
+                        legendgroup="line styles", legendgrouptitle_text="line styles:", hoverinfo="skip")
     if marker_epoch is not None:
-        fig.add_vline(x=marker_epoch, line={"color": TEXT_GREY, "width": 1.5, "dash": "dot"})
-    fig.update_layout(height=height, xaxis_title="epoch", yaxis_title="loss (MSE per pixel)",
-                      yaxis_type="log" if log_scale else "linear", hovermode="closest", margin={"t": 10},
-                      legend=LEGEND_BELOW)  # fmt: skip
+        fig.add_vline(x=marker_epoch, line={"color": TEXT_GREY, "width": 1.5, "dash": "dot"},
+                      annotation_text=f"epoch {marker_epoch}", annotation_position="top")  # fmt: skip
+    values = [v for c in curves for v in (*c.val, *(c.train if show_train else ()))] + [b[1] for b in baselines]
+    yaxis = _log_axis(values, "loss (MSE per pixel)") if log_scale else {"title": "loss (MSE per pixel)"}
+    # The legend sits below the plot and grows with every run and baseline: grow the figure with it (about three
+    # entries a row), so that the plot keeps its height.
+    legend_rows = int(np.ceil((len(curves) + len(baselines) + len(styles)) / 3))
+    height += 22 * max(0, legend_rows - 2)
+    fig.update_layout(height=height, xaxis_title="epoch", yaxis=yaxis, hovermode="closest",
+                      margin={"t": 24 if marker_epoch is not None else 10}, legend=LEGEND_BELOW)  # fmt: skip
     return fig
+
+
+def _digit_axis(digits: Sequence) -> dict:
+    """A category axis that labels every digit (and "all"), never thinning its ticks."""
+    shown = [str(d) for d in digits]
+    return {"title": "digit", "type": "category", "categoryorder": "array", "categoryarray": shown,
+            "tickmode": "array", "tickvals": shown, "ticktext": shown}
 
 
 def per_digit_bars(table: pd.DataFrame, series: Sequence[Series]) -> go.Figure:
@@ -215,8 +356,8 @@ def per_digit_bars(table: pd.DataFrame, series: Sequence[Series]) -> go.Figure:
     for s in series:
         rows = table[(table["method"] == s.id) & table["digit"].isin(digits)]
         fig.add_bar(x=rows["digit"], y=rows["mse"], name=s.label, marker_color=s.colour)
-    fig.update_layout(barmode="group", height=420, xaxis={"title": "digit", "type": "category"},
-                      yaxis_title="test MSE", margin={"t": 10}, legend=LEGEND_BELOW)  # fmt: skip
+    fig.update_layout(barmode="group", height=420, xaxis=_digit_axis(digits), yaxis_title="test MSE",
+                      margin={"t": 10}, legend=LEGEND_BELOW)  # fmt: skip
     return fig
 
 
@@ -230,7 +371,7 @@ def interval_chart(intervals: pd.DataFrame, series: Sequence[Series]) -> go.Figu
                         marker={"color": s.colour, "size": 9, "symbol": "diamond" if s.dash != "solid" else "circle"},
                         error_y={"type": "data", "array": intervals[f"{s.id} CI high"] - mean,
                                  "arrayminus": mean - intervals[f"{s.id} CI low"]})  # fmt: skip
-    fig.update_layout(height=360, scattermode="group", xaxis={"title": "digit", "type": "category"},
+    fig.update_layout(height=360, scattermode="group", xaxis=_digit_axis(intervals["digit"]),
                       yaxis_title="test MSE (95% CI)", margin={"t": 10}, legend=LEGEND_BELOW)  # fmt: skip
     return fig
 
@@ -244,7 +385,7 @@ def difference_chart(difference: pd.DataFrame, first: Series, second: Series) ->
                              "arrayminus": difference["diff"] - difference["ci_low"]}, showlegend=False,
                     hovertemplate="digit %{x}: %{y:.5f}<extra></extra>")  # fmt: skip
     fig.add_hline(y=0, line_dash="dot", line_color="grey")
-    fig.update_layout(height=300, xaxis={"title": "digit", "type": "category"},
+    fig.update_layout(height=300, xaxis=_digit_axis(difference["digit"]),
                       yaxis_title=f"{first.label} − {second.label}", margin={"t": 10})  # fmt: skip
     return fig
 
@@ -310,8 +451,9 @@ def sweep_figure(
     for x, y, label, colour in marks:
         fig.add_scatter(x=[x], y=[y], mode="markers", name=label, hovertemplate=f"{_html(label)}<extra></extra>",
                         marker={"symbol": "circle-open", "size": 16, "color": colour, "line": {"width": 3}})
+    values = [*table["test_mse"], *table["pca_mse"], *(y for _, y, _, _ in marks)]
     fig.update_layout(height=420, margin={"t": 10}, xaxis={"title": "latent dims", "type": "log", "dtick": 0.30103},
-                      yaxis={"title": "test MSE", "type": "log"}, legend=LEGEND_BELOW)  # fmt: skip
+                      yaxis=_log_axis(values, "test MSE"), legend=LEGEND_BELOW)  # fmt: skip
     return fig
 
 
@@ -323,7 +465,7 @@ def job_curve(epochs: Sequence[int], train: Sequence[float], val: Sequence[float
     fig.add_scatter(x=list(epochs), y=list(val), name="validation MSE", mode="lines+markers",
                     line={"color": colour, "dash": "dot"})  # fmt: skip
     fig.update_layout(height=220, margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis_title="epoch",
-                      yaxis_title="loss", yaxis_type="log", legend={"orientation": "h", "y": 1.15})  # fmt: skip
+                      yaxis=_log_axis([*train, *val], "loss"), legend={"orientation": "h", "y": 1.15})  # fmt: skip
     return fig
 
 
@@ -349,6 +491,17 @@ def digit_map(coords: np.ndarray, labels: np.ndarray, title: str, spot: np.ndarr
     return fig
 
 
+@dataclass(frozen=True)
+class MapMark:
+    """A test digit ringed on a latent map: what it is (the selected digit, an interpolation end) and how it looks."""
+
+    name: str
+    index: int  # test index
+    symbol: str
+    size: int
+    colour: str
+
+
 @dataclass
 class MapLayers:
     """What a latent map shows besides the digits: the invisible click layer, marks and the decode spot."""
@@ -372,6 +525,8 @@ def latent_map(
 
     coords : (n, 2) map coordinates; customdata : (n, k) float32 per point (column 0: test index)
     groups : (name, rows, marker style) per trace, drawn in order (later groups on top)
+    Marks and the decode spot stay out of the legend (their names show on hover), so the two slots' maps have the
+    same legend and the same plot width.
     """
     fig = go.Figure()
     if layers.spots is not None and len(layers.spots):
@@ -388,19 +543,57 @@ def latent_map(
             selected={"marker": {"opacity": marker.get("opacity", 0.75)}},
             unselected={"marker": {"opacity": marker.get("opacity", 0.75)}},
         ))  # fmt: skip
-    for x, y, name, symbol, size, colour in layers.marks:
-        fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", name=name, hoverinfo="skip",
-                                 marker={"symbol": symbol, "size": size, "color": colour,
-                                         "line": {"width": 3, "color": colour}}))  # fmt: skip
+    # Marks are WebGL like the points: a browser draws every WebGL trace above every SVG one, so an SVG ring would
+    # sit under the digits it marks. Each gets a wider white halo first, to stand out on a dense cluster.
+    shown = list(layers.marks)
     if layers.decoded_spot is not None:
-        fig.add_trace(go.Scatter(x=[layers.decoded_spot[0]], y=[layers.decoded_spot[1]], mode="markers",
-                                 name="decoded spot", hoverinfo="skip",
-                                 marker={"symbol": "x-thin-open", "size": 16, "color": "black",
-                                         "line": {"width": 3, "color": "black"}}))  # fmt: skip
+        shown.append((*layers.decoded_spot, "decoded spot", "x-thin-open", 16, "black"))
+    for x, y, name, symbol, size, colour in shown:
+        for halo in (True, False):
+            fig.add_trace(go.Scattergl(
+                x=[x], y=[y], mode="markers", name="" if halo else name, showlegend=False,
+                hoverinfo="skip" if halo else None,
+                hovertemplate=None if halo else f"{_html(name)} (%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
+                marker={"symbol": symbol, "size": size + 3 if halo else size, "color": "white" if halo else colour,
+                        "line": {"width": 6 if halo else 3, "color": "white" if halo else colour}},
+            ))  # fmt: skip
     fig.update_layout(height=520, margin={"l": 10, "r": 10, "t": 10, "b": 10}, clickmode="event+select",
                       legend={"itemsizing": "constant", "title": legend_title}, hovermode="closest",
                       xaxis={"title": f"{axis_title} 1"}, yaxis={"title": f"{axis_title} 2"})  # fmt: skip
     return fig
+
+
+def slot_map(
+    coords: np.ndarray,
+    indices: np.ndarray,
+    labels: np.ndarray,
+    errors: dict[str, np.ndarray],
+    slot: str,
+    colouring: str,
+    series: dict[str, Series],
+    marks: Sequence[MapMark] = (),
+    spots: np.ndarray | None = None,
+    decoded_spot: tuple[float, float] | None = None,
+    axis_title: str = "",
+) -> go.Figure:
+    """One slot's latent map: its projected test codes coloured by `colouring`, every slot's MSE on hover, the
+    marks whose digits are among the shown ones, and the decode spot.
+
+    coords : (n, 2) the map; indices : (n,) test index of each point; labels : (n_test,) digits
+    errors : {slot name: (n_test,) per-image MSE}, in slot order
+    """
+    other = next((name for name in errors if name != slot), None)
+    groups, legend = latent_map_groups(colouring, labels[indices], errors[slot][indices],
+                                       errors[other][indices] if other else None, series[slot],
+                                       series[other] if other else None)  # fmt: skip
+    custom = np.column_stack([indices, labels[indices], *(e[indices] for e in errors.values())]).astype(np.float32)
+    hover = "digit %{customdata[1]} · test #%{customdata[0]}" + "".join(
+        f"<br>{name} MSE %{{customdata[{2 + i}]:.5f}}" for i, name in enumerate(errors)) + "<extra></extra>"
+    row_of = {int(i): row for row, i in enumerate(indices)}
+    placed = [(float(coords[row_of[m.index], 0]), float(coords[row_of[m.index], 1]), f"{m.name} #{m.index}",
+               m.symbol, m.size, m.colour) for m in marks if m.index in row_of]  # fmt: skip
+    layers = MapLayers(spots=spots, marks=placed, decoded_spot=decoded_spot)
+    return latent_map(coords, custom, hover, groups, layers, axis_title, legend)
 
 
 def latent_map_groups(
@@ -557,8 +750,8 @@ def per_digit_seed_figure(spread: pd.DataFrame, intervals: pd.DataFrame, series:
                             error_y={"type": "data", "array": intervals[f"{s.id} CI high"] - mse,
                                      "arrayminus": mse - intervals[f"{s.id} CI low"], "thickness": 1.2, "width": 5},
                             hovertemplate="digit %{x}: %{y:.5f}<extra></extra>")  # fmt: skip
-    fig.update_layout(height=400, scattermode="group", xaxis={"title": "digit", "type": "category"},
-                      yaxis_title="test MSE", margin={"t": 10}, legend=LEGEND_BELOW)  # fmt: skip
+    fig.update_layout(height=400, scattermode="group", xaxis=_digit_axis(intervals["digit"]), yaxis_title="test MSE",
+                      margin={"t": 10}, legend=LEGEND_BELOW)  # fmt: skip
     return fig
 
 
@@ -591,6 +784,8 @@ def sweep_seed_figure(
                         customdata=np.column_stack([seeded["latent_dims"], seeded["n_seeds"], seeded["sd"]]),
                         hovertemplate="latent %{customdata[0]}: mean of %{customdata[1]} training seeds %{y:.5f}"
                                       "<br>sd %{customdata[2]:.5f}<extra></extra>")  # fmt: skip
+    drawn = [points[c] for c in ("test_mse", "pca_mse", "ci_low", "ci_high", "min", "max") if c in points]
+    fig.update_layout(yaxis=_log_axis([v for column in drawn for v in column], "test MSE"))  # whiskers included
     if (points["n_seeds"] >= 2).any():  # one legend entry says what every open diamond is
         fig.add_scatter(x=[None], y=[None], mode="markers", name="mean across training seeds (bar: min–max)",
                         marker={"symbol": "diamond-open", "size": 10, "color": TEXT_GREY, "line": {"width": 2}})

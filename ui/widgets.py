@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -99,6 +100,26 @@ def pca_description(info: RunInfo) -> str:
             "reconstructions clipped to [0, 1] like a Sigmoid output")
 
 
+def pca_caption(comparison: Comparison) -> None:
+    """A caption naming every PCA baseline drawn on the page: which runs it stands beside and how it was fit."""
+    parts = []
+    for baseline in comparison.baselines():
+        owner = comparison.slot(baseline.slots[0]).run
+        parts.append(f"**{escape(baseline.label)}** (beside {' and '.join(baseline.slots)}): "
+                     f"{escape(pca_description(owner))}")
+    st.caption("  \n".join(parts))
+
+
+def gallery(rows: list, key: str, tile_px: int | None = None, max_width: int | None = None) -> None:
+    """A gallery of image rows (ui.figures.image_rows_figure) at its own fixed size, never stretched or shrunk:
+    `max_width` is the width of the column it is drawn in (the whole main area by default)."""
+    from ui.figures import image_rows_figure
+    from ui.theme import CONTENT_WIDTH_PX, IMAGE_TILE_PX
+
+    figure = image_rows_figure(rows, tile_px=tile_px or IMAGE_TILE_PX, max_width=max_width or CONTENT_WIDTH_PX)
+    st.plotly_chart(figure, key=key, width="content", config={"displayModeBar": False})
+
+
 def need_same_test_set(comparison: Comparison) -> bool:
     """True when every slot was scored on the same test images; otherwise says so on the page."""
     mismatch = comparison.test_set_mismatch()
@@ -121,8 +142,9 @@ def series(comparison: Comparison) -> list:
     from ui.figures import Series
     from ui.theme import baseline_colour
 
-    drawn = [Series(s.name, f"{s.name} · {s.label}", SLOT_COLOURS[s.name]) for s in comparison.slots]
-    drawn += [Series(b.id, b.label, baseline_colour(i), dash="dash") for i, b in enumerate(comparison.baselines())]
+    drawn = [Series(s.name, f"{s.name} · {s.label}", SLOT_COLOURS[s.name], short=s.name) for s in comparison.slots]
+    drawn += [Series(b.id, b.label, baseline_colour(i), dash="dash", short=b.label)
+              for i, b in enumerate(comparison.baselines())]  # fmt: skip
     return drawn
 
 
@@ -152,3 +174,85 @@ def per_digit_long(comparison: Comparison) -> pd.DataFrame:
 def table_height(rows: int) -> int:
     """A dataframe height that shows every row (the header and `rows` rows) without an inner scroll bar."""
     return 35 * (rows + 1) + 3
+
+
+# --- the latent page's parts --------------------------------------------------------------------------------
+
+
+def projections(comparison: Comparison, configs: dict) -> dict:
+    """{slot: its 2-D map} from the run folders' disk caches, computed behind a progress bar when missing; stops
+    the page with a message when a map cannot be computed."""
+    from aecore.projection import METHOD_TITLES
+
+    missing = [s.name for s in comparison.slots if not cache.projection_on_disk(s.run, configs[s.name])]
+    bar = st.progress(0.0, text="Computing projections…") if missing else None
+    found = {}
+    for step, s in enumerate(comparison.slots):
+        config = configs[s.name]
+        if bar is not None and s.name in missing:
+            bar.progress(step / len(comparison.slots), text=f"Computing the {METHOD_TITLES[config.method]} map of "
+                         f"{s.name} ({config.n_points:,} test digits; UMAP ~15 s, t-SNE ~20 s the first time)…")
+        try:
+            found[s.name] = cache.projection(s.run, s.key, config)
+        except (ValueError, ImportError, MemoryError) as error:
+            st.error(f"Could not compute the map of {s.name}: {escape(error)}", icon=":material/error:")
+            st.stop()
+    if bar is not None:
+        bar.empty()
+    return found
+
+
+def latent_scores(comparison: Comparison, maps: dict, n_points: int, k: int) -> None:
+    """Neighbourhood agreement of A's and B's latent spaces, and how faithfully each 2-D map keeps its own."""
+    scores = st.columns(len(comparison.slots) + 1)
+    if comparison.pair is not None:
+        a, b = comparison.pair
+        agree = cache.agreement(a.key, b.key, n_points=n_points, seed=0, k=k)
+        scores[0].metric("Neighbourhood agreement", f"{agree.score:.2f}", help=f"chance level {agree.chance:.4f}")
+        scores[0].caption(f"Of each shown digit's {agree.k} nearest neighbours in A's latent space, the share that "
+                          f"are also among its {agree.k} nearest in B's (1 = same neighbourhoods; unrelated spaces "
+                          f"score ≈ {agree.chance:.4f}).")  # fmt: skip
+    for column, s in zip(scores[1:], comparison.slots, strict=False):
+        trust = cache.trustworthiness(s.key, maps[s.name].coords, maps[s.name].indices, seed=0, k=k)
+        column.metric(f"Trustworthiness of the {s.name} map", f"{trust:.3f}")
+        column.caption(f"scikit-learn's trustworthiness (k={k}, on up to 2,000 of the shown digits): 1 means every "
+                       "digit's neighbours on the map are also near it in the latent space.")
+
+
+def latent_details(
+    comparison: Comparison, index: int | None, k: int, maps: dict, on_pick, ends: tuple[str, str]
+) -> None:
+    """A clicked test digit: the original, each run's reconstruction, buttons that make it an interpolation end
+    (`on_pick(end, index)`), and its k nearest neighbours in each run's latent space; a hint while none is."""
+    from ui.figures import ImageRow
+
+    st.subheader("Selected digit")
+    if index is None:
+        st.info("Click a digit on either map to inspect it here.", icon=":material/touch_app:")
+        return
+    index = int(index)
+    dataset_name = comparison.slots[0].run.config.dataset
+    labels = cache.test_labels(dataset_name)
+    with st.container(border=True, key="latent_details"):
+        shown = "" if index in set(maps[comparison.slots[0].name].indices.tolist()) else (
+            " · not among the digits shown on the maps")  # fmt: skip
+        st.markdown(f"**Test image #{index}** · digit **{labels[index]}**{shown}")
+        tiles, captions = [cache.test_images(dataset_name, (index,))[0]], ["original"]
+        for s in comparison.slots:
+            recon, _, mse = cache.reconstructions(s.key, (index,))
+            tiles.append(recon[0])
+            captions.append(f"{s.name} · MSE {mse[0]:.5f}")
+        gallery([ImageRow("", np.stack(tiles), captions=tuple(captions))], "latent_details_tiles", tile_px=96)
+        buttons = st.columns(2)
+        for column, (label, end, icon) in zip(buttons, (("Interpolate from here", ends[0], ":material/start:"),
+                                                        ("Interpolate to here", ends[1], ":material/flag:")),
+                                              strict=True):  # fmt: skip
+            column.button(label, key=f"{end}_use", on_click=on_pick, args=(end, index), icon=icon)
+        for s in comparison.slots:
+            near = cache.neighbours(s.key, index, k)
+            same = int((labels[near] == labels[index]).sum())
+            st.markdown(slot_heading(comparison, s.name, f" · {len(near)} nearest in its latent space (whole test "
+                                     f"set) · {same} of them are also a {labels[index]}"), unsafe_allow_html=True)
+            row = ImageRow(s.name, cache.test_images(dataset_name, tuple(int(i) for i in near)),
+                           colour=SLOT_COLOURS[s.name], captions=tuple(f"#{i}" for i in near))
+            gallery([row], f"latent_near_{s.name}", tile_px=48)
