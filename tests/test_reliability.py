@@ -375,9 +375,6 @@ def test_viewing_the_widest_runs_keeps_latent_codes_under_the_budget(tmp_path, m
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="pages/timeline.py draws st.slider('Epoch', 1, last) and Streamlit refuses "
-                   "min == max: a 1-epoch run (the train form's quick run) crashes the page; pages/ belongs to the "
-                   "pictures branch")  # fmt: skip
 def test_a_one_epoch_run_renders_every_page(tmp_path, monkeypatch):
     from aecore.pipeline import load_or_train
 
