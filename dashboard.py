@@ -53,14 +53,13 @@ def slot_pickers(runs: dict, broken: tuple) -> None:
         session.ensure_slots(runs)
         shipped = {session.default_run_id(slot) for slot in SLOTS}
 
-        def label(run_id: str) -> str:
-            return picker_label(runs[run_id]) + (" · shipped" if run_id in shipped else "")
-
         for slot in SLOTS:
             st.markdown(f"{widgets.swatch(slot)} **Run {slot}**", unsafe_allow_html=True)
-            chosen = st.selectbox(f"Run {slot}", options=list(runs), key=session.SLOT_KEYS[slot], format_func=label,
+            chosen = st.selectbox(f"Run {slot}", options=list(runs), key=session.SLOT_KEYS[slot],
+                                  format_func=lambda run_id: picker_label(runs[run_id]),
                                   label_visibility="collapsed")  # fmt: skip
-            st.caption(widgets.escape(details_line(runs[chosen])))
+            origin = " · shipped default" if chosen in shipped else ""
+            st.caption(widgets.escape(details_line(runs[chosen]) + origin))
         st.button("Swap A and B", key="slot_swap", on_click=session.swap, icon=":material/swap_vert:")
     if broken:
         with st.expander(f"{len(broken)} unreadable run folder(s)", icon=":material/warning:"):
@@ -300,11 +299,15 @@ def run_page(page: StreamlitPage) -> None:
                    icon=":material/warning:")
 
 
-# The sidebar is wider than Streamlit's default so a closed run picker shows the whole label.
+# The sidebar is wider than Streamlit's default so a closed run picker shows its whole label.
 st.set_page_config(page_title="Autoencoders side by side", page_icon=":material/compare:", layout="wide",
-                   initial_sidebar_state=380)
+                   initial_sidebar_state=420)
 warmup.start()  # once per server process: torch's thread count, and the default runs' caches filled in the background
 page = navigation()
+st.session_state[widgets.FRAME_RAN] = True
+asked = st.session_state.pop(widgets.DEEP_LINK, None)  # a deep link that came before the frame ever ran
+if asked and asked != page.url_path and any(Path(e.path).stem == asked for e in PAGES):
+    st.switch_page(next(e.path for e in PAGES if Path(e.path).stem == asked))
 runs, broken = widgets.registry()
 adopt_finished_job(runs)
 held = slots_held()

@@ -145,7 +145,7 @@ def picker_label(info: RunInfo) -> str:
     c = info.config
     options = "".join(f" · {o.short} {value:g}" for o, (_, value) in zip(c.spec.options, c.options, strict=True))
     return (f"{c.spec.title} b={c.bottleneck}{options} · {RECIPE_DEFAULTS[c.recipe].title} · seed {c.seed} · "
-            f"MSE {info.test_mse:.5f}")  # fmt: skip
+            f"MSE {info.test_mse:.4f}")  # fmt: skip
 
 
 def details_line(info: RunInfo) -> str:

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import shutil
+import stat
 import struct
 import tempfile
 import zlib
@@ -232,18 +233,30 @@ def _read_idx(path: Path) -> np.ndarray:
 
 
 def _cache_dir(data_root: Path) -> Path:
-    """`<data root>/.cache`, or a folder in the system temp dir when the data root is read-only.
+    """`<data root>/.cache`, or this user's private folder in the system temp dir when the data root is read-only.
 
-    The data root itself is never created: it must exist (load_dataset checks it first).
+    The data root itself is never created: it must exist (load_dataset checks it first). The temp folder is
+    named after the user and must be owned by them and closed to others (mode 0700): another local user could
+    otherwise plant arrays for this one to load.
     """
-    for candidate, parents in ((data_root / ".cache", False), (Path(tempfile.gettempdir()) / "aecore-cache", True)):
-        try:
-            candidate.mkdir(parents=parents, exist_ok=True)
-        except OSError:
-            continue
-        if os.access(candidate, os.W_OK):
-            return candidate
-    raise DatasetUnavailable(f"no writable cache folder under {data_root} or the system temp dir")
+    shared = data_root / ".cache"
+    try:
+        shared.mkdir(exist_ok=True)
+        if os.access(shared, os.W_OK):
+            return shared
+    except OSError:
+        pass
+    private = Path(tempfile.gettempdir()) / f"aecore-cache-{os.getuid()}"
+    try:
+        private.mkdir(mode=0o700, exist_ok=True)
+        info = private.lstat()
+    except OSError:
+        info = None
+    if info is not None and stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077:
+        return private
+    raise DatasetUnavailable(
+        f"no writable cache folder: {shared} is read-only and {private} is not a private folder of this user"
+    )
 
 
 def _decompressed(folder: Path, stem: str, cache: Path) -> Path:

@@ -12,6 +12,7 @@ from ui import cache, studies_view, widgets
 from ui.figures import Series, sweep_seed_figure
 from ui.theme import SLOT_COLOURS, baseline_colour, extra_colour
 
+widgets.require_frame()
 st.title("Bottleneck sweep")
 st.markdown(
     "How much does a wider code buy? Each point is a separate run that differs from its neighbours only in the "

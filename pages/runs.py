@@ -9,6 +9,7 @@ from ui import cache, session, widgets
 
 CONFIRM = "runs_confirm_delete"  # run id waiting for the user's confirmation
 
+widgets.require_frame()
 st.title("Runs")
 st.markdown("Every run in the checkpoints folder. Click a column header to sort; select a row to put that run "
             "into slot A or B, or to delete it. PCA MSE is the clipped PCA at the same dims, fit on the run's own "

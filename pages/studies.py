@@ -6,6 +6,7 @@ import streamlit as st
 from ui import cache, studies_view, widgets
 from ui.figures import study_history_figure, study_intermediate_figure, study_parallel_figure
 
+widgets.require_frame()
 st.title("Studies")
 st.markdown(
     "Sweeps and tuning run as Optuna studies (`python -m aecore sweep`, `tune`, or the form below). Every trial "

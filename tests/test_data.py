@@ -158,3 +158,22 @@ def test_a_truncated_test_set_file_is_refused_with_its_name(tmp_path):
     cut.write_bytes(b"\0\0\x08\x03" + b"".join(n.to_bytes(4, "big") for n in (2, 28, 28)) + bytes(100))
     with pytest.raises(DatasetUnavailable, match="images-idx3-ubyte"):
         _read_idx(cut)
+
+
+def test_a_read_only_data_root_caches_in_a_private_temp_folder_of_this_user(tmp_path, monkeypatch, read_only):
+    import os
+    import stat
+
+    from aecore.data import DatasetUnavailable, _cache_dir
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    root = tmp_path / "data"
+    root.mkdir()
+    with read_only(root):
+        cache = _cache_dir(root)
+        assert cache == tmp_path / "tmp" / f"aecore-cache-{os.getuid()}"
+        assert stat.S_IMODE(cache.stat().st_mode) == 0o700, "others may not read or plant files in the cache"
+        cache.chmod(0o777)  # opened to everyone (by another user, or by mistake): refused rather than trusted
+        with pytest.raises(DatasetUnavailable, match="not a private folder of this user"):
+            _cache_dir(root)

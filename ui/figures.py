@@ -171,17 +171,21 @@ def image_rows_figure(
     fig = go.Figure(go.Image(z=picture, hoverinfo="skip"))
     fig.update_xaxes(visible=False, range=[-0.5, picture.shape[1] - 0.5], fixedrange=True)
     fig.update_yaxes(visible=False, range=[picture.shape[0] - 0.5, -0.5], fixedrange=True)
+    # Annotations are set in one go: plotly's add_annotation copies the whole list each call (quadratic; 0.3 s for
+    # the Overview's gallery against 0.01 s).
+    annotations = []
     for top, row, title in zip(row_tops(rows, row_gap), rows, titles, strict=True):
-        fig.add_annotation(
+        annotations.append(dict(
             x=0, y=top + TILE / 2, xref="paper", yref="y", xanchor="right", xshift=-8, showarrow=False,
             align="right", text="<br>".join(f"<b>{_html(line)}</b>" for line in title),
             font={"size": TITLE_FONT_PX, "color": row.colour},
-        )  # fmt: skip
-        for c, caption in enumerate(row.captions):
-            fig.add_annotation(
-                x=c * (TILE + GAP) + TILE / 2, y=top + TILE, yanchor="top", yshift=-1, showarrow=False,
-                text=_html(caption), font={"size": caption_font, "color": row.colour},
-            )  # fmt: skip
+        ))  # fmt: skip
+        annotations += [
+            dict(x=c * (TILE + GAP) + TILE / 2, y=top + TILE, yanchor="top", yshift=-1, showarrow=False,
+                 text=_html(caption), font={"size": caption_font, "color": row.colour})
+            for c, caption in enumerate(row.captions)
+        ]  # fmt: skip
+    fig.update_layout(annotations=annotations)
     if has_errors:
         _error_colourbar(fig, picture.shape[0] * scale)
     fig.update_layout(

@@ -54,8 +54,28 @@ def dataset_banner(comparison: Comparison) -> str:
     return " | ".join(escape(text) for text in described)
 
 
+FRAME_RAN = "frame_ran"  # set by dashboard.py on every run: a page run without it was opened outside the frame
+DEEP_LINK = "deep_link"  # the page a first visitor asked for before the frame ran, to open once it has
+
+
+def require_frame() -> None:
+    """Send a page opened before the server ever ran dashboard.py back through the frame.
+
+    Until the frame's st.navigation has run once, Streamlit treats pages/ as an old-style page folder and runs
+    a deep link (/studies) as a bare script: no sidebar, no slots, no banner. The frame then opens the page
+    that was asked for.
+    """
+    if st.session_state.get(FRAME_RAN):
+        return
+    from urllib.parse import urlparse
+
+    st.session_state[DEEP_LINK] = urlparse(st.context.url or "").path.rstrip("/").rsplit("/", 1)[-1]
+    st.switch_page("dashboard.py")
+
+
 def page_start(title: str, question: str) -> Comparison:
     """Title, one line on what the page answers, and the slots' comparison; stops the page without runs."""
+    require_frame()
     st.title(title)
     st.markdown(question)
     comparison = current()
