@@ -135,6 +135,11 @@ def build_parser() -> Parser:
     tune.add_argument(
         "--startup-trials", type=int, default=5, help="random trials, never pruned, before TPE and pruning start"
     )
+    tune.add_argument(
+        "--warmup-epochs", type=int, default=None,
+        help="first epoch at which a trial can be pruned (default: onecycle's warm-up, 30%% of the longest trial)",
+    )  # fmt: skip
+    tune.add_argument("--sampler-seed", type=int, default=None, help="seed TPE, for a repeatable study")
     tune.add_argument("--recipe", choices=RECIPES, default="onecycle")
     tune.add_argument("--bottleneck", type=int, default=None, help="default: the model's")
     tune.add_argument("--seed", type=int, default=0)
@@ -415,7 +420,8 @@ def run_study_from_args(spec, args: argparse.Namespace):
     try:
         return run_study(spec, study_name=args.study, storage=args.storage, root=args.checkpoints,
                          data_root=args.data, device=args.device, workers=args.workers, heartbeat=args.heartbeat,
-                         on_trial_start=started, on_trial_end=ended, progress=lambda p: bar(p))  # fmt: skip
+                         on_trial_start=started, on_trial_end=ended, progress=lambda p: bar(p),
+                         sampler_seed=getattr(args, "sampler_seed", None))  # fmt: skip
     except (KeyboardInterrupt, TrainingCancelled):
         bar.close()
         print("aecore: interrupted; the study keeps its finished trials; the same command resumes it", file=sys.stderr)
@@ -466,6 +472,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         dataset=args.dataset,
         train_limit=args.train_limit,
         startup_trials=args.startup_trials,
+        warmup_epochs=args.warmup_epochs,
     )
     report = run_study_from_args(spec, args)
     if report is None:

@@ -188,7 +188,10 @@ class TuneSpec:
     dataset: str = "mnist-sample"
     train_limit: int | None = None
     startup_trials: int = 5  # sampled at random and never pruned, before TPE and pruning start
-    warmup_epochs: int = 2  # the first epoch at which a trial can be pruned
+    # The first epoch at which a trial can be pruned. Default: for onecycle, the end of the longest trial's
+    # warm-up (30% of its steps): before it a trial's loss says how far its warm-up has got, not where it ends
+    # (a 12-trial study with pruning from epoch 2 pruned every TPE trial; BENCHMARKS.md); for other recipes 2.
+    warmup_epochs: int | None = None
 
     def __post_init__(self) -> None:
         base = RunConfig.for_recipe(self.model, self.recipe, seed=self.seed, dataset=self.dataset,
@@ -201,6 +204,9 @@ class TuneSpec:
             object.__setattr__(self, "learning_rates", rates)
         if self.epochs is None:
             object.__setattr__(self, "epochs", (max(1, budget.epochs // 4), budget.epochs))
+        if self.warmup_epochs is None:
+            warmup = math.ceil(0.3 * max(self.epochs)) if self.recipe == "onecycle" else 2
+            object.__setattr__(self, "warmup_epochs", warmup)
         object.__setattr__(self, "bottleneck", base.bottleneck)
         object.__setattr__(self, "learning_rates", tuple(float(x) for x in self.learning_rates))
         object.__setattr__(self, "epochs", tuple(self.epochs))

@@ -411,3 +411,12 @@ def test_tune_defaults_come_from_the_recipe():
     assert spec.learning_rates == pytest.approx((8e-3, 0.8)) and spec.epochs == (15, 60)
     assert spec.default_name() == TuneSpec("conv", trials=50).default_name(), "more trials extend the same study"
     assert spec.default_name() != TuneSpec("conv", batch_sizes=(64,)).default_name()
+
+
+def test_tune_prunes_onecycle_trials_only_after_the_warm_up_of_the_longest():
+    # Before one-cycle's warm-up ends (30% of the steps) a loss says how far the warm-up has got, not where a
+    # trial ends: pruning there compares schedules, not recipes.
+    assert TuneSpec("mlp").epochs == (15, 60) and TuneSpec("mlp").warmup_epochs == 18
+    assert TuneSpec("mlp", recipe="seed").warmup_epochs == 2  # a constant rate has no warm-up
+    assert TuneSpec("mlp", warmup_epochs=4).warmup_epochs == 4
+    assert TuneSpec("mlp").pruner()._n_warmup_steps == 18
