@@ -76,11 +76,14 @@ shown = points.drop(columns=["config"]).rename(columns={
 })  # fmt: skip
 shown["seeds"] = shown["seeds"].map(lambda seeds: ", ".join(map(str, seeds)))
 shown["run_ids"] = shown["run_ids"].map(", ".join)
+shown["model"] = shown["model"].map(lambda name: architectures.get(name).title)
 shown = shown[["model", "bottleneck", "latent_dims", "test_mse", "CI low (test images)",
                "CI high (test images)", "training seeds (n)", "seeds", "mean across seeds",
                "sd across seeds", "min across seeds", "max across seeds", "pca_mse", "parameters", "runs in point",
-               "run_ids"]]  # fmt: skip
-numbers = ["test_mse", "CI low (test images)", "CI high (test images)", "pca_mse", "mean across seeds",
+               "run_ids"]].rename(columns={"model": "architecture", "latent_dims": "latent dims",
+                                          "test_mse": "test MSE", "pca_mse": "PCA MSE (same dims)",
+                                          "run_ids": "run ids"})  # fmt: skip
+numbers = ["test MSE", "CI low (test images)", "CI high (test images)", "PCA MSE (same dims)", "mean across seeds",
            "sd across seeds", "min across seeds", "max across seeds"]  # fmt: skip
 st.dataframe(shown.style.format(dict.fromkeys(numbers, "{:.5f}") | {"parameters": "{:,}"}, na_rep="–"),
              hide_index=True, key="sweep_table", height=widgets.table_height(len(shown)))  # fmt: skip

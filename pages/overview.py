@@ -1,5 +1,7 @@
 """Overview: the two runs in slots A and B side by side, against PCA, with a gallery, and what each page answers."""
 
+from datetime import UTC
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -41,7 +43,7 @@ for column, slot in zip(columns, comparison.slots, strict=True):
         with st.expander("Architecture"):
             st.code(cache.architecture(key), language=None)
         st.caption(f"Kept epoch {info.best_epoch} of {len(info.history)} · trained {info.train_seconds:,.0f} s · "
-                   f"created {info.created}")
+                   f"created {info.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
 
 LAYOUT = (1, 2)  # the MSE chart beside the gallery
 chart, gallery = st.columns(LAYOUT)

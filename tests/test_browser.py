@@ -111,6 +111,8 @@ def readme_picture(page) -> None:
 # Page position of the centre of picture pixel (row, column) of the gallery in chart `n`, and the row titles.
 PIXEL_JS = """([n, title, row, column]) => {
     const gd = [...document.querySelectorAll('.st-key-recon_images .js-plotly-plot')][n];
+    // Until plotly has drawn the figure (or while a rerun swaps it) there is no layout yet: not ready, try again.
+    if (!gd || !gd._fullLayout || !gd._fullLayout.annotations || !gd._fullLayout.xaxis.l2p) return null;
     const L = gd._fullLayout, box = gd.getBoundingClientRect();
     const titled = L.annotations.find((a) => a.text === `<b>${title}</b>`);
     if (!titled) return null;
@@ -173,7 +175,7 @@ def test_a_drawn_digit_lands_on_both_maps_as_a_star_on_top(dashboard, tall):
 def test_the_timeline_plays(dashboard, tall):
     open_dashboard(tall, dashboard, "Test MSE")
     visit(tall, "Training timeline")
-    assert main(tall).get_by_text("After epoch 60 of 60").count() == 1
+    expect(main(tall).get_by_text("After epoch 60 of 60")).to_have_count(1, timeout=APP_TIMEOUT_MS)
     main(tall).get_by_role("button", name="Play").click()
     main(tall).get_by_text("After epoch 3 of 60").wait_for(timeout=60_000)  # it starts again from epoch 1
     main(tall).get_by_role("button", name="Pause").click()

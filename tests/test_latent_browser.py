@@ -53,14 +53,14 @@ def locate(page, n: int, what: str) -> dict:
 
 def click(page, target: dict) -> None:
     page.mouse.move(target["px"], target["py"])  # hover first: plotly picks the point under the cursor
-    page.wait_for_timeout(500)
+    page.locator(f"{MAPS} .hoverlayer .hovertext").first.wait_for(timeout=60_000)  # it has picked one
     page.mouse.click(target["px"], target["py"])
 
 
 def test_clicking_a_digit_shows_its_details_and_highlights_it_on_both_maps(dashboard, page):
     open_dashboard(page, dashboard)
     go_to(page, "Latent space", "Click a digit on either map")
-    assert page.locator(MAPS).count() == 2
+    expect(page.locator(MAPS)).to_have_count(2, timeout=60_000)  # the maps draw after the caption above them
 
     digit = locate(page, 0, "digit")
     index = int(digit["index"])

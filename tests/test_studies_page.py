@@ -81,8 +81,8 @@ def test_the_sweep_page_draws_a_sweep_studys_runs(app):
     at.selectbox(key="sweep_family").set_value(option).run()
     assert not at.exception, at.exception
     shown = table(at, "training seeds (n)")
-    assert list(shown["bottleneck"]) == [1, 2] and set(shown["run_ids"]) == points(STUDY)
-    assert (shown["CI low (test images)"] < shown["test_mse"]).all() and (shown["training seeds (n)"] == 1).all()
+    assert list(shown["bottleneck"]) == [1, 2] and set(shown["run ids"]) == points(STUDY)
+    assert (shown["CI low (test images)"] < shown["test MSE"]).all() and (shown["training seeds (n)"] == 1).all()
 
 
 def test_the_sweep_form_starts_a_study_job_and_the_panel_reports_it(app):

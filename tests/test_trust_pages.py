@@ -172,7 +172,7 @@ def test_sweep_page_plots_a_family_of_runs(tmp_path, monkeypatch, tiny_dataset):
     make_run(root, tiny_dataset, tiny_config("conv", bottleneck=1))
     at = open_page("bottleneck_sweep.py", root, monkeypatch)
     table = at.dataframe[0].value
-    assert list(zip(table["model"], table["latent_dims"], strict=True)) == [("conv", 16), ("mlp", 2), ("mlp", 4)]
+    assert list(zip(table["architecture"], table["latent dims"], strict=True)) == [("Conv", 16), ("MLP", 2), ("MLP", 4)]
     assert len(at.get("plotly_chart")) == 1 and len(at.get("download_button")) == 1
 
 
@@ -205,9 +205,9 @@ def test_shipped_sweep_is_charted_on_a_fresh_clone(shipped_copy, monkeypatch):
     at = open_page("bottleneck_sweep.py", shipped_copy, monkeypatch)
     assert at.selectbox(key="sweep_family").value == "onecycle (recipe defaults) · seed 0 · mnist-sample"
     table = at.dataframe[0].value
-    latent = {model: sorted(rows["latent_dims"]) for model, rows in table.groupby("model")}
-    assert latent == {"conv": [16, 32, 64], "mlp": [2, 4, 8, 16, 32, 64], "vae": [32], "dae": [32]}
-    mlp = table[table["model"] == "mlp"].sort_values("latent_dims")
-    assert mlp["pca_mse"].is_monotonic_decreasing, "PCA error must fall as it keeps more components"
-    assert mlp["test_mse"].iloc[0] > 1.5 * mlp["test_mse"].iloc[-1], "a 64-d code should rebuild clearly better"
+    latent = {arch: sorted(rows["latent dims"]) for arch, rows in table.groupby("architecture")}
+    assert latent == {"Conv": [16, 32, 64], "MLP": [2, 4, 8, 16, 32, 64], "VAE": [32], "DAE": [32]}
+    mlp = table[table["architecture"] == "MLP"].sort_values("latent dims")
+    assert mlp["PCA MSE (same dims)"].is_monotonic_decreasing, "PCA error must fall as it keeps more components"
+    assert mlp["test MSE"].iloc[0] > 1.5 * mlp["test MSE"].iloc[-1], "a 64-d code should rebuild clearly better"
     assert len(at.get("plotly_chart")) == 1
