@@ -8,7 +8,7 @@ from aecore.compare import RunKey
 from aecore.config import RunConfig
 from aecore.seeds import sweep_points
 from aecore.sweep import describe_family, families, sweep_table
-from ui import cache, studies_view, widgets
+from ui import cache, seeds_view, studies_view, widgets
 from ui.figures import Series, sweep_seed_figure
 from ui.theme import SLOT_COLOURS, baseline_colour, extra_colour
 
@@ -69,22 +69,6 @@ st.caption(
               "each). The registry's every seed counts; none is picked by its test score."
               if len(seeded) else "No config here has runs under more than one training seed.")
 )  # fmt: skip
-shown = points.drop(columns=["config"]).rename(columns={
-    "ci_low": "CI low (test images)", "ci_high": "CI high (test images)",
-    "runs": "runs in point", "n_seeds": "training seeds (n)", "mean": "mean across seeds", "sd": "sd across seeds",
-    "min": "min across seeds", "max": "max across seeds",
-})  # fmt: skip
-shown["seeds"] = shown["seeds"].map(lambda seeds: ", ".join(map(str, seeds)))
-shown["run_ids"] = shown["run_ids"].map(", ".join)
-shown["model"] = shown["model"].map(lambda name: architectures.get(name).title)
-shown = shown[["model", "bottleneck", "latent_dims", "test_mse", "CI low (test images)",
-               "CI high (test images)", "training seeds (n)", "seeds", "mean across seeds",
-               "sd across seeds", "min across seeds", "max across seeds", "pca_mse", "parameters", "runs in point",
-               "run_ids"]].rename(columns={"model": "architecture", "latent_dims": "latent dims",
-                                          "test_mse": "test MSE", "pca_mse": "PCA MSE (same dims)",
-                                          "run_ids": "run ids"})  # fmt: skip
-numbers = ["test MSE", "CI low (test images)", "CI high (test images)", "PCA MSE (same dims)", "mean across seeds",
-           "sd across seeds", "min across seeds", "max across seeds"]  # fmt: skip
-st.dataframe(shown.style.format(dict.fromkeys(numbers, "{:.5f}") | {"parameters": "{:,}"}, na_rep="–"),
-             hide_index=True, key="sweep_table", height=widgets.table_height(len(shown)))  # fmt: skip
-widgets.csv_download(shown, "bottleneck_sweep_test.csv", "sweep_csv")
+shown, download = seeds_view.sweep_tables(points)
+st.dataframe(shown, hide_index=True, key="sweep_table", height=widgets.table_height(len(shown)))
+widgets.csv_download(download, "bottleneck_sweep_test.csv", "sweep_csv")

@@ -52,10 +52,8 @@ if not widgets.need_same_test_set(comparison):
 methods = widgets.methods(comparison)
 intervals = cache.interval_table(methods, comparison.slots[0].run.config.dataset)
 st.plotly_chart(interval_chart(intervals, drawn), key="per_digit_ci_chart", width="stretch")
-shown = intervals.rename(columns=lambda c: c.replace(c.split(" ")[0], names[c.split(" ")[0]], 1)
-                         if c.split(" ")[0] in names else c)  # fmt: skip
-st.dataframe(shown.style.format({c: "{:.5f}" for c in shown.columns if c not in ("digit", "n")}), hide_index=True,
-             key="per_digit_ci_table", height=widgets.table_height(len(shown)))
+shown = widgets.intervals_for_reading(intervals, names)
+st.dataframe(shown, hide_index=True, key="per_digit_ci_table", height=widgets.table_height(len(shown)))
 widgets.csv_download(intervals, "per_digit_test_mse_ci.csv", "per_digit_ci_csv")
 
 if comparison.pair is not None:

@@ -25,6 +25,8 @@ shipped = {session.default_run_id(slot) for slot in SLOTS}
 table.insert(0, "slot", [in_slots.get(run_id, "") for run_id in table["run"]])
 table.insert(1, "shipped", [run_id in shipped for run_id in table["run"]])
 table = table[[c for c in table.columns if c != "run"] + ["run"]]
+# Like runs side by side (a family, then its seeds) rather than in hash order; a column header re-sorts.
+table = table.sort_values(["architecture", "recipe", "bottleneck", "options", "seed"], kind="stable")
 
 filters = st.columns([3, 2])
 text = filters[0].text_input("Filter", key="runs_filter", placeholder="part of a run id, e.g. vae or seed",

@@ -157,7 +157,7 @@ def test_per_digit_numbers_equal_the_stored_metrics(shipped_root, monkeypatch):
     assert table.loc["all", "PCA-32 MSE"] == pytest.approx(pca["mse"]), "the first table has the PCA column"
     digits = table.drop(index="all")
     assert list(digits["better"]) == list(np.where(digits["A · MLP MSE"] < digits["B · Conv MSE"], "A", "B"))
-    for column in ("PCA-32 CI high", "A win rate"):  # the interval and the paired-difference tables
+    for column in ("PCA-32 95% CI", "A win rate"):  # the interval and the paired-difference tables
         assert list(table_with(at, column)["digit"])[-1] == "all"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from aecore import architectures
 from aecore.compare import Comparison, RunKey
 from aecore.runstore import RunInfo
 from aecore.seeds import compare_runs, per_digit_comparison, per_digit_spread, seed_siblings
@@ -126,3 +127,40 @@ def per_digit_block(comparison: Comparison, intervals: pd.DataFrame) -> None:
                    f"below every seed of the other on that digit, which equal configs would still do "
                    f"{overall.chance:.0%} of the time. With 11 rows, some can separate by chance alone: quote the "
                    "\"all\" row, and the digits only as hints.")  # fmt: skip
+
+
+def _interval(low: float, high: float) -> str:
+    return "–" if pd.isna(low) or pd.isna(high) else f"{low:.5f}–{high:.5f}"
+
+
+def sweep_tables(points: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sweep's points (`aecore.seeds.sweep_points`) as (a table to read, a table to download).
+
+    The one to read joins each interval into one "low–high" column and the seed spread into "mean ± sd" and
+    "min–max", so it fits the page; the download keeps every number in its own column for a spreadsheet."""
+    by_name = {"model": "architecture", "latent_dims": "latent dims", "test_mse": "test MSE",
+               "ci_low": "CI low (test images)", "ci_high": "CI high (test images)", "pca_mse": "PCA MSE (same dims)",
+               "n_seeds": "training seeds (n)", "mean": "mean across seeds", "sd": "sd across seeds",
+               "min": "min across seeds", "max": "max across seeds", "runs": "runs in point", "run_ids": "run ids"}
+    full = points.drop(columns=["config"]).rename(columns=by_name)
+    full["architecture"] = full["architecture"].map(lambda name: architectures.get(name).title)
+    full["seeds"] = full["seeds"].map(lambda seeds: ", ".join(map(str, seeds)))
+    full["run ids"] = full["run ids"].map(", ".join)
+    full = full[["architecture", "bottleneck", "latent dims", "test MSE", "CI low (test images)",
+                 "CI high (test images)", "PCA MSE (same dims)", "training seeds (n)", "seeds", "mean across seeds",
+                 "sd across seeds", "min across seeds", "max across seeds", "parameters", "runs in point", "run ids"]]
+
+    read = full[["architecture", "bottleneck", "latent dims"]].copy()
+    read["test MSE"] = full["test MSE"].map("{:.5f}".format)
+    read["95% CI (test images)"] = list(map(_interval, full["CI low (test images)"], full["CI high (test images)"]))
+    read["PCA MSE (same dims)"] = full["PCA MSE (same dims)"].map("{:.5f}".format)
+    read["training seeds (n)"] = full["training seeds (n)"]
+    read["seeds"] = full["seeds"]
+    read["mean ± sd across seeds"] = [f"{mean:.5f}" if pd.isna(sd) else f"{mean:.5f} ± {sd:.5f}"
+                                      for mean, sd in zip(full["mean across seeds"], full["sd across seeds"],
+                                                          strict=True)]  # fmt: skip
+    read["min–max across seeds"] = list(map(_interval, full["min across seeds"], full["max across seeds"]))
+    read["parameters"] = full["parameters"].map("{:,}".format)
+    read["run ids"] = full["run ids"]
+    return read, full
+

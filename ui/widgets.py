@@ -191,6 +191,18 @@ def per_digit_long(comparison: Comparison) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def intervals_for_reading(intervals: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """The interval table as people read it: per method its MSE and one "low–high" column (three numeric columns
+    per method overflow the page once two PCA baselines join), methods called by their display names."""
+    shown = intervals[["digit", "n"]].copy()
+    for method in dict.fromkeys(c.rsplit(" ", 1)[0] for c in intervals.columns if c.endswith(" MSE")):
+        name = names.get(method, method)
+        shown[f"{name} MSE"] = intervals[f"{method} MSE"].map("{:.5f}".format)
+        shown[f"{name} 95% CI"] = [f"{low:.5f}–{high:.5f}" for low, high in
+                                   zip(intervals[f"{method} CI low"], intervals[f"{method} CI high"], strict=True)]
+    return shown
+
+
 def table_height(rows: int) -> int:
     """A dataframe height that shows every row (the header and `rows` rows) without an inner scroll bar."""
     return 35 * (rows + 1) + 3
