@@ -65,10 +65,10 @@ def overview_block(comparison: Comparison) -> None:
         values = pd.Series([r.test_mse for r in siblings])
         rows.append({
             "run": f"{slot.name} · {slot.label}", "this run's seed": slot.run.config.seed, "test MSE": mean,
-            "95% interval over test images": f"{low:.5f}–{high:.5f}",
+            "95% interval over test images": widgets.interval_text(low, high),
             "training seeds (n)": f"{_seed_list(siblings)} ({len(siblings)})",
             "mean across seeds": values.mean(), "sd across seeds": _spread_text(siblings),
-            "min–max across seeds": f"{values.min():.5f}–{values.max():.5f}",
+            "min–max across seeds": widgets.interval_text(values.min(), values.max()),
         })  # fmt: skip
         seed_rows += [{"slot": slot.name, "seed": r.config.seed, "test_mse": r.test_mse} for r in siblings]
         run_rows.append({"slot": slot.name, "seed": slot.run.config.seed, "test_mse": mean, "ci_low": low,
@@ -129,10 +129,6 @@ def per_digit_block(comparison: Comparison, intervals: pd.DataFrame) -> None:
                    "\"all\" row, and the digits only as hints.")  # fmt: skip
 
 
-def _interval(low: float, high: float) -> str:
-    return "–" if pd.isna(low) or pd.isna(high) else f"{low:.5f}–{high:.5f}"
-
-
 def sweep_tables(points: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The sweep's points (`aecore.seeds.sweep_points`) as (a table to read, a table to download).
 
@@ -152,14 +148,15 @@ def sweep_tables(points: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     read = full[["architecture", "bottleneck", "latent dims"]].copy()
     read["test MSE"] = full["test MSE"].map("{:.5f}".format)
-    read["95% CI (test images)"] = list(map(_interval, full["CI low (test images)"], full["CI high (test images)"]))
+    read["95% CI (test images)"] = list(map(widgets.interval_text, full["CI low (test images)"],
+                                            full["CI high (test images)"]))
     read["PCA MSE (same dims)"] = full["PCA MSE (same dims)"].map("{:.5f}".format)
     read["training seeds (n)"] = full["training seeds (n)"]
     read["seeds"] = full["seeds"]
     read["mean ± sd across seeds"] = [f"{mean:.5f}" if pd.isna(sd) else f"{mean:.5f} ± {sd:.5f}"
                                       for mean, sd in zip(full["mean across seeds"], full["sd across seeds"],
                                                           strict=True)]  # fmt: skip
-    read["min–max across seeds"] = list(map(_interval, full["min across seeds"], full["max across seeds"]))
+    read["min–max across seeds"] = list(map(widgets.interval_text, full["min across seeds"], full["max across seeds"]))
     read["parameters"] = full["parameters"].map("{:,}".format)
     read["run ids"] = full["run ids"]
     return read, full

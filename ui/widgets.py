@@ -191,6 +191,11 @@ def per_digit_long(comparison: Comparison) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def interval_text(low: float, high: float) -> str:
+    """An interval as the tables print it, "0.01644–0.01743"; a missing end (no spread to show) is a dash."""
+    return "–" if pd.isna(low) or pd.isna(high) else f"{low:.5f}–{high:.5f}"
+
+
 def intervals_for_reading(intervals: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     """The interval table as people read it: per method its MSE and one "low–high" column (three numeric columns
     per method overflow the page once two PCA baselines join), methods called by their display names."""
@@ -198,8 +203,8 @@ def intervals_for_reading(intervals: pd.DataFrame, names: dict[str, str]) -> pd.
     for method in dict.fromkeys(c.rsplit(" ", 1)[0] for c in intervals.columns if c.endswith(" MSE")):
         name = names.get(method, method)
         shown[f"{name} MSE"] = intervals[f"{method} MSE"].map("{:.5f}".format)
-        shown[f"{name} 95% CI"] = [f"{low:.5f}–{high:.5f}" for low, high in
-                                   zip(intervals[f"{method} CI low"], intervals[f"{method} CI high"], strict=True)]
+        shown[f"{name} 95% CI"] = list(map(interval_text, intervals[f"{method} CI low"],
+                                           intervals[f"{method} CI high"]))
     return shown
 
 
