@@ -271,8 +271,7 @@ SHIPPED = {"mlp": 0.0238, "conv": 0.0182}  # the seed recipe's test MSE, which t
 @pytest.mark.parametrize("model", SHIPPED)
 def test_the_shipped_default_runs_load_and_beat_the_seed(model):
     info = find_run(RunConfig.for_recipe(model).run_id, REPO / "checkpoints")
-    if info.format == 1:
-        pytest.skip("checkpoints/ still holds format-1 runs; retrain and re-ship them in format 2")
+    assert info.format != 1, "checkpoints/ holds a format-1 run; retrain and re-ship it in format 2"
     load_model(info)
     assert load_evaluation(info).test_errors.shape == (10_000,) and load_timeline(info) is not None
     assert info.latent_dim == 32 and info.train_images == 4500 and info.metrics["pca"]["clipped"]
