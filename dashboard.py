@@ -11,9 +11,9 @@ from pathlib import Path
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from aecore import architectures
+from aecore import architectures, datasets
 from aecore.compare import SLOTS, details_line, picker_label
-from aecore.config import DATASETS, RECIPE_DEFAULTS, RECIPES, ConfigError, RunConfig
+from aecore.config import RECIPE_DEFAULTS, RECIPES, ConfigError, RunConfig
 from aecore.data import DatasetUnavailable
 from aecore.runstore import CheckpointError, default_checkpoint_root
 from aecore.text import printable
@@ -89,8 +89,10 @@ def train_form() -> None:
                                           placeholder=f"{option.default:g}", help=option.help)
         recipe = st.selectbox("Recipe", RECIPES, key="train_recipe", format_func=lambda r: RECIPE_DEFAULTS[r].title,
                               help="\n\n".join(f"**{r.title}**: {r.description}" for r in RECIPE_DEFAULTS.values()))
-        dataset_name = st.selectbox("Dataset", DATASETS, key="train_dataset",
-                                    help="mnist-sample is bundled and works offline; mnist needs the full files")
+        dataset_name = st.selectbox("Dataset", datasets.names(), key="train_dataset",
+                                    format_func=lambda name: datasets.get(name).title,
+                                    help="MNIST (60k) and its 5k sample are bundled and work offline; "
+                                    "Fashion-MNIST needs Debian's dataset-fashion-mnist package")
         epochs = left.text_input("Epochs", "", key="train_epochs", placeholder="recipe's")
         batch_size = right.text_input("Batch size", "", key="train_batch_size", placeholder="recipe's")
         learning_rate = left.text_input("Learning rate", "", key="train_learning_rate", placeholder="recipe's")

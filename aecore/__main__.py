@@ -8,10 +8,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aecore import architectures
-from aecore.config import DATASETS, RECIPE_DEFAULTS, RECIPES, ConfigError, RunConfig
+from aecore import architectures, datasets
+from aecore.config import RECIPE_DEFAULTS, RECIPES, ConfigError, RunConfig
 
 USAGE_ERROR = 2
+DATASET_HELP = "; ".join(f"{d.name}: {d.title}" for d in datasets.DATASETS)
 CONFIRM_ABOVE_SECONDS = 180  # a job longer than this asks before it starts (interactive terminals only)
 INTERRUPTED = 130
 
@@ -62,7 +63,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=int, default=None, help="the run's seed (default: 0)")
     seeds.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED", help="one run per seed: 0 1 2")
-    parser.add_argument("--dataset", choices=DATASETS, default="mnist-sample")
+    parser.add_argument("--dataset", choices=datasets.names(), default=datasets.DEFAULT_DATASET, help=DATASET_HELP)
     parser.add_argument("--train-limit", type=int, default=None, help="train on only this many images (quick trials)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
 
@@ -111,7 +112,7 @@ def build_parser() -> Parser:
     sweep.add_argument("--seeds", "--seed", type=int, nargs="+", default=[0], help="one run per seed (default: 0)")
     sweep.add_argument("--recipe", choices=RECIPES, default="onecycle")
     sweep.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
-    sweep.add_argument("--dataset", choices=DATASETS, default="mnist-sample")
+    sweep.add_argument("--dataset", choices=datasets.names(), default=datasets.DEFAULT_DATASET, help=DATASET_HELP)
     sweep.add_argument("--train-limit", type=int, default=None, help="train on only this many images (quick trials)")
     sweep.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     add_study_options(sweep, "sweep-<models>-b<bottlenecks>-s<seeds>-<hash of the settings>")
@@ -143,7 +144,7 @@ def build_parser() -> Parser:
     tune.add_argument("--recipe", choices=RECIPES, default="onecycle")
     tune.add_argument("--bottleneck", type=int, default=None, help="default: the model's")
     tune.add_argument("--seed", type=int, default=0)
-    tune.add_argument("--dataset", choices=DATASETS, default="mnist-sample")
+    tune.add_argument("--dataset", choices=datasets.names(), default=datasets.DEFAULT_DATASET, help=DATASET_HELP)
     tune.add_argument("--train-limit", type=int, default=None, help="train on only this many images (quick trials)")
     tune.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     add_study_options(tune, "tune-<model>-b<bottleneck>-s<seed>-<recipe>-<hash of the search space>")

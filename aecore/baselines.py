@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from aecore.data import TRAIN_SIZES, Dataset, training_subset
+from aecore import datasets
+from aecore.data import Dataset, training_subset
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class PCABaseline:
 def baseline_key(dataset: str, fingerprint: str, dims: int, train_limit: int | None, seed: int) -> BaselineKey:
     """The key of the baseline for runs with these latent dims, training images and seed."""
     # A limit at or above the split's size trains on every image: the same baseline as no limit.
-    limit = None if train_limit is None or train_limit >= TRAIN_SIZES[dataset] else train_limit
+    limit = None if train_limit is None or train_limit >= datasets.get(dataset).train_images else train_limit
     return BaselineKey(dataset, fingerprint, dims, limit, seed)
 
 

@@ -10,10 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aecore import architectures
+from aecore import architectures, datasets
 from aecore.architectures import ArchSpec, Budget
-
-DATASETS = ("mnist-sample", "mnist")
 
 # Bounds a user can hit from the CLI or the sidebar; wide enough for real work, narrow enough that a typo
 # (an extra zero) is caught before it starts an hour-long run. The bottleneck's upper bound is per architecture.
@@ -73,7 +71,8 @@ class RunConfig:
     epochs, batch_size, learning_rate : optimisation budget; learning_rate is the peak for onecycle
     recipe : "onecycle" (default) or "seed"
     seed : seeds weight init, shuffling and any noise the objective draws
-    dataset : "mnist-sample" (offline, bundled) or "mnist" (full 60k, torchvision)
+    dataset : a registered dataset (aecore.datasets): "mnist" (default, 54k/6k, bundled), "mnist-sample" (4.5k/500,
+        bundled), "fashion-mnist" (Debian's package)
     train_limit : use only the first n training images (stratified order); None for all
     options : the architecture's own hyperparameters (a VAE's beta, a DAE's noise) as sorted (name, value)
         pairs; a mapping is accepted and missing options take the registry's defaults
@@ -86,14 +85,14 @@ class RunConfig:
     learning_rate: float = 5e-3
     recipe: str = "onecycle"
     seed: int = 0
-    dataset: str = "mnist-sample"
+    dataset: str = datasets.DEFAULT_DATASET
     train_limit: int | None = None
     options: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         spec = self.spec
         _check_choice("recipe", self.recipe, RECIPES)
-        _check_choice("dataset", self.dataset, DATASETS)
+        _check_choice("dataset", self.dataset, datasets.names())
         _check_int("bottleneck", self.bottleneck, (1, spec.max_bottleneck))
         for name in ("epochs", "batch_size", "seed"):
             _check_int(name, getattr(self, name), LIMITS[name])

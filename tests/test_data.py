@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from aecore import datasets
 from aecore.data import (
-    TRAIN_SIZES,
     DatasetUnavailable,
     default_data_root,
     display_indices,
@@ -73,9 +73,9 @@ def test_test_set_is_the_real_mnist_test_split(sample):
 
 
 def test_sizes_and_description_match_the_data(sample):
-    assert TRAIN_SIZES["mnist-sample"] == len(sample.train)
+    assert datasets.get("mnist-sample").train_images == len(sample.train)
     assert sample.description == (
-        "MNIST sample: 5,000 training images (4,500 train / 500 validation) · "
+        "MNIST sample, 5k: 5,000 training images (4,500 train / 500 validation) · "
         "metrics on the 10,000-image MNIST test set"
     )
     assert estimate_train_images("mnist-sample", None) == 4500
@@ -128,14 +128,9 @@ def test_display_indices_are_one_fixed_image_per_digit(sample):
     np.testing.assert_array_equal(shown, display_indices(labels))
 
 
-def test_missing_full_mnist_offline_names_the_sample(tmp_path, monkeypatch):
-    import torchvision.datasets
-
-    def offline(*args, **kwargs):
-        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
-
-    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
-    with pytest.raises(DatasetUnavailable, match="mnist-sample"):
+def test_missing_mnist_training_files_are_a_clear_error(tmp_path):
+    shutil.copytree(default_data_root() / "mnist-test", tmp_path / "mnist-test")
+    with pytest.raises(DatasetUnavailable, match="training set is missing"):
         load_dataset("mnist", str(tmp_path))
 
 

