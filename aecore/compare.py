@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from aecore import datasets
 from aecore.baselines import BaselineKey, baseline_key
 from aecore.config import RECIPE_DEFAULTS, RunConfig
 from aecore.data import estimate_train_images
@@ -96,7 +97,7 @@ def _fields(config: RunConfig) -> list[tuple[str, str, object]]:
         described.append((f"option:{name}", f"{options[name].short} {value:g}", value))
     described += [
         ("train_limit", f"{config.train_limit:,} imgs" if config.train_limit else "all imgs", config.train_limit),
-        ("dataset", config.dataset, config.dataset),
+        ("dataset", datasets.get(config.dataset).title, config.dataset),
         ("seed", f"seed {config.seed}", config.seed),
     ]
     return described
@@ -219,16 +220,22 @@ class Comparison:
     @property
     def same_test_set(self) -> bool:
         """Whether every slot was scored on the same test images (so images can be paired across slots)."""
-        return len({(s.run.config.dataset, s.run.dataset["fingerprint"]) for s in self.slots}) <= 1
+        # Datasets that share a test set (mnist and its sample) pair image by image; two copies of one dataset
+        # with different content (another data root) do not.
+        test_sets = {datasets.get(s.run.config.dataset).test_set for s in self.slots}
+        copies: dict[str, set[str]] = {}
+        for s in self.slots:
+            copies.setdefault(s.run.config.dataset, set()).add(s.run.dataset["fingerprint"])
+        return len(test_sets) <= 1 and all(len(prints) == 1 for prints in copies.values())
 
     def test_set_mismatch(self) -> str | None:
         """A sentence for the page when the slots cannot be compared image by image, else None."""
         if self.same_test_set:
             return None
-        sets = ", ".join(f"{s.label} on {s.run.config.dataset}" for s in self.slots)
+        sets = ", ".join(f"{s.label} on {datasets.get(s.run.config.dataset).title}" for s in self.slots)
         return (
             f"The runs were scored on different test sets ({sets}), so they cannot be compared image by image; "
-            "put two runs of the same dataset into A and B for this view."
+            "put two runs with the same test set into A and B (the Run A and Run B pickers in the sidebar)."
         )
 
     def baselines(self) -> list[Baseline]:

@@ -30,8 +30,8 @@ def _slice(split: Split, n: int) -> Split:
 
 @pytest.fixture(scope="session")
 def tiny_dataset() -> Dataset:
-    """200 train / 50 validation / 200 test images of the bundled sample, every digit present."""
-    full = load_dataset("mnist-sample")
+    """200 train / 50 validation / 200 test images of the default dataset (bundled MNIST), every digit present."""
+    full = load_dataset("mnist")
     return Dataset(
         name=full.name,
         train=_slice(full.train, 200),

@@ -76,7 +76,7 @@ def test_exit_code_and_stderr_in_a_real_process(checkpoint_root):
 def test_every_architecture_trains_from_the_cli_into_a_valid_run(checkpoint_root, capsys, spec):
     assert main(["train", "--model", spec.name, *QUICK]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"{spec.name}-mnist-sample-") and "test MSE" in out
+    assert out.startswith(f"{spec.name}-mnist-") and "test MSE" in out
     runs, broken = list_runs(checkpoint_root)
     assert len(runs) == 1 and not broken
     info = runs[0]
@@ -114,7 +114,7 @@ def test_train_list_evaluate_delete(checkpoint_root, capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     run_id = out.split(":")[0]
-    assert run_id.startswith("conv-mnist-sample-") and "test MSE" in out and "PCA-32" in out
+    assert run_id.startswith("conv-mnist-") and "test MSE" in out and "PCA-32" in out
     assert main(argv) == 0 and "(stored run, not retrained)" in capsys.readouterr().out
 
     assert main(["list"]) == 0
@@ -274,5 +274,5 @@ def test_the_shipped_default_runs_load_and_beat_the_seed(model):
     assert info.format != 1, "checkpoints/ holds a format-1 run; retrain and re-ship it in format 2"
     load_model(info)
     assert load_evaluation(info).test_errors.shape == (10_000,) and load_timeline(info) is not None
-    assert info.latent_dim == 32 and info.train_images == 4500 and info.metrics["pca"]["clipped"]
+    assert info.latent_dim == 32 and info.train_images == 54_000 and info.metrics["pca"]["clipped"]
     assert info.test_mse < SHIPPED[model], f"shipped {model} run ({info.test_mse:.4f}) does not beat the seed"

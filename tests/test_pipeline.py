@@ -31,7 +31,7 @@ def honest_pca_errors(data: Dataset, config: RunConfig) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def sample() -> Dataset:
-    return load_dataset("mnist-sample")
+    return load_dataset("mnist")
 
 
 def test_load_or_train_scores_and_stores_everything_a_page_reads(checkpoint_root, sample):
@@ -40,7 +40,7 @@ def test_load_or_train_scores_and_stores_everything_a_page_reads(checkpoint_root
     assert info.format == 2 and info.n_test == 10_000 and len(info.metrics["test"]["per_digit"]) == 10
     assert info.metrics["val_mse"] == info.history[info.best_epoch - 1].val_loss
     assert info.dataset == {
-        "name": "mnist-sample",
+        "name": "mnist",
         "fingerprint": sample.fingerprint,
         "description": sample.description,
     }
