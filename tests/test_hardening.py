@@ -381,7 +381,7 @@ def _rows(n: int):
         (_edit("metrics", _DELETE), "missing field metrics"),
         (_edit("dataset.description", ["a", "list"]), "dataset.description must be a string"),
         (_edit("dataset.description", 42), "dataset.description must be a string"),
-        (_edit("dataset.name", "mnist"), "dataset.name is 'mnist', but the config trains on mnist-sample"),
+        (_edit("dataset.name", "mnist-sample"), "dataset.name is 'mnist-sample', but the config trains on mnist"),
         (_edit("versions.torch", 2.1), "versions.torch must be a string"),
         (_edit("versions", "torch 2"), "versions must be an object"),
         (_edit("config.epochs", "20"), "epochs must be a whole number"),

@@ -98,5 +98,5 @@ def test_a_registered_architecture_trains_into_a_valid_run(tiny_architecture, ch
 
     argv = ["train", "--model", "tiny", "--temperature", "2", "--train-limit", "50"]
     assert main(argv) == 0
-    assert capsys.readouterr().out.startswith("tiny-mnist-sample-")
+    assert capsys.readouterr().out.startswith("tiny-mnist-")
     assert len(list_runs(checkpoint_root)[0]) == 2

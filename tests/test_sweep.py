@@ -77,7 +77,7 @@ def test_sweep_reuses_cached_runs(checkpoint_root, count_trainings):
     assert (table["test_mse"] > 0).all() and (table["pca_mse"] > 0).all()
     budget = first[0].config
     assert list(families(runs)) == [
-        f"onecycle · 1 epochs · batch {budget.batch_size} · lr {budget.learning_rate:g} · seed 0 · mnist-sample · "
+        f"onecycle · 1 epochs · batch {budget.batch_size} · lr {budget.learning_rate:g} · seed 0 · mnist · "
         "first 100 training images"
     ]
 
@@ -85,7 +85,7 @@ def test_sweep_reuses_cached_runs(checkpoint_root, count_trainings):
 def test_runs_on_each_models_default_budget_form_one_family():
     mlp, conv = RunConfig.for_recipe("mlp", bottleneck=4), RunConfig.for_recipe("conv", bottleneck=1)
     assert family(mlp) == family(conv)
-    assert describe_family(conv) == "onecycle (recipe defaults) · seed 0 · mnist-sample"
+    assert describe_family(conv) == "onecycle (recipe defaults) · seed 0 · mnist"
     assert family(mlp) != family(RunConfig.for_recipe("mlp", bottleneck=4, epochs=mlp.epochs + 1))
     assert family(mlp) != family(RunConfig.for_recipe("mlp", bottleneck=4, seed=1))
 

@@ -12,8 +12,10 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from aecore.config import RunConfig
 from aecore.data import load_dataset
 from aecore.robustness import CURVE_STRENGTHS
+from aecore.runstore import list_runs
 from tests.browser_support import REPO, copy_checkpoints
 from tests.runs import make_run, tiny_config
 
@@ -56,7 +58,7 @@ def test_latent_quality_table_has_both_runs_and_pca(shipped_copy, monkeypatch):
     for column in ("5-NN accuracy", "linear-probe accuracy"):
         assert table[column].between(0.6, 1.0).all(), f"{column} of trained codes should be far above chance"
     assert len(at.get("download_button")) == 1 and len(at.get("plotly_chart")) == 1
-    assert "**PCA-32** (beside A and B): PCA with 32 components, fit on the same 4,500 training images" in texts(at)
+    assert "**PCA-32** (beside A and B): PCA with 32 components, fit on the same 54,000 training images" in texts(at)
 
 
 def test_error_gallery_ranks_the_worst_then_the_best_of_one_digit(shipped_copy, monkeypatch):
@@ -204,13 +206,22 @@ def test_per_digit_page_shows_intervals_and_the_paired_difference(shipped_copy, 
 
 def test_shipped_sweep_is_charted_on_a_fresh_clone(shipped_copy, monkeypatch):
     at = open_page("bottleneck_sweep.py", shipped_copy, monkeypatch)
-    assert at.selectbox(key="sweep_family").value == "onecycle (recipe defaults) · seed 0 · mnist-sample"
+    assert at.selectbox(key="sweep_family").value == "onecycle (recipe defaults) · seed 0 · mnist"
     table = at.dataframe[0].value
     latent = {arch: sorted(rows["latent dims"]) for arch, rows in table.groupby("architecture")}
-    assert latent == {"Conv": [16, 32, 64], "MLP": [2, 4, 8, 16, 32, 64], "VAE": [32], "DAE": [32]}
+    shipped = [r for r in list_runs(shipped_copy)[0] if r.config.dataset == "mnist" and r.config.seed == 0
+               and r.config == RunConfig.for_recipe(r.config.model, bottleneck=r.config.bottleneck)]
+    expected: dict[str, list[int]] = {}
+    for run in shipped:
+        expected.setdefault(run.spec.title, []).append(run.latent_dim)
+    assert latent == {arch: sorted(dims) for arch, dims in expected.items()}, "every shipped default-budget run"
+    assert len(latent["MLP"]) >= 3, "the shipped MLP sweep"
     mlp = table[table["architecture"] == "MLP"].sort_values("latent dims")
     pca, test = mlp["PCA MSE (same dims)"].astype(float), mlp["test MSE"].astype(float)
     assert pca.is_monotonic_decreasing, "PCA error must fall as it keeps more components"
     assert test.iloc[0] > 1.5 * test.iloc[-1], "a 64-d code should rebuild clearly better"
-    assert "0.01707 ± 0.00033" in set(mlp["mean ± sd across seeds"]), "the default's three seeds, mean ± sd"
+    seeds = [r.test_mse for r in list_runs(shipped_copy)[0] if r.config.with_seed(0) == RunConfig.for_recipe("mlp")]
+    assert len(seeds) == 3, "the default MLP ships three seeds"
+    spread = f"{np.mean(seeds):.5f} ± {np.std(seeds, ddof=1):.5f}"
+    assert spread in set(mlp["mean ± sd across seeds"]), f"the default's three seeds, mean ± sd: {spread}"
     assert len(at.get("plotly_chart")) == 1
