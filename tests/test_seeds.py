@@ -29,7 +29,7 @@ from aecore.seeds import (
 from tests.browser_support import REPO, copy_checkpoints
 from ui.figures import Series, per_digit_seed_figure, seed_strip_figure, sweep_seed_figure
 
-DEFAULTS = ("mlp", "conv", "vae", "dae")
+DEFAULTS = ("mlp", "conv")  # the VAE and DAE ship one seed each (README)
 SEEDS = (0, 1, 2)
 APP_TIMEOUT = 240
 
@@ -42,7 +42,7 @@ def shipped(model: str, seed: int = 0, **overrides):
 def runs():
     """Every shipped run of the default configs, and a few others that must not join their groups."""
     found = [shipped(model, seed) for model in DEFAULTS for seed in SEEDS]
-    found += [shipped("mlp", bottleneck=8), shipped("mlp", recipe="seed"), shipped("conv", bottleneck=4)]
+    found += [shipped("mlp", bottleneck=8), shipped("mlp", recipe="seed"), shipped("mlp", bottleneck=4)]
     return found
 
 
@@ -143,8 +143,10 @@ def test_too_few_seeds_or_the_same_config_give_no_verdict():
 def test_shipped_mlp_and_conv_compared_across_seeds(runs):
     mlp, conv = seed_siblings(shipped("mlp"), runs), seed_siblings(shipped("conv"), runs)
     result = compare_runs(mlp, conv, ("A", "B"))
-    expected = max(r.test_mse for r in conv) < min(r.test_mse for r in mlp)
-    assert result.exceeds == expected and result.better == ("B" if expected else None)
+    a_apart = max(r.test_mse for r in mlp) < min(r.test_mse for r in conv)
+    b_apart = max(r.test_mse for r in conv) < min(r.test_mse for r in mlp)
+    assert result.exceeds == (a_apart or b_apart)
+    assert result.better == ("A" if a_apart else "B" if b_apart else None)
     table = per_digit_comparison(mlp, conv, ("A", "B")).set_index("digit")
     assert table.loc["all", "diff"] == pytest.approx(result.difference)
     assert (table["n_a"] == 3).all() and (table["n_b"] == 3).all()
@@ -244,7 +246,8 @@ def test_the_per_digit_page_shows_the_seed_spread_beside_the_intervals(app):
     table = next(d.value for d in app.dataframe if "A − B (means)" in d.value.columns)
     assert list(table["digit"]) == [str(d) for d in range(10)] + ["all"]
     assert (table["A seeds"] == 3).all() and (table["B seeds"] == 3).all()
-    assert table.set_index("digit").loc["all", "verdict"] in ("B better, beyond seed spread", "within seed spread")
+    assert table.set_index("digit").loc["all", "verdict"] in (
+        "A better, beyond seed spread", "B better, beyond seed spread", "within seed spread")
     shown = texts(app)
     assert "A: 3 training seeds (0, 1, 2)" in shown and "95% interval over test images" in shown
     chart = next(c for c in app.get("plotly_chart") if "across 3 training seeds" in c.proto.spec)
