@@ -180,7 +180,8 @@ def go_to_while_training(page, title: str) -> None:
 
 # --- SIGTERM during a job ------------------------------------------------------------------------------------
 
-LONG = {"Epochs": "300", "Seeds": "12", "Train on the first N images only": "4500"}  # minutes of training: still running when the signal comes
+# Minutes of training: still running when the signal comes.
+LONG = {"Epochs": "300", "Seeds": "12", "Train on the first N images only": "4500"}
 
 
 def entries(root: Path) -> dict[str, list[str]]:
