@@ -12,7 +12,11 @@ is computing waits for that step (Streamlit locks each cache entry) rather than 
 
 from __future__ import annotations
 
+import atexit
 import logging
+import multiprocessing
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -53,7 +57,28 @@ def set_up_server() -> threading.Thread | None:
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_not_warmup)
     thread = threading.Thread(target=warm, name=THREAD_NAME, daemon=True)
     thread.start()
+    atexit.register(_exit_without_finalising, thread)
     return thread
+
+
+def _exit_without_finalising(thread: threading.Thread) -> None:
+    """At server exit (SIGTERM, Ctrl+C) with the warm-up still inside a torch op, end the process here.
+
+    With the 54,000-image default runs the warm-up runs long enough to be mid-op when a signal comes, and
+    finalising the interpreter under it aborts in C++ ("terminate called without an active exception", exit -6).
+    The job worker is stopped first (SIGTERM is its cancel: it saves nothing), as multiprocessing's own exit
+    handler, which this one pre-empts, would have done.
+    """
+    if not thread.is_alive():
+        return
+    for child in multiprocessing.active_children():
+        child.terminate()
+    for child in multiprocessing.active_children():
+        child.join(timeout=30)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _not_warmup(record: logging.LogRecord) -> bool:
