@@ -80,7 +80,7 @@ def test_run_keys_are_hashable_and_change_when_the_weights_do(checkpoint_root, t
     assert (key.weights_sha256, key.latent_dim, key.dataset, key.n_test) == (
         info.weights_sha256,
         4,
-        "mnist-sample",
+        "mnist",
         200,
     )
     assert key.files == dict(info.files)
@@ -90,11 +90,11 @@ def test_run_keys_are_hashable_and_change_when_the_weights_do(checkpoint_root, t
 
 def test_runs_with_the_same_images_dims_and_seed_share_a_baseline_key():
     mlp, conv = RunKey.of(fake_run(RunConfig.for_recipe("mlp"))), RunKey.of(fake_run(RunConfig.for_recipe("conv")))
-    assert mlp.baseline == conv.baseline == baseline_key("mnist-sample", SAMPLE, 32, None, 0)
+    assert mlp.baseline == conv.baseline == baseline_key("mnist", SAMPLE, 32, None, 0)
     limited = RunKey.of(fake_run(RunConfig.for_recipe("mlp", train_limit=500))).baseline
     other_limit = RunKey.of(fake_run(RunConfig.for_recipe("mlp", train_limit=1000))).baseline
     assert len({mlp.baseline, limited, other_limit}) == 3, "different training images need different baselines"
-    everything = RunKey.of(fake_run(RunConfig.for_recipe("mlp", train_limit=4500))).baseline
+    everything = RunKey.of(fake_run(RunConfig.for_recipe("mlp", train_limit=54_000))).baseline
     assert everything == mlp.baseline, "a limit of at least the split's size is all images"
     copy = RunKey.of(fake_run(RunConfig.for_recipe("mlp"), fingerprint="0" * 16)).baseline
     assert copy != mlp.baseline, "another copy of the data is another baseline"
@@ -115,7 +115,7 @@ def test_one_baseline_per_slot_when_the_training_images_differ():
     baselines = comparison.baselines()
     assert [(b.id, b.label, b.slots) for b in baselines] == [
         ("pca-A", "PCA-32 (500 images)", ("A",)),
-        ("pca-B", "PCA-32 (4,500 images)", ("B",)),
+        ("pca-B", "PCA-32 (54,000 images)", ("B",)),
     ]
     assert baselines[0].key.train_limit == 500 and baselines[1].key.train_limit is None
     assert comparison.baseline_of("B").id == "pca-B"
@@ -130,13 +130,13 @@ def test_baselines_of_other_dims_are_told_apart_by_their_title():
 def test_runs_on_different_test_sets_are_not_paired():
     comparison = Comparison.of(
         {
-            "A": fake_run(RunConfig.for_recipe("mlp", dataset="mnist"), fingerprint="f" * 16),
+            "A": fake_run(RunConfig.for_recipe("mlp", dataset="fashion-mnist"), fingerprint="f" * 16),
             "B": fake_run(RunConfig.for_recipe("mlp")),
         }
     )
     assert not comparison.same_test_set
     message = comparison.test_set_mismatch()
-    assert "MLP · mnist on mnist" in message and "MLP · mnist-sample on mnist-sample" in message
+    assert "on Fashion-MNIST, 60k" in message and "on MNIST, 60k" in message
     same = pair(RunConfig.for_recipe("mlp"), RunConfig.for_recipe("vae"))
     assert same.same_test_set and same.test_set_mismatch() is None
     assert same.pair is not None and same.names == ("A", "B") and len(same) == 2

@@ -15,7 +15,7 @@ from aecore.config import RECIPES, ConfigError, RunConfig
         ("model", "transformer", "model must be one of mlp, conv, vae, dae; got 'transformer'"),
         ("model", None, "model must be one of"),
         ("recipe", "sgd", "recipe must be one of onecycle, seed; got 'sgd'"),
-        ("dataset", "cifar", "dataset must be one of mnist-sample, mnist; got 'cifar'"),
+        ("dataset", "cifar", "dataset must be one of mnist, mnist-sample, fashion-mnist; got 'cifar'"),
         ("bottleneck", 0, "bottleneck must be from 1 to 1024; got 0"),
         ("bottleneck", -3, "bottleneck must be from 1"),
         ("bottleneck", 1025, "bottleneck must be from 1 to 1024; got 1025"),
@@ -87,10 +87,10 @@ def test_the_shipped_runs_hashes_do_not_drift():
 def test_hash_is_stable_and_covers_every_field():
     a = RunConfig(model="conv", bottleneck=2)
     assert a.key == RunConfig(model="conv", bottleneck=2).key
-    assert len(a.key) == 10 and a.run_id == f"conv-mnist-sample-{a.key}"
+    assert len(a.key) == 10 and a.run_id == f"conv-mnist-{a.key}"
     changes = {
         "model": "mlp", "bottleneck": 3, "epochs": 61, "batch_size": 65, "learning_rate": 0.02, "recipe": "seed",
-        "seed": 1, "dataset": "mnist", "train_limit": 100,
+        "seed": 1, "dataset": "mnist-sample", "train_limit": 100,
     }  # fmt: skip
     assert set(changes) | {"options"} == {f.name for f in dataclasses.fields(RunConfig)}
     for field, value in changes.items():
