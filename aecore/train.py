@@ -22,6 +22,7 @@ from aecore.data import Dataset, first_of_each_digit, training_subset
 from aecore.devices import resolve_device
 from aecore.inference import reconstruct
 from aecore.models import Autoencoder, reconstruction_loss
+from aecore.records import EpochRecord, Timeline
 
 # The models are too small to gain from a second intra-op thread (an epoch takes as long on 1 as on 2), and on
 # a busy machine two spinning OpenMP threads can make an epoch 10-20x slower. One thread also makes a CPU
@@ -39,15 +40,6 @@ class TrainingDiverged(RuntimeError):
 
 
 @dataclass(frozen=True)
-class EpochRecord:
-    epoch: int  # 1-based
-    train_loss: float  # the architecture's objective, averaged over the epoch's batches (weighted by size)
-    val_loss: float  # the seed's per-pixel MSE on the validation images, for every architecture
-    seconds: float  # wall time of this epoch, validation included
-    learning_rate: float  # at the end of the epoch
-
-
-@dataclass(frozen=True)
 class Progress:
     """What a UI needs to draw a progress bar after every batch."""
 
@@ -61,20 +53,6 @@ class Progress:
     @property
     def fraction(self) -> float:
         return ((self.epoch - 1) * self.batches + self.batch) / (self.epochs * self.batches)
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """How a run rebuilt a fixed set of validation digits after each epoch.
-
-    probe_positions : (P,) positions in the validation split
-    probe_labels : (P,) their digits
-    frames : (epochs, P, 32, 32) uint8 reconstructions, frame e-1 after epoch e
-    """
-
-    probe_positions: np.ndarray
-    probe_labels: np.ndarray
-    frames: np.ndarray
 
 
 @dataclass

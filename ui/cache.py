@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from aecore.baselines import BaselineKey
 from aecore.compare import RunKey
 from aecore.runstore import BrokenRun, RunInfo, list_runs
 
-if TYPE_CHECKING:  # annotations only: these load when a page first needs them
+if TYPE_CHECKING:  # annotations only: these load when a page first needs them (the home page needs neither
+    import pandas as pd  # torch nor pandas)
+
     from aecore.baselines import PCABaseline
     from aecore.data import Dataset
     from aecore.jobs import TrainingJobs
@@ -178,11 +179,14 @@ def architecture(key: RunKey) -> str:
 @st.cache_data(show_spinner="Scoring every test image…", max_entries=32)
 def evaluation(key: RunKey) -> EvaluationArtefacts:
     """The run's stored evaluation artefacts (computed now for runs saved before artefacts existed)."""
-    from aecore.pipeline import evaluate_run
     from aecore.runstore import load_evaluation
 
     stored = load_evaluation(key)
-    return stored if stored is not None else evaluate_run(model(key), key.config, dataset(key.dataset))[1]
+    if stored is not None:
+        return stored
+    from aecore.pipeline import evaluate_run  # imports torch: only for runs saved before artefacts existed
+
+    return evaluate_run(model(key), key.config, dataset(key.dataset))[1]
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
