@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from aecore.models import Autoencoder
 
 IMAGE_PIXELS = 32 * 32
-CODE_SIDE = 4  # aecore.models.conv.CODE_SIDE (three stride-2 halvings of 32); tests/test_models checks they agree
+CODE_SIDE = 4  # aecore.models.conv.CODE_SIDE (three stride-2 halvings of 32); tests/test_weights_check checks
 
 
 def _lazy(module: str, name: str) -> Callable[..., Autoencoder]:
