@@ -8,7 +8,6 @@ Streamlit's caches.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -461,11 +460,12 @@ def own_digit_position(key: RunKey, image) -> tuple[np.ndarray, np.ndarray]:
 def training_jobs() -> TrainingJobs:
     """The process-wide job runner: every page and every browser tab sees the same job.
 
-    Training uses half the cores (at least one), leaving the rest to the server and the pages.
+    The worker uses every core but one (at least one), leaving a core to the server and the pages, and exits
+    after AECORE_WORKER_IDLE_SECONDS (default 300) without a job.
     """
-    from aecore.jobs import TrainingJobs
+    from aecore.jobs import TrainingJobs, idle_seconds_from_env
 
-    return TrainingJobs(threads=max(1, (os.cpu_count() or 2) // 2))
+    return TrainingJobs(idle_seconds=idle_seconds_from_env())
 
 
 # --- studies and training seeds ----------------------------------------------------------------------------
