@@ -70,14 +70,16 @@ def train(
     device: str = "auto",
     progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    threads: int | None = None,
 ) -> TrainResult:
     """Train `config` on its training images, validate on `data.val` each epoch, keep the best epoch.
 
-    Raises TrainingCancelled when `should_stop()` turns true, TrainingDiverged on a NaN or infinite loss.
-    Never writes anything to disk.
+    `threads`: intra-op threads on CPU (default CPU_TRAIN_THREADS); the loss history depends on it, so a run is
+    reproducible for a given machine and thread count. Raises TrainingCancelled when `should_stop()` turns true,
+    TrainingDiverged on a NaN or infinite loss. Never writes anything to disk.
     """
     torch_device = resolve_device(device)
-    with _cpu_threads(CPU_TRAIN_THREADS if torch_device.type == "cpu" else None):
+    with _cpu_threads((threads or CPU_TRAIN_THREADS) if torch_device.type == "cpu" else None):
         return _train(config, data, torch_device, progress, should_stop)
 
 
