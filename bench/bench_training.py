@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 
 import torch
 from common import Row, Stopwatch, markdown_table
@@ -25,6 +26,7 @@ from torchvision import transforms
 from aecore.architectures import build_model
 from aecore.config import RunConfig
 from aecore.data import Dataset, Split, load_dataset
+from aecore.devices import resolve_device
 from aecore.models import reconstruction_loss
 from aecore.train import CPU_TRAIN_THREADS, evaluate_loss, train
 
@@ -163,7 +165,9 @@ def _head(split: Split, n: int) -> Split:
 
 
 def seed_epoch_rate(model_name: str, data: Dataset, batches: int, threads: int) -> float:
-    """Images/s of the seed-style DataLoader loop over the first `batches` batches of an epoch."""
+    """Images per CPU second of the seed-style DataLoader loop over the first `batches` batches of an epoch
+    (CPU time with one thread: on the shared 2-core machine wall time swung 2x between repeats; wall time with
+    more, since CPU time sums over threads)."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     loader = DataLoader(PILDigits(data.train, transforms.Compose([transforms.ToTensor(), transforms.Pad(2)])),
@@ -171,27 +175,27 @@ def seed_epoch_rate(model_name: str, data: Dataset, batches: int, threads: int) 
     model = build_model(model_name, RunConfig.for_recipe(model_name, "seed").bottleneck)
     optimizer = torch.optim.Adam(model.parameters(), lr=SEED_LR)
     model.train()
-    seen = 0
-    with Stopwatch() as clock:
-        for step, (x, _labels) in enumerate(loader):
-            if step == batches:
-                break
-            loss = reconstruction_loss(x, model(x))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            seen += len(x)
-    return seen / clock.seconds
+    clock = time.process_time if threads == 1 else time.perf_counter  # CPU time sums over threads
+    seen, started = 0, clock()
+    for step, (x, _labels) in enumerate(loader):
+        if step == batches:
+            break
+        loss = reconstruction_loss(x, model(x))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        seen += len(x)
+    return seen / (clock() - started)
 
 
 def aecore_rate(model_name: str, data: Dataset, batches: int, device: str, threads: int) -> float:
     """Images/s of aecore.train's loop over `batches` batches of the seed recipe (one epoch on the first images),
-    timed from the first batch's end to the last's, as the seed loop's timing leaves out its set-up too."""
-    import time
-
+    timed from the first batch's end to the last's, as the seed loop's timing leaves out its set-up too: in CPU
+    seconds of this process with one CPU thread, else in wall seconds (CPU time sums over threads)."""
+    clock = time.process_time if resolve_device(device).type == "cpu" and threads == 1 else time.perf_counter
     config = RunConfig.for_recipe(model_name, "seed", epochs=1, train_limit=batches * SEED_BATCH)
     ends: list[float] = []
-    train(config, data, device=device, threads=threads, progress=lambda p: ends.append(time.perf_counter()))
+    train(config, data, device=device, threads=threads, progress=lambda p: ends.append(clock()))
     return (len(ends) - 1) * SEED_BATCH / (ends[-1] - ends[0])
 
 
@@ -199,8 +203,6 @@ def full_set(batches: int, threads: tuple[int, ...], repeats: int) -> list[dict]
     """Seed loop against aecore's on the 54,000-image set, interleaved `repeats` times (a shared machine drifts):
     per model the seed loop at each thread count, aecore on CPU at each, and on CUDA/MPS when `--device auto`
     finds one."""
-    from aecore.devices import resolve_device
-
     data = load_dataset("mnist")
     accelerator = resolve_device("auto")
     results = []
