@@ -404,7 +404,8 @@ def _check_parameters(config: RunConfig, parameters: int, tensors: tuple[TensorS
     if tensors is not None:
         held = sum(t.numel for t in tensors if t.parameter)
         if parameters != held:
-            raise RunFieldError(f"parameters is {parameters:,}, but the parameter tensors listed hold {held:,}")
+            what = f"a {config.spec.title} of this config has {held:,} (the parameter tensors listed)"
+            raise RunFieldError(f"parameters is {parameters:,}, but {what}")
         return
     expected = _parameters_of(config.model, config.bottleneck, config.options)
     if parameters != expected:
