@@ -1,5 +1,6 @@
 """The training worker caps its torch and BLAS threads (a core left for the dashboard) and exits after its idle
-time instead of holding its memory between jobs; a job sent as it decides to leave still runs."""
+time instead of holding its memory between jobs; a job sent as it decides to leave still runs. And the device a
+job trains on when asked for `auto`."""
 
 from __future__ import annotations
 
@@ -75,3 +76,15 @@ def test_a_job_sent_while_the_worker_asks_to_leave_still_runs(checkpoint_root):
         assert jobs._worker is worker and jobs.snapshot().pid == worker.process.pid
     finally:
         jobs.close()
+
+
+@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")])
+def test_device_auto_prefers_cuda_then_mps(monkeypatch, cuda, mps, expected):
+    """What `--device auto` picks when an accelerator is present (CI has none, so the probes are replaced)."""
+    import torch
+
+    from aecore import devices
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(devices, "_mps_available", lambda: mps)
+    assert devices.resolve_device("auto").type == expected
