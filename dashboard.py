@@ -14,7 +14,7 @@ from streamlit.navigation.page import StreamlitPage
 from aecore import architectures, datasets
 from aecore.compare import SLOTS, details_line, picker_label
 from aecore.config import RECIPE_DEFAULTS, RECIPES, ConfigError, RunConfig
-from aecore.data import DatasetUnavailable
+from aecore.datasets import DatasetUnavailable
 from aecore.runstore import CheckpointError, default_checkpoint_root
 from aecore.text import printable
 from ui import cache, session, studies_view, warmup, widgets

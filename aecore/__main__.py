@@ -100,9 +100,11 @@ def build_parser() -> Parser:
     delete.add_argument("--force", action="store_true", help="also delete a shipped default run")
 
     migrate = commands.add_parser(
-        "migrate", help="rewrite format-1 runs (.pt weights) in the current format and re-score their PCA baseline"
+        "migrate",
+        help="rewrite format-1 runs (.pt weights) in the current format and re-score their PCA baseline; record "
+        "the weights' tensors in run.json of runs saved before it held them",
     )
-    migrate.add_argument("runs", nargs="*", help="run names (default: every format-1 run)")
+    migrate.add_argument("runs", nargs="*", help="run names (default: every run that needs it)")
 
     sweep = commands.add_parser(
         "sweep", help="an Optuna grid study: one run per (model, bottleneck, seed); resumable, existing runs are reused"
@@ -374,20 +376,24 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from aecore.pipeline import upgrade_run
-    from aecore.runstore import LEGACY_FORMAT, find_run, list_runs
+    from aecore.runstore import LEGACY_FORMAT, find_run, list_runs, record_tensors
 
     if args.runs:
         runs = [find_run(name, args.checkpoints) for name in args.runs]
     else:
-        runs = [r for r in list_runs(args.checkpoints)[0] if r.format == LEGACY_FORMAT]
+        runs = [r for r in list_runs(args.checkpoints)[0]
+                if r.format == LEGACY_FORMAT or not r.tensors or not r.architecture]  # fmt: skip
     if not runs:
         print("every run is in the current format")
     for info in runs:
-        if info.format != LEGACY_FORMAT:
+        if info.format == LEGACY_FORMAT:
+            new = upgrade_run(info, data_root=args.data)
+            print(f"{new.run_id}: migrated; test MSE {new.test_mse:.5f}, PCA-{new.latent_dim} {new.pca_mse:.5f}")
+        elif not info.tensors or not info.architecture:
+            record_tensors(info)
+            print(f"{info.run_id}: run.json now records its weights' tensors (listing it no longer needs torch)")
+        else:
             print(f"{info.run_id}: already in the current format")
-            continue
-        new = upgrade_run(info, data_root=args.data)
-        print(f"{new.run_id}: migrated; test MSE {new.test_mse:.5f}, PCA-{new.latent_dim} {new.pca_mse:.5f}")
     return 0
 
 

@@ -7,16 +7,27 @@ one entry here.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from aecore.models import Autoencoder
-from aecore.models.conv import CODE_SIDE, ConvAutoencoder
-from aecore.models.dae import DenoisingAutoencoder
-from aecore.models.mlp import MLPAutoencoder
-from aecore.models.vae import VariationalAutoencoder
+if TYPE_CHECKING:
+    from aecore.models import Autoencoder
 
 IMAGE_PIXELS = 32 * 32
+CODE_SIDE = 4  # aecore.models.conv.CODE_SIDE (three stride-2 halvings of 32); tests/test_weights_check checks
+
+
+def _lazy(module: str, name: str) -> Callable[..., Autoencoder]:
+    """A builder that imports its model module (and so torch) only when a model is built: the registry is read
+    by pages and listings that never build one, and `import torch` alone costs seconds on a busy machine."""
+
+    def build(*args, **kwargs) -> Autoencoder:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    build.__qualname__ = build.__name__ = name
+    return build
 
 
 @dataclass(frozen=True)
@@ -120,19 +131,22 @@ CONV_USELESS = f"a code of {64 * CODE_SIDE**2:,} or more dims is as large as the
 ARCHITECTURES: tuple[ArchSpec, ...] = (
     ArchSpec(
         name="mlp", title="MLP", summary="the seed text's fully connected autoencoder (1024→128→64→32→b)",
-        build=MLPAutoencoder, code_cells=1, default_bottleneck=32, max_bottleneck=1024, widest_useful=32,
+        build=_lazy("aecore.models.mlp", "MLPAutoencoder"), code_cells=1, default_bottleneck=32, max_bottleneck=1024,
+        widest_useful=32,
         useless_reason=MLP_USELESS, bottleneck_help=MLP_BOTTLENECK_HELP, budgets=MLP_BUDGETS,
         seconds_per_batch=1.15e-3, seconds_per_image=2.5e-5,
     ),
     ArchSpec(
         name="conv", title="Conv", summary="the seed text's convolutional autoencoder (1→8→16→b channels, stride 2)",
-        build=ConvAutoencoder, code_cells=CODE_SIDE**2, default_bottleneck=2, max_bottleneck=256, widest_useful=63,
+        build=_lazy("aecore.models.conv", "ConvAutoencoder"), code_cells=CODE_SIDE**2, default_bottleneck=2,
+        max_bottleneck=256, widest_useful=63,
         useless_reason=CONV_USELESS, bottleneck_help=CONV_BOTTLENECK_HELP, budgets=CONV_BUDGETS,
         seconds_per_batch=2.3e-3, seconds_per_image=9.9e-5,
     ),
     ArchSpec(
         name="vae", title="VAE", summary="a variational autoencoder with the MLP's layer sizes (MSE + β·KL)",
-        build=VariationalAutoencoder, code_cells=1, default_bottleneck=32, max_bottleneck=1024, widest_useful=32,
+        build=_lazy("aecore.models.vae", "VariationalAutoencoder"), code_cells=1, default_bottleneck=32,
+        max_bottleneck=1024, widest_useful=32,
         useless_reason=MLP_USELESS, bottleneck_help=MLP_BOTTLENECK_HELP, budgets=MLP_BUDGETS,
         options=(
             OptionSpec("beta", "β (KL weight)", "β", 1.0, 0.0, 100.0,
@@ -142,7 +156,8 @@ ARCHITECTURES: tuple[ArchSpec, ...] = (
     ),
     ArchSpec(
         name="dae", title="DAE", summary="a denoising autoencoder with the conv net's layers (noisy in, clean out)",
-        build=DenoisingAutoencoder, code_cells=CODE_SIDE**2, default_bottleneck=2, max_bottleneck=256,
+        build=_lazy("aecore.models.dae", "DenoisingAutoencoder"), code_cells=CODE_SIDE**2, default_bottleneck=2,
+        max_bottleneck=256,
         widest_useful=63, useless_reason=CONV_USELESS, bottleneck_help=CONV_BOTTLENECK_HELP, budgets=CONV_BUDGETS,
         options=(
             OptionSpec("noise", "training noise σ", "noise", 0.3, 0.0, 1.0,

@@ -8,12 +8,16 @@ Baselines are keyed by everything they depend on, so two runs with the same key 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from aecore import datasets
-from aecore.data import Dataset, training_subset
+
+if TYPE_CHECKING:  # keys are built by pages that never load data: they must not import torch
+    import torch
+
+    from aecore.data import Dataset
 
 
 @dataclass(frozen=True)
@@ -79,4 +83,6 @@ def fit_baseline(dataset: Dataset, key: BaselineKey) -> PCABaseline:
     """Fit the baseline `key` names on `dataset`'s training images (callers cache it by `key`)."""
     if (key.dataset, key.fingerprint) != (dataset.name, dataset.fingerprint):
         raise ValueError(f"baseline {key} belongs to another dataset than {dataset.name} ({dataset.fingerprint})")
+    from aecore.data import training_subset
+
     return PCABaseline.fit(training_subset(dataset.train, key.train_limit).images, key.dims, seed=key.seed)

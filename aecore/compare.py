@@ -11,14 +11,15 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from aecore import datasets
 from aecore.baselines import BaselineKey, baseline_key
 from aecore.config import RECIPE_DEFAULTS, RunConfig
-from aecore.data import estimate_train_images
 from aecore.runstore import RunInfo, StoredFile
+
+if TYPE_CHECKING:  # the run pickers read this module: pandas (and torch, with aecore.data) load only when used
+    import pandas as pd
 
 SLOTS = ("A", "B")
 
@@ -241,6 +242,8 @@ class Comparison:
     def baselines(self) -> list[Baseline]:
         """One PCA baseline per distinct key among the slots: shared ("pca") or one per slot ("pca-A"). When two
         baselines keep the same dims, their labels say what differs: the training images, the seed, the data."""
+        from aecore.datasets import estimate_train_images
+
         by_key: dict[BaselineKey, list[str]] = {}
         for slot in self.slots:
             by_key.setdefault(slot.key.baseline, []).append(slot.name)
@@ -270,6 +273,8 @@ class Comparison:
 
 def run_table(runs: Sequence[RunInfo]) -> pd.DataFrame:
     """One row per run with everything that tells runs apart and how they scored (the Runs page, `list`)."""
+    import pandas as pd
+
     rows = []
     for r in runs:
         c = r.config

@@ -27,16 +27,13 @@ import numpy as np
 import torch
 
 from aecore import datasets
+from aecore.datasets import DatasetUnavailable, estimate_train_images  # noqa: F401 (defined there: torch-free)
 
 log = logging.getLogger(__name__)
 
 VAL_FRACTION = 0.1
 SPLIT_SEED = 0  # fixed so every run of a dataset is validated on the same images
 
-
-
-class DatasetUnavailable(RuntimeError):
-    """The requested dataset cannot be loaded here; the message says what to use instead."""
 
 
 @dataclass(frozen=True)
@@ -68,12 +65,6 @@ class Dataset:
             f"{spec.title}: {n_train:,} training images "
             f"({len(self.train):,} train / {len(self.val):,} validation) · metrics on {spec.test_title}"
         )
-
-
-def estimate_train_images(name: str, train_limit: int | None) -> int:
-    """How many images a run on dataset `name` with this limit trains on (without loading the data)."""
-    size = datasets.get(name).train_images
-    return size if train_limit is None else min(size, train_limit)
 
 
 def training_subset(split: Split, train_limit: int | None) -> Split:

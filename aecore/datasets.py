@@ -24,6 +24,10 @@ FASHION_LICENCE = "Fashion-MNIST: Zalando Research; MIT licence"
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
+class DatasetUnavailable(RuntimeError):
+    """The requested dataset cannot be loaded here; the message says what to use instead."""
+
+
 @dataclass(frozen=True, eq=False)  # one spec per dataset: identity is equality, and specs are hashable
 class DatasetSpec:
     """Everything the rest of the code needs to know about one dataset.
@@ -125,3 +129,9 @@ def get(name: str) -> DatasetSpec:
         if spec.name == name:
             return spec
     raise ValueError(f"dataset must be one of {', '.join(names())}; got {name!r}")
+
+
+def estimate_train_images(name: str, train_limit: int | None) -> int:
+    """How many images a run on dataset `name` with this limit trains on (without loading the data)."""
+    size = get(name).train_images
+    return size if train_limit is None else min(size, train_limit)

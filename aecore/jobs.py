@@ -20,6 +20,8 @@ returns that immutable object, replaced whole under a lock: it never sees a half
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
 import multiprocessing
 import os
 import signal
@@ -47,6 +49,41 @@ RUNNING = "running"
 FINISHED = "finished"
 FAILED = "failed"
 CANCELLED = "cancelled"
+
+# A worker holds ~1.3 GB (torch, a dataset, a model) between jobs; after this long without one it exits, and the
+# next job pays a few seconds to spawn a new one. AECORE_WORKER_IDLE_SECONDS changes it; "none" keeps it forever.
+DEFAULT_IDLE_SECONDS = 300.0
+
+
+def idle_seconds_from_env(default: float | None = DEFAULT_IDLE_SECONDS) -> float | None:
+    """AECORE_WORKER_IDLE_SECONDS as seconds (a positive number, or "none" for never); `default` when unset or
+    not a positive number (logged: a typo in the environment must not stop the dashboard)."""
+    text = os.environ.get("AECORE_WORKER_IDLE_SECONDS", "").strip()
+    if not text:
+        return default
+    if text.lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < 1e9:
+        logging.getLogger(__name__).warning(
+            "AECORE_WORKER_IDLE_SECONDS must be a positive number of seconds or none, not %r; using %s", text, default
+        )
+        return default
+    return value
+
+
+def worker_threads() -> int:
+    """Threads for the training worker: the cores this process may use, less one for the dashboard (at least 1).
+    On the project's 2-core machine that is 1."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity API (macOS)
+        cores = os.cpu_count() or 2
+    return max(1, cores - 1)
+
 
 # Serialises the __main__ swap of `_no_main_module` between runners spawning at the same time.
 _SPAWN_LOCK = threading.Lock()
@@ -182,6 +219,20 @@ class StudyRequest:
 
 
 @dataclass(frozen=True)
+class Ready:
+    """The worker's first message: the thread counts it runs with (torch's intra-op threads and BLAS's)."""
+
+    torch_threads: int
+    blas_threads: int
+
+
+@dataclass(frozen=True)
+class Leaving:
+    """The worker has been idle for its idle time and asks to go: the server closes the pipe (the worker exits)
+    unless a job was sent meanwhile, which the worker then runs as usual."""
+
+
+@dataclass(frozen=True)
 class Ended:
     """The job is over: `state` is FINISHED, FAILED or CANCELLED; `reason` says why when not finished."""
 
@@ -209,20 +260,30 @@ class TrainingJobs:
     ----------
     data_root : where the worker reads datasets from (None: aecore's default)
     device : passed to the trainer ("auto", "cpu", ...)
-    threads : torch CPU threads in the worker (evaluation, the PCA baseline; the training loop itself
-        uses aecore.train.CPU_TRAIN_THREADS); None for half the cores, at least one, so that the server
-        keeps cores for itself: on 2 busy cores a conv batch took 85 ms with torch's default 2 threads
-        and 11 ms with 1 (thread oversubscription).
+    threads : torch and BLAS threads in the worker (evaluation, the PCA baseline; the training loop itself
+        uses aecore.train.CPU_TRAIN_THREADS); None for `worker_threads()`: every core this process may use
+        but one, at least one, so that the dashboard keeps a core while a job runs (on 2 busy cores a conv
+        batch took 85 ms with torch's default 2 threads and 11 ms with 1: thread oversubscription).
+    idle_seconds : the worker exits after this long without a job, giving back its memory (~1.3 GB with
+        torch, a dataset and a model loaded); the next job spawns a new one (a few seconds). None: never.
 
     Methods never raise because the worker died: its death fails the running job (with the reason)
     and the next `start` spawns a new worker. `close()` stops the worker; the interpreter also
     stops it at exit (it is a daemon process that treats SIGTERM as a cancel).
     """
 
-    def __init__(self, data_root: str | None = None, device: str = "auto", threads: int | None = None) -> None:
+    def __init__(
+        self,
+        data_root: str | None = None,
+        device: str = "auto",
+        threads: int | None = None,
+        idle_seconds: float | None = DEFAULT_IDLE_SECONDS,
+    ) -> None:
         self.data_root = data_root
         self.device = device
-        self.threads = threads
+        self.threads = threads or worker_threads()
+        self.idle_seconds = idle_seconds
+        self.worker_threads: Ready | None = None  # what the last worker reported it runs with
         self._lock = threading.Lock()
         self._ended = threading.Condition(self._lock)  # notified when a job leaves RUNNING
         self._snapshot = JobSnapshot()
@@ -325,10 +386,9 @@ class TrainingJobs:
         context = multiprocessing.get_context("spawn")
         conn, worker_conn = context.Pipe()
         cancel = context.Event()
-        threads = self.threads or max(1, (os.cpu_count() or 2) // 2)
         process = context.Process(
             target=serve,
-            args=(worker_conn, cancel, threads, self.data_root, self.device),
+            args=(worker_conn, cancel, self.threads, self.data_root, self.device, self.idle_seconds),
             name="aecore-training",
             # A daemon is stopped (SIGTERM, then joined) when the server's interpreter exits.
             daemon=True,
@@ -348,7 +408,16 @@ class TrainingJobs:
         try:
             # Messages first: a worker that reported and then exited has its report read.
             while worker.conn in wait([worker.conn, worker.process.sentinel]):
-                self._apply(worker.conn.recv())
+                message = worker.conn.recv()
+                if isinstance(message, Leaving):
+                    if self._let_go(worker):
+                        worker.conn.close()  # the worker's signal to exit: it reads EOF
+                        break
+                    continue
+                if isinstance(message, Ready):
+                    self.worker_threads = message
+                    continue
+                self._apply(message)
         except (EOFError, OSError):
             pass  # the worker exited
         worker.process.join()
@@ -358,6 +427,16 @@ class TrainingJobs:
             if self._snapshot.state == RUNNING and self._job_worker is worker:
                 self._finish(FAILED, _lost(self._snapshot, worker.process.exitcode))
         worker.conn.close()
+
+    def _let_go(self, worker: _Worker) -> bool:
+        """Whether an idle worker may exit: yes unless a job was sent to it since (then it runs that job).
+        Under the lock, so a `start` either sees the worker gone and spawns another, or sends it the job first."""
+        with self._lock:
+            if self._snapshot.state == RUNNING and self._job_worker is worker:
+                return False
+            if self._worker is worker:
+                self._worker = None
+            return True
 
     def _apply(self, message: Progressed | Saved | TrialStarted | TrialEnded | Ended) -> None:
         with self._lock:

@@ -33,19 +33,22 @@ import stat
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import torch
 
 from aecore.architectures import ArchSpec, build_model
 from aecore.config import ConfigError, RunConfig
-from aecore.models import Autoencoder, parameter_count
+from aecore.records import EpochRecord, Timeline
 from aecore.text import printable, shown
-from aecore.train import EpochRecord, Timeline
+
+if TYPE_CHECKING:  # torch is imported only where a model is built or loaded: listing runs never needs it
+    import torch
+
+    from aecore.models import Autoencoder
 
 FORMAT = 2
 LEGACY_FORMAT = 1
@@ -82,6 +85,21 @@ class StoredFile:
 
 
 @dataclass(frozen=True)
+class TensorSpec:
+    """One tensor of a run's weights file as run.json records it: safetensors' dtype name ("F32") and shape, and
+    whether it is a trained parameter (a batch norm's running statistics are not)."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    parameter: bool = True
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass(frozen=True)
 class RunInfo:
     """Everything stored about a run except the arrays themselves; every field was validated when read."""
 
@@ -98,6 +116,8 @@ class RunInfo:
     versions: dict[str, str]
     files: Mapping[str, StoredFile]  # "weights" always; "evaluation" and "timeline" in format 2
     format: int = FORMAT
+    tensors: tuple[TensorSpec, ...] | None = None  # the weights file's tensors; None in run.json of older versions
+    architecture: str | None = None  # the model's layers, one a line (aecore.models.describe); None in older ones
 
     @property
     def spec(self) -> ArchSpec:
@@ -311,12 +331,10 @@ def _parse_run(path: Path, raw: Any) -> RunInfo:
         raise RunFieldError(f"history must hold 1 to {config.epochs} epochs (the config's), got {len(history)}")
     best_epoch = top.whole("best_epoch", 1, len(history))
     metrics = _parse_metrics(top.object("metrics"), version)
-    spec = config.spec
-    expected_parameters = _parameters_of(config.model, config.bottleneck, config.options)
     parameters = top.whole("parameters", 1, 10**10)
-    if parameters != expected_parameters:
-        expected = f"a {spec.title} of this config has {expected_parameters:,}"
-        raise RunFieldError(f"parameters is {parameters:,}, but {expected}")
+    tensors = _parse_tensors(top)
+    _check_parameters(config, parameters, tensors)
+    architecture = top.text("architecture", limit=20_000) if "architecture" in top.block else None
     created = top.text("created", limit=64)
     try:
         created_at = datetime.fromisoformat(created)
@@ -338,46 +356,171 @@ def _parse_run(path: Path, raw: Any) -> RunInfo:
     return RunInfo(
         run_id=path.name, path=path, config=config, history=history, best_epoch=best_epoch, metrics=metrics,
         parameters=parameters, created=created, train_seconds=train_seconds, dataset=dataset, versions=versions,
-        files=files, format=version,
+        files=files, format=version, tensors=tensors, architecture=architecture,
     )  # fmt: skip
+
+
+# --- the weights check ----------------------------------------------------------------------------------
+# run.json records every tensor of the weights file (name, dtype, shape) when the run is saved, so listing checks
+# the file's checksum and safetensors header against that record without importing torch or building a model
+# (`import torch` was 78% of the home page's first run). Loading then checks the same against the built model.
+
+MAX_TENSORS = 1000  # a real model has 8-20
+# Every architecture stores float32 tensors, and int64 batch counters (batch norm's num_batches_tracked): a weights
+# file recording bf16, float16 or int8 tensors is refused when run.json is read, whatever its checksum says.
+MODEL_DTYPES = ("F32", "I64")
+
+
+def _parse_tensors(top: _Fields) -> tuple[TensorSpec, ...] | None:
+    """run.json's `tensors` ({name: {"dtype", "shape"}}), or None when it predates the field (then listing
+    builds the model to check the weights; `python -m aecore migrate` adds the field)."""
+    if "tensors" not in top.block:
+        return None
+    block = top.object("tensors")
+    if not 1 <= len(block.block) <= MAX_TENSORS:
+        raise RunFieldError(f"tensors must name 1 to {MAX_TENSORS} tensors, got {len(block.block)}")
+    tensors = []
+    for name in block.block:
+        entry = block.object(name)
+        dtype = entry.text("dtype", limit=20)
+        if dtype not in MODEL_DTYPES:
+            allowed = " or ".join(MODEL_DTYPES)
+            raise RunFieldError(f"tensors.{printable(name, 80)}.dtype is {shown(dtype)}; the models store {allowed}")
+        parameter = entry.get("parameter")
+        if not isinstance(parameter, bool):
+            raise RunFieldError(f"tensors.{printable(name, 80)}.parameter must be true or false")
+        shape = tuple(entry.array("shape"))
+        if len(shape) > 8 or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 10**9 for d in shape):
+            raise RunFieldError(f"tensors.{printable(name, 80)}.shape must be at most 8 sizes from 0 to 10⁹")
+        tensors.append(TensorSpec(printable(name, 200), dtype, shape, parameter))
+    if len({t.name for t in tensors}) != len(tensors):
+        raise RunFieldError("tensors has names that differ only in unprintable characters")
+    return tuple(tensors)
+
+
+def _check_parameters(config: RunConfig, parameters: int, tensors: tuple[TensorSpec, ...] | None) -> None:
+    """`parameters` must be what the weights hold: the sum over the recorded tensors, or (older run.json) the
+    count of a model built from the config."""
+    if tensors is not None:
+        held = sum(t.numel for t in tensors if t.parameter)
+        if parameters != held:
+            what = f"a {config.spec.title} of this config has {held:,} (the parameter tensors listed)"
+            raise RunFieldError(f"parameters is {parameters:,}, but {what}")
+        return
+    expected = _parameters_of(config.model, config.bottleneck, config.options)
+    if parameters != expected:
+        raise RunFieldError(f"parameters is {parameters:,}, but a {config.spec.title} of this config has {expected:,}")
 
 
 @functools.lru_cache(maxsize=256)
 def _parameters_of(model: str, bottleneck: int, options: tuple[tuple[str, float], ...]) -> int:
-    """How many parameters a model of this config has (built once per distinct config)."""
-    return parameter_count(build_model(model, bottleneck, dict(options)))
+    """How many parameters a model of this config has (built once per distinct config; imports torch)."""
+    return sum(t.numel for t in _model_tensors(model, bottleneck, options) if t.parameter)
 
 
 @functools.lru_cache(maxsize=256)
-def _state_shapes(model: str, bottleneck: int, options: tuple[tuple[str, float], ...]) -> dict[str, tuple]:
-    """{name: shape} of the state_dict a model of this config has (built once per distinct config)."""
-    return {k: tuple(v.shape) for k, v in build_model(model, bottleneck, dict(options)).state_dict().items()}
+def _model_tensors(model: str, bottleneck: int, options: tuple[tuple[str, float], ...]) -> tuple[TensorSpec, ...]:
+    """The state_dict a model of this config has, as TensorSpecs (built once per distinct config; imports torch)."""
+    return model_tensors(build_model(model, bottleneck, dict(options)))
 
 
-def check_weights(info: StoredRun) -> None:
-    """Everything `load_model` checks (checksum, safetensors format, names and shapes of the state_dict,
-    finite values), without building the model: fast enough to check every run when listing them."""
-    if info.format == LEGACY_FORMAT:
-        load_model(info)
-        return
-    from safetensors.numpy import load as load_arrays
+def model_tensors(model: torch.nn.Module) -> tuple[TensorSpec, ...]:
+    """The TensorSpecs of a model's state_dict, parameters marked."""
+    trained = {name for name, _ in model.named_parameters()}
+    return tuple(replace(t, parameter=t.name in trained) for t in tensor_specs(model.state_dict()))
 
-    blob = _verified(info, "weights", weights_cap(info.parameters, legacy=False))
+
+def tensor_specs(state: Mapping[str, torch.Tensor]) -> tuple[TensorSpec, ...]:
+    """TensorSpecs of a state_dict, in its order, dtypes named as safetensors names them ("F32", "BF16");
+    every one marked a parameter (a state_dict does not say)."""
+    import torch
+
+    names = {
+        torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64",
+        torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL",
+    }  # fmt: skip
+    return tuple(TensorSpec(k, names.get(v.dtype, str(v.dtype)), tuple(v.shape)) for k, v in state.items())
+
+
+def tensors_record(tensors: tuple[TensorSpec, ...]) -> dict[str, dict[str, Any]]:
+    """run.json's `tensors` field."""
+    return {t.name: {"dtype": t.dtype, "shape": list(t.shape), "parameter": t.parameter} for t in tensors}
+
+
+def record_tensors(info: RunInfo) -> RunInfo:
+    """Add the `tensors` and `architecture` fields to the run.json of a run saved before they existed (what
+    `migrate` does), after loading the model to check the weights as deeply as a load does; every other field of
+    run.json is kept as it was."""
+    if (info.tensors is not None and info.architecture is not None) or info.format == LEGACY_FORMAT:
+        return info
+    from aecore.models import describe
+
+    model = load_model(info)
+    tensors = model_tensors(model)
+    root, run_file = info.path.parent, info.path / RUN_FILE
     try:
-        state = load_arrays(blob)
+        with run_lock(root, info.run_id):
+            raw = json.loads(read_regular_file(run_file, MAX_RUN_JSON_BYTES).decode("utf-8"))
+            if raw.get("files", {}).get("weights", {}).get("sha256") != info.weights_sha256:
+                raise CheckpointError(f"{info.run_id} changed while being migrated; run migrate again")
+            record = {}
+            for key, value in raw.items():  # after "parameters", which it accounts for
+                record[key] = value
+                if key == "parameters":
+                    record["tensors"] = tensors_record(tensors)
+                    record["architecture"] = describe(model)
+            write_atomic(run_file, json.dumps(record, indent=1, allow_nan=False).encode())
+    except OSError as error:
+        raise CheckpointError(_save_failure(root, info.run_id, error)) from None
+    return read_run(info.path)
+
+
+def _weights_header(info: StoredRun, blob: bytes) -> dict[str, tuple[str, tuple[int, ...], bytes]]:
+    """{name: (dtype, shape, data)} of a safetensors file, parsed by the safetensors library itself
+    (`safetensors.deserialize`: it validates the header and the data offsets, and needs no torch or numpy
+    dtype, so a bf16 or int8 file is read and then refused by name). `safe_open(framework="numpy")` would
+    need a path and map the file a second time: the bytes checked would not be the bytes hashed."""
+    import safetensors
+
+    try:
+        flat = safetensors.deserialize(blob)
     except Exception as error:  # safetensors refuses anything malformed: all mean unusable
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         name = info.files["weights"].name
         raise CheckpointError(f"{info.run_id}: {name} cannot be loaded safely: {printable(first_line)}") from None
-    expected = _state_shapes(info.config.model, info.config.bottleneck, info.config.options)
-    found = {name: tuple(array.shape) for name, array in state.items()}
-    if found != expected:
-        missing = sorted(set(expected) - set(found))[:3]
-        unexpected = sorted(set(found) - set(expected))[:3]
-        wrong = [f"{n} is {found[n]}, not {expected[n]}" for n in expected if n in found and found[n] != expected[n]]
-        detail = "; ".join([*(f"missing {n}" for n in missing), *(f"unexpected {n}" for n in unexpected), *wrong[:3]])
-        raise CheckpointError(f"{info.run_id}: weights do not fit the config: {printable(detail, 300)}")
-    bad = [n for n, a in state.items() if a.dtype.kind == "f" and not np.isfinite(a).all()]
+    return {name: (entry["dtype"], tuple(entry["shape"]), entry["data"]) for name, entry in flat}
+
+
+def _compare_tensors(info: StoredRun, found: dict[str, tuple[str, tuple]], expected: tuple[TensorSpec, ...]) -> None:
+    """CheckpointError when the weights' {name: (dtype, shape)} is not exactly `expected` (names, dtypes, shapes)."""
+    want = {t.name: (t.dtype, t.shape) for t in expected}
+    if found == want:
+        return
+    missing = sorted(set(want) - set(found))[:3]
+    unexpected = sorted(set(found) - set(want))[:3]
+    wrong = [
+        f"{n} is {found[n][1]}, not {want[n][1]}" if found[n][0] == want[n][0] else f"{n} is {found[n][0]}, not "
+        f"{want[n][0]} (the store checks every tensor's dtype: a cast would hide damage)"
+        for n in want if n in found and found[n] != want[n]
+    ]  # fmt: skip
+    detail = "; ".join([*(f"missing {n}" for n in missing), *(f"unexpected {n}" for n in unexpected), *wrong[:3]])
+    raise CheckpointError(f"{info.run_id}: weights do not fit the config: {printable(detail, 300)}")
+
+
+def check_weights(info: RunInfo) -> None:
+    """Everything `load_model` checks (checksum, safetensors format, every tensor's name, dtype and shape, finite
+    values), without torch when run.json records the tensors: fast enough to check every run when listing them."""
+    if info.format == LEGACY_FORMAT:
+        load_model(info)
+        return
+    blob = _verified(info, "weights", weights_cap(info.parameters, legacy=False))
+    header = _weights_header(info, blob)
+    expected = info.tensors
+    if expected is None:  # run.json of an older version: what a model of this config holds (imports torch)
+        expected = _model_tensors(info.config.model, info.config.bottleneck, info.config.options)
+    _compare_tensors(info, {name: (dtype, shape) for name, (dtype, shape, _) in header.items()}, expected)
+    floats = ((name, data) for name, (dtype, _, data) in header.items() if dtype == "F32")
+    bad = [name for name, data in floats if not np.isfinite(np.frombuffer(data, "<f4")).all()]
     if bad:
         raise CheckpointError(f"{info.run_id}: the weights hold NaN or infinite values ({bad[0]}); retrain it")
 
@@ -452,7 +595,12 @@ def weights_cap(parameters: int, legacy: bool) -> int:
 
 
 def load_model(info: StoredRun, device: str | torch.device = "cpu") -> Autoencoder:
-    """Rebuild the model from the run's config and load its weights (tensors only, never code)."""
+    """Rebuild the model from the run's config and load its weights (tensors only, never code).
+
+    Every tensor must have the name, shape and dtype of the model's own: `load_state_dict` would cast int8 or
+    bf16 weights to float32 without a word."""
+    import torch
+
     legacy = info.format == LEGACY_FORMAT
     blob = _verified(info, "weights", weights_cap(info.parameters, legacy))
     try:
@@ -469,6 +617,10 @@ def load_model(info: StoredRun, device: str | torch.device = "cpu") -> Autoencod
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{info.run_id}: {info.files['weights'].name} holds no state_dict")
     model = build_model(info.config.model, info.config.bottleneck, dict(info.config.options))
+    own = tensor_specs(model.state_dict())
+    found = {t.name: (t.dtype, t.shape) for t in tensor_specs(state)}
+    if set(found) == {t.name for t in own}:  # other names are load_state_dict's to report, in its own words
+        _compare_tensors(info, found, own)
     try:
         model.load_state_dict(state)
     except RuntimeError as error:
@@ -691,10 +843,11 @@ def library_versions() -> dict[str, str]:
     import numpy
     import safetensors
     import sklearn
+    import torch
 
     return {
         "python": platform.python_version(),
-        "torch": torch.__version__,
+        "torch": torch.__version__,  # a run is only saved from a model, so torch is loaded already
         "numpy": numpy.__version__,
         "scikit-learn": sklearn.__version__,
         "safetensors": safetensors.__version__,
@@ -736,7 +889,10 @@ def save_run(
     an earlier interrupted save of this run (staging folders, temp files, orphan files) are removed.
     Raises CheckpointError with a one-line reason (read-only folder, disk full, ...).
     """
+    from aecore.models import describe
+
     root = Path(root)
+    tensors = model_tensors(model)
     blobs = {
         "weights": _weights_bytes(model),
         "evaluation": _npz_bytes(
@@ -763,7 +919,9 @@ def save_run(
         "history": [vars(e) for e in history],
         "best_epoch": best_epoch,
         "metrics": metrics,
-        "parameters": parameter_count(model),
+        "parameters": sum(t.numel for t in tensors if t.parameter),
+        "tensors": tensors_record(tensors),
+        "architecture": describe(model),
         "created": created or datetime.now(UTC).isoformat(timespec="seconds"),
         "train_seconds": train_seconds,
         "dataset": dataset,

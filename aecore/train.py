@@ -22,6 +22,7 @@ from aecore.data import Dataset, first_of_each_digit, training_subset
 from aecore.devices import resolve_device
 from aecore.inference import reconstruct
 from aecore.models import Autoencoder, reconstruction_loss
+from aecore.records import EpochRecord, Timeline
 
 # The models are too small to gain from a second intra-op thread (an epoch takes as long on 1 as on 2), and on
 # a busy machine two spinning OpenMP threads can make an epoch 10-20x slower. One thread also makes a CPU
@@ -36,15 +37,6 @@ class TrainingCancelled(RuntimeError):
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; nothing was saved."""
-
-
-@dataclass(frozen=True)
-class EpochRecord:
-    epoch: int  # 1-based
-    train_loss: float  # the architecture's objective, averaged over the epoch's batches (weighted by size)
-    val_loss: float  # the seed's per-pixel MSE on the validation images, for every architecture
-    seconds: float  # wall time of this epoch, validation included
-    learning_rate: float  # at the end of the epoch
 
 
 @dataclass(frozen=True)
@@ -63,20 +55,6 @@ class Progress:
         return ((self.epoch - 1) * self.batches + self.batch) / (self.epochs * self.batches)
 
 
-@dataclass(frozen=True)
-class Timeline:
-    """How a run rebuilt a fixed set of validation digits after each epoch.
-
-    probe_positions : (P,) positions in the validation split
-    probe_labels : (P,) their digits
-    frames : (epochs, P, 32, 32) uint8 reconstructions, frame e-1 after epoch e
-    """
-
-    probe_positions: np.ndarray
-    probe_labels: np.ndarray
-    frames: np.ndarray
-
-
 @dataclass
 class TrainResult:
     model: Autoencoder
@@ -92,14 +70,16 @@ def train(
     device: str = "auto",
     progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    threads: int | None = None,
 ) -> TrainResult:
     """Train `config` on its training images, validate on `data.val` each epoch, keep the best epoch.
 
-    Raises TrainingCancelled when `should_stop()` turns true, TrainingDiverged on a NaN or infinite loss.
-    Never writes anything to disk.
+    `threads`: intra-op threads on CPU (default CPU_TRAIN_THREADS); the loss history depends on it, so a run is
+    reproducible for a given machine and thread count. Raises TrainingCancelled when `should_stop()` turns true,
+    TrainingDiverged on a NaN or infinite loss. Never writes anything to disk.
     """
     torch_device = resolve_device(device)
-    with _cpu_threads(CPU_TRAIN_THREADS if torch_device.type == "cpu" else None):
+    with _cpu_threads((threads or CPU_TRAIN_THREADS) if torch_device.type == "cpu" else None):
         return _train(config, data, torch_device, progress, should_stop)
 
 

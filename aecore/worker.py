@@ -25,7 +25,9 @@ from aecore.jobs import (
     FAILED,
     FINISHED,
     Ended,
+    Leaving,
     Progressed,
+    Ready,
     Saved,
     StudyRequest,
     TrialEnded,
@@ -115,8 +117,13 @@ class _Reporter:
         self.epochs_sent, self.sent_at = len(progress.history), now
 
 
-def serve(conn: Connection, cancel: Event, threads: int, data_root: str | None, device: str) -> None:
-    """Run the jobs that arrive on `conn` until SIGTERM, or until the server closes the pipe or dies."""
+def serve(
+    conn: Connection, cancel: Event, threads: int, data_root: str | None, device: str, idle_seconds: float | None = None
+) -> None:
+    """Run the jobs that arrive on `conn` until SIGTERM, or until the server closes the pipe or dies.
+
+    After `idle_seconds` without a job (None: never) the worker says it is `Leaving`; the server then closes
+    the pipe, and the worker exits, unless it sent a job meanwhile, which is run as usual."""
     stop = _Stop(cancel)
     # Ctrl+C in a terminal reaches the whole process group; the server decides, and stops us with SIGTERM.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -126,22 +133,38 @@ def serve(conn: Connection, cancel: Event, threads: int, data_root: str | None, 
     wake, wake_writer = os.pipe()
     os.set_blocking(wake_writer, False)
     signal.set_wakeup_fd(wake_writer)
-    import torch
-
-    torch.set_num_threads(threads)
     link = _Link(conn, stop)
+    link.send(_cap_threads(threads))
+    leaving = False
     while stop.reason is None:
-        if conn not in wait([conn, wake]):
+        ready = wait([conn, wake], None if leaving or idle_seconds is None else idle_seconds)
+        if not ready:  # idle for idle_seconds: ask to go, then wait for the server's answer (EOF or a job)
+            link.send(Leaving())
+            leaving = True
+            continue
+        if conn not in ready:
             break  # SIGTERM while idle
         try:
             request = conn.recv()
         except (EOFError, OSError):
             break  # the server closed its end, or exited
+        leaving = False
         if isinstance(request, StudyRequest):
             link.send(_run_study(request, link, stop, data_root, device))
         else:
             configs, root = request
             link.send(_run(configs, root, link, stop, data_root, device))
+
+
+def _cap_threads(threads: int) -> Ready:
+    """Cap torch's intra-op threads and BLAS's (the PCA baseline's fit) at `threads`, for the process's life."""
+    import torch
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    torch.set_num_threads(threads)
+    threadpool_limits(threads, user_api="blas")
+    blas = [pool["num_threads"] for pool in threadpool_info() if pool.get("user_api") == "blas"]
+    return Ready(torch.get_num_threads(), max(blas, default=threads))
 
 
 def _run(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 
 import torch
 from common import Row, Stopwatch, markdown_table
@@ -25,6 +26,7 @@ from torchvision import transforms
 from aecore.architectures import build_model
 from aecore.config import RunConfig
 from aecore.data import Dataset, Split, load_dataset
+from aecore.devices import resolve_device
 from aecore.models import reconstruction_loss
 from aecore.train import CPU_TRAIN_THREADS, evaluate_loss, train
 
@@ -159,10 +161,103 @@ def _head(split: Split, n: int) -> Split:
     return Split(split.images[:n], split.labels[:n], split.indices[:n])
 
 
+# --- throughput on the full 54,000-image training set (issue 21) ----------------------------------------------
+
+
+def seed_epoch_rate(model_name: str, data: Dataset, batches: int, threads: int) -> float:
+    """Images per CPU second of the seed-style DataLoader loop over the first `batches` batches of an epoch
+    (CPU time with one thread: on the shared 2-core machine wall time swung 2x between repeats; wall time with
+    more, since CPU time sums over threads)."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    loader = DataLoader(PILDigits(data.train, transforms.Compose([transforms.ToTensor(), transforms.Pad(2)])),
+                        batch_size=SEED_BATCH, shuffle=True)  # fmt: skip
+    model = build_model(model_name, RunConfig.for_recipe(model_name, "seed").bottleneck)
+    optimizer = torch.optim.Adam(model.parameters(), lr=SEED_LR)
+    model.train()
+    clock = time.process_time if threads == 1 else time.perf_counter  # CPU time sums over threads
+    seen, started = 0, clock()
+    for step, (x, _labels) in enumerate(loader):
+        if step == batches:
+            break
+        loss = reconstruction_loss(x, model(x))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        seen += len(x)
+    return seen / (clock() - started)
+
+
+def aecore_rate(model_name: str, data: Dataset, batches: int, device: str, threads: int) -> float:
+    """Images/s of aecore.train's loop over `batches` batches of the seed recipe (one epoch on the first images),
+    timed from the first batch's end to the last's, as the seed loop's timing leaves out its set-up too: in CPU
+    seconds of this process with one CPU thread, else in wall seconds (CPU time sums over threads)."""
+    clock = time.process_time if resolve_device(device).type == "cpu" and threads == 1 else time.perf_counter
+    config = RunConfig.for_recipe(model_name, "seed", epochs=1, train_limit=batches * SEED_BATCH)
+    ends: list[float] = []
+    train(config, data, device=device, threads=threads, progress=lambda p: ends.append(clock()))
+    return (len(ends) - 1) * SEED_BATCH / (ends[-1] - ends[0])
+
+
+def full_set(batches: int, threads: tuple[int, ...], repeats: int) -> list[dict]:
+    """Seed loop against aecore's on the 54,000-image set, interleaved `repeats` times (a shared machine drifts):
+    per model the seed loop at each thread count, aecore on CPU at each, and on CUDA/MPS when `--device auto`
+    finds one."""
+    data = load_dataset("mnist")
+    accelerator = resolve_device("auto")
+    results = []
+    for model_name in ("mlp", "conv"):
+        aecore_rate(model_name, data, 8, "cpu", 1)  # one-time costs (allocator, oneDNN kernel choice)
+        rates: dict[str, list[float]] = {}
+        for _ in range(repeats):
+            for n in threads:
+                rates.setdefault(f"seed loop, {n} thread(s)", []).append(seed_epoch_rate(model_name, data, batches, n))
+                rates.setdefault(f"aecore cpu, {n} thread(s)", []).append(
+                    aecore_rate(model_name, data, batches, "cpu", n))
+            if accelerator.type != "cpu":
+                rates.setdefault(f"aecore {accelerator.type}", []).append(
+                    aecore_rate(model_name, data, batches, "auto", 1))
+        results.append({"model": model_name, "batches": batches, "rates": rates})
+    return results
+
+
+def full_set_rows(results: list[dict]) -> list[Row]:
+    """One row per (model, variant): median images/s against the seed loop at the same thread count (an
+    accelerator's against the seed loop at the fewest threads)."""
+    import statistics
+
+    out = []
+    for r in results:
+        medians = {name: statistics.median(values) for name, values in r["rates"].items()}
+        seeds = {name: rate for name, rate in medians.items() if name.startswith("seed loop")}
+        for name, rate in medians.items():
+            if name.startswith("seed loop"):
+                continue
+            same = name.replace("aecore cpu", "seed loop")
+            reference = same if same in seeds else next(iter(seeds))
+            speedup = rate / seeds[reference]
+            target = 4 if r["model"] == "mlp" else 3
+            out.append(Row(
+                bench=f"training throughput on 54,000 images, {r['model']}: {name} ({r['batches']} batches)",
+                reference=f"{reference} {seeds[reference]:,.0f} img/s", measured=f"{rate:,.0f} img/s",
+                ratio=f"{speedup:.2f}x", target=f">= {target}x", met=speedup >= target,
+            ))  # fmt: skip
+    return out
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny data, one epoch: check that the bench runs")
+    parser.add_argument("--full-set", action="store_true", help="throughput on the 54,000-image set only")
+    parser.add_argument("--batches", type=int, default=200, help="with --full-set: batches per measurement")
+    parser.add_argument("--threads", type=int, nargs="+", default=[CPU_TRAIN_THREADS], help="with --full-set")
+    parser.add_argument("--repeats", type=int, default=3, help="with --full-set: interleaved repeats")
     args = parser.parse_args()
+    if args.full_set:
+        raw = full_set(args.batches, tuple(args.threads), args.repeats)
+        print(markdown_table(full_set_rows(raw)))
+        print(json.dumps(raw, indent=1))
+        raise SystemExit(0)
     out = main(smoke=args.smoke)
     print(markdown_table(out["rows"]))
     print(json.dumps(out["raw"], indent=1))

@@ -45,7 +45,7 @@ for column, slot in zip(columns, comparison.slots, strict=True):
         bottom[2].metric("vs PCA", f"{info.test_mse / pca_mse:.2f}×",
                          help="run MSE ÷ PCA MSE: below 1 means the autoencoder beats PCA")
         with st.expander("Architecture"):
-            st.code(cache.architecture(key), language=None)
+            st.code(info.architecture or cache.architecture(key), language=None)  # stored: no torch needed
         st.caption(f"Kept epoch {info.best_epoch} of {len(info.history)} · trained {info.train_seconds:,.0f} s · "
                    f"created {info.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
 

@@ -8,7 +8,6 @@ Streamlit's caches.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -16,14 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from aecore.baselines import BaselineKey
 from aecore.compare import RunKey
 from aecore.runstore import BrokenRun, RunInfo, list_runs
 
-if TYPE_CHECKING:  # annotations only: these load when a page first needs them
+if TYPE_CHECKING:  # annotations only: these load when a page first needs them (the home page needs neither
+    import pandas as pd  # torch nor pandas)
+
     from aecore.baselines import PCABaseline
     from aecore.data import Dataset
     from aecore.jobs import TrainingJobs
@@ -178,11 +178,14 @@ def architecture(key: RunKey) -> str:
 @st.cache_data(show_spinner="Scoring every test image…", max_entries=32)
 def evaluation(key: RunKey) -> EvaluationArtefacts:
     """The run's stored evaluation artefacts (computed now for runs saved before artefacts existed)."""
-    from aecore.pipeline import evaluate_run
     from aecore.runstore import load_evaluation
 
     stored = load_evaluation(key)
-    return stored if stored is not None else evaluate_run(model(key), key.config, dataset(key.dataset))[1]
+    if stored is not None:
+        return stored
+    from aecore.pipeline import evaluate_run  # imports torch: only for runs saved before artefacts existed
+
+    return evaluate_run(model(key), key.config, dataset(key.dataset))[1]
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -457,11 +460,12 @@ def own_digit_position(key: RunKey, image) -> tuple[np.ndarray, np.ndarray]:
 def training_jobs() -> TrainingJobs:
     """The process-wide job runner: every page and every browser tab sees the same job.
 
-    Training uses half the cores (at least one), leaving the rest to the server and the pages.
+    The worker uses every core but one (at least one), leaving a core to the server and the pages, and exits
+    after AECORE_WORKER_IDLE_SECONDS (default 300) without a job.
     """
-    from aecore.jobs import TrainingJobs
+    from aecore.jobs import TrainingJobs, idle_seconds_from_env
 
-    return TrainingJobs(threads=max(1, (os.cpu_count() or 2) // 2))
+    return TrainingJobs(idle_seconds=idle_seconds_from_env())
 
 
 # --- studies and training seeds ----------------------------------------------------------------------------

@@ -43,10 +43,9 @@ def start() -> None:
 
 def set_up_server() -> threading.Thread | None:
     """What `start` does the first time (ui.cache.server_started keeps the result for the process)."""
-    import torch
     from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(SERVER_TORCH_THREADS)
+    set_torch_threads(SERVER_TORCH_THREADS)
     threadpool_limits(SERVER_BLAS_THREADS, user_api="blas")  # process-wide for OpenBLAS, until the server exits
     from streamlit import config
 
@@ -59,6 +58,16 @@ def set_up_server() -> threading.Thread | None:
     thread.start()
     atexit.register(_exit_without_finalising, thread)
     return thread
+
+
+def set_torch_threads(count: int) -> None:
+    """torch's intra-op threads for this process, without importing torch: the home page needs no torch, and
+    importing it costs seconds. torch reads OMP_NUM_THREADS when it is first imported (by the first page that
+    needs a model); the job worker sets its own count explicitly."""
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(count)
+    else:
+        os.environ["OMP_NUM_THREADS"] = str(count)
 
 
 def _exit_without_finalising(thread: threading.Thread) -> None:
