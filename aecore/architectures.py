@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from aecore.models import Autoencoder
 
-IMAGE_PIXELS = 32 * 32
 CODE_SIDE = 4  # aecore.models.conv.CODE_SIDE (three stride-2 halvings of 32); tests/test_weights_check checks
 
 

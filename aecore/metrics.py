@@ -11,10 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
-
-from aecore.inference import reconstruct_and_errors
-from aecore.models import Autoencoder
 
 
 @dataclass(frozen=True)
@@ -35,10 +31,6 @@ class Evaluation:
         with np.errstate(invalid="ignore", divide="ignore"):
             means = sums / counts
         return pd.DataFrame({"digit": np.arange(10), "n": counts, "mse": means})
-
-
-def evaluate(model: Autoencoder, images: torch.Tensor, labels: torch.Tensor) -> Evaluation:
-    return Evaluation(reconstruct_and_errors(model, images)[1], labels.numpy())
 
 
 def summary(evaluation: Evaluation) -> dict:

@@ -86,17 +86,6 @@ def _groups(labels: np.ndarray) -> list[tuple[str, np.ndarray, int]]:
     return rows
 
 
-def per_digit_intervals(
-    per_image: np.ndarray, labels: np.ndarray, config: BootstrapConfig = BootstrapConfig()
-) -> pd.DataFrame:
-    """Mean error with its interval for each digit and overall.
-
-    Returns a frame with columns digit ("0".."9", "all"), n, mse, ci_low, ci_high.
-    """
-    table = interval_table({"x": per_image}, labels, config)
-    return table.rename(columns={"x MSE": "mse", "x CI low": "ci_low", "x CI high": "ci_high"})
-
-
 def paired_difference(
     errors_a: np.ndarray,
     errors_b: np.ndarray,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aecore.stats import BootstrapConfig, interval_table, mean_interval, paired_difference, per_digit_intervals
+from aecore.stats import BootstrapConfig, interval_table, mean_interval, paired_difference
 
 
 def test_interval_contains_the_sample_mean_and_narrows_as_n_grows():
@@ -39,11 +39,11 @@ def test_intervals_are_repeatable_with_a_seed_and_change_with_another():
 def test_per_digit_rows_have_the_right_counts_and_means():
     labels = np.repeat(np.arange(10), np.arange(1, 11) * 10)  # digit d has 10 (d + 1) images
     errors = labels * 0.01 + np.random.default_rng(4).normal(0, 0.001, size=len(labels))
-    table = per_digit_intervals(errors, labels, BootstrapConfig(resamples=1000))
+    table = interval_table({"x": errors}, labels, BootstrapConfig(resamples=1000))
     assert list(table["digit"]) == [str(d) for d in range(10)] + ["all"]
     assert list(table["n"]) == [10 * (d + 1) for d in range(10)] + [len(labels)]
-    assert np.allclose(table["mse"][:10], np.arange(10) * 0.01, atol=0.001)
-    assert (table["ci_low"] <= table["mse"]).all() and (table["mse"] <= table["ci_high"]).all()
+    assert np.allclose(table["x MSE"][:10], np.arange(10) * 0.01, atol=0.001)
+    assert (table["x CI low"] <= table["x MSE"]).all() and (table["x MSE"] <= table["x CI high"]).all()
 
 
 def test_paired_difference_finds_a_real_gap_that_unpaired_noise_would_hide():
