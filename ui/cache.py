@@ -130,11 +130,18 @@ def forget_registry() -> None:
 # --- data --------------------------------------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner="Loading the test set…")
 def dataset(name: str) -> Dataset:
+    """The dataset `name` under the data root in use now: $AECORE_DATA is part of the cache key."""
+    from aecore.data import default_data_root
+
+    return _dataset(name, str(default_data_root()))
+
+
+@st.cache_resource(show_spinner="Loading the data…")
+def _dataset(name: str, root: str) -> Dataset:
     from aecore.data import load_dataset
 
-    return load_dataset(name)
+    return load_dataset(name, root)
 
 
 @st.cache_data(max_entries=64)
