@@ -71,7 +71,12 @@ def test_the_better_map_legend_names_a_and_b_not_one_better_entry():
 
 
 def test_the_mse_map_has_a_colour_bar_and_no_legend_entry_over_its_title():
-    fig, _, _ = a_map("mse")
+    fig, coords, indices = a_map("mse")
+    shown = map_layers(fig, coords, indices, selection=(0, 2))
+    again = next(t for t in shown.data if t.name == "per-image MSE (selected)")
+    points = next(t for t in fig.data if t.name == "per-image MSE")
+    assert list(again.marker.color) == list(points.marker.color[:2]), "the same values"
+    assert (again.marker.cmin, again.marker.cmax) == (points.marker.cmin, points.marker.cmax), "so the same colours"
     assert legend_entries(fig) == [], "a legend entry would sit over the colour bar's title"
     points = next(t for t in fig.data if t.name == "per-image MSE")
     assert points.marker.colorbar.title.text == "MSE" and points.marker.showscale
@@ -115,6 +120,12 @@ def test_layers_ring_the_selection_and_shown_marks_and_leave_the_cached_points_u
     chosen = shown.data[names.index("selected (3)")]  # 5 is not shown on this map
     assert np.asarray(chosen.x) == pytest.approx(coords[[1, 2, 49], 0])
     assert (shown.data[names.index("decoded spot")].x[0], shown.data[names.index("decoded spot")].y[0]) == (0.5, -0.5)
+    veil = shown.data[names.index("not selected")]
+    assert len(veil.x) == len(indices) - 3, "every digit but the selected ones fades"
+    again = [t for t in shown.data if t.name.endswith(" (selected)")]
+    assert names.index("not selected") < names.index(again[0].name), "the selected digits are drawn above the veil"
+    assert sorted(t.name for t in again) == ["2 (selected)", "4 (selected)", "8 (selected)"]  # labels of #2, #4, #98
+    assert {t.marker.color for t in again} == {DIGIT_COLOURS[2], DIGIT_COLOURS[4], DIGIT_COLOURS[8]}, "own colours"
     assert legend_entries(shown) == legend_entries(fig), "rings and marks stay out of the legend"
     assert fig.to_json() == before, "the cached points figure was changed"
 

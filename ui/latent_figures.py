@@ -24,6 +24,8 @@ from ui.theme import DIGIT_COLOURS
 
 TIE_COLOUR = "#BBBBBB"
 SELECTION_COLOUR = "black"
+SPOT_LAYER = "decode a spot"  # the invisible trace of empty spots that a click decodes
+RING_MAX = 200  # a selection up to this size is ringed as well as left unveiled
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,9 @@ def map_groups(
     if colouring == "mse":
         values = np.log10(np.maximum(errors, 1e-8))
         ticks = np.arange(np.floor(values.min()), np.ceil(values.max()) + 1)
-        style = {"color": values, "colorscale": "Viridis", "showscale": True,
+        # Fixed ends: the selected digits, drawn again on top, must get the same colours from a part of the values.
+        style = {"color": values, "colorscale": "Viridis", "showscale": True, "cmin": float(values.min()),
+                 "cmax": float(values.max()),
                  "colorbar": {"title": {"text": "MSE"}, "tickvals": ticks, "ticktext": [f"{10**t:g}" for t in ticks]}}
         return [("per-image MSE", np.arange(len(labels)), style, False)], [], ""
     if other is None or other_errors is None:
@@ -81,7 +85,8 @@ def map_groups(
     scale = [[0.0, own.colour], [1 / 3, own.colour], [1 / 3, other.colour], [2 / 3, other.colour],
              [2 / 3, TIE_COLOUR], [1.0, TIE_COLOUR]]  # fmt: skip
     style = {"color": code[order], "colorscale": scale, "cmin": 0, "cmax": 2, "showscale": False, "opacity": 0.8}
-    entries = [(f"{own.label} lower", own.colour), (f"{other.label} lower", other.colour)]
+    # The same order on every slot's map (A before B), whichever map this is.
+    entries = [(f"{s.label} lower", s.colour) for s in sorted((own, other), key=lambda s: s.id)]
     if (code == 2).any():
         entries.append((f"tie ({int((code == 2).sum()):,})", TIE_COLOUR))
     return [("rebuilt better by", order, style, False)], entries, "which run's MSE is lower"
@@ -119,7 +124,7 @@ def map_points(
     fig = go.Figure()
     if spots is not None and len(spots):
         fig.add_trace(go.Scattergl(
-            x=spots[:, 0], y=spots[:, 1], mode="markers", name="decode a spot", showlegend=False,
+            x=spots[:, 0], y=spots[:, 1], mode="markers", name=SPOT_LAYER, showlegend=False,
             customdata=np.full(len(spots), -1, dtype=np.int32), marker={"size": 6, "opacity": 0},
             selected={"marker": {"opacity": 0}}, unselected={"marker": {"opacity": 0}},
             hovertemplate="click to decode this spot<br>(%{x:.2f}, %{y:.2f})<extra></extra>",
@@ -200,11 +205,29 @@ def map_layers(
     fig = go.Figure(data=points.data, layout=points.layout)
     on_map = np.isin(indices, np.asarray(selection, dtype=np.int64))
     if on_map.any():
-        # WebGL like the points: a browser draws every WebGL trace above every SVG one.
+        # The rest fade under a white veil, so the selected digits keep their colours (rings on thousands of digits
+        # made black blobs); a small selection is ringed too, to be found at all. WebGL, like the points: a browser
+        # draws every WebGL trace above every SVG one.
+        fig.add_trace(go.Scattergl(
+            x=coords[~on_map, 0], y=coords[~on_map, 1], mode="markers", name="not selected", showlegend=False,
+            hoverinfo="skip", marker={"size": 6, "color": "white", "opacity": 0.8},
+        ))  # fmt: skip
+        chosen = np.asarray(selection, dtype=np.int64)
+        for trace in points.data:  # the selected digits again, above the veil, in the colours of their trace
+            if trace.customdata is None or trace.name == SPOT_LAYER:
+                continue
+            keep = np.isin(np.asarray(trace.customdata)[:, 0], chosen)
+            if keep.any():
+                marker = {**trace.marker.to_plotly_json(), "showscale": False, "colorbar": None}
+                if not isinstance(marker.get("color"), str):
+                    marker["color"] = np.asarray(marker["color"])[keep]
+                fig.add_trace(go.Scattergl(x=np.asarray(trace.x)[keep], y=np.asarray(trace.y)[keep], mode="markers",
+                                           name=f"{trace.name} (selected)", showlegend=False, hoverinfo="skip",
+                                           marker=marker))  # fmt: skip
+        ring = {"symbol": "circle-open", "size": 9, "color": SELECTION_COLOUR, "line": {"width": 1.5}}
         fig.add_trace(go.Scattergl(
             x=coords[on_map, 0], y=coords[on_map, 1], mode="markers", name=f"selected ({int(on_map.sum()):,})",
-            showlegend=False, hoverinfo="skip",
-            marker={"symbol": "circle-open", "size": 8, "color": SELECTION_COLOUR, "line": {"width": 1.5}},
+            showlegend=False, hoverinfo="skip", marker=ring if on_map.sum() <= RING_MAX else {"size": 0, "opacity": 0},
         ))  # fmt: skip
     row_of = {int(i): row for row, i in enumerate(indices)}
     shown = [(float(coords[row_of[m.index], 0]), float(coords[row_of[m.index], 1]), f"{m.name} #{m.index}",
