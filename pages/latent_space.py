@@ -6,16 +6,14 @@ import numpy as np
 import streamlit as st
 
 from aecore.datasets import get
-from aecore.latent import latent_at
 from aecore.projection import DEFAULT_POINTS, METHOD_TITLES, METHODS, ProjectionConfig
 from ui import cache, latent_view, widgets
 from ui.figures import ImageRow
 from ui.latent_figures import MapMark, event_indices
-from ui.latent_view import SELECTION
+from ui.latent_view import SELECTION, SPOT
 from ui.theme import SLOT_COLOURS, TEXT_GREY, column_width
 
 SELECTED = "latent_selected"  # test index of the digit clicked on either map (UI state)
-SPOT = {"slot": "latent_spot_map", "x": "latent_spot_x", "y": "latent_spot_y", "for": "latent_spot_for"}
 ENDS = ("latent_interp_start", "latent_interp_end")
 PICKED = "latent_interp_picked"  # the interpolation ends the user chose (marks are drawn only for these)
 SIZES = (1_000, 2_000, 5_000, DEFAULT_POINTS)
@@ -122,40 +120,13 @@ with map_area:
             st.plotly_chart(figure, key=f"latent_map_{s.name}", on_select=lambda n=s.name: on_map_select(n),
                             selection_mode=("points", "box", "lasso"), width="stretch")
             st.caption(widgets.escape(proj.caption))
-    st.caption("On the maps: small ○ the digits selected with a box or lasso, large ○ the digit clicked, △ and □ the "
-               "interpolation ends you picked, ✕ the decoded spot. Hover a point for its class, index and MSEs; "
-               "click it to see the image.")
+    st.caption("On the maps: digits selected with a box or lasso keep their colours while the others fade (a few "
+               "are ringed), ○ the digit clicked, △ and □ the interpolation ends you picked, ✕ the decoded spot. "
+               "Hover a point for its class, index and MSEs; click it to see the image.")
 with score_area:
     widgets.latent_scores(comparison, projections, n_points, k)
 
-st.subheader("Decode any spot")
-st.caption("Click empty space on a map, or type a spot. A 2-D map has no exact inverse, so a spot's code is the "
-           "distance-weighted average of the codes of the 8 nearest shown digits; each run decodes the average of "
-           "its own codes of those same digits. A raw 2-D code is decoded exactly.")
-where = st.columns([2, 1, 1, 4])
-spot_slot = where[0].radio("Spot on the map of", comparison.names, key=SPOT["slot"], horizontal=True)
-x = where[1].number_input("x", key=SPOT["x"], format="%.3f", step=0.1)
-y = where[2].number_input("y", key=SPOT["y"], format="%.3f", step=0.1)
-spot_map = projections[spot_slot]
-spot = cache.map_index((keys[spot_slot].run_id, spot_map.provenance["key"]), spot_map.coords).neighbours((x, y))
-with where[3]:
-    nearby = ", ".join(widgets.escape(class_names[labels[spot_map.indices[r]]]) for r in spot.rows[:5])
-    if spot.far:
-        st.warning(f"Far from the data: the nearest shown digit is {spot.distance:.2f} away, more than the typical "
-                   f"gap of {spot.spacing:.2f}. Nothing is invented out here: each run decodes the average code of "
-                   f"the {len(spot.rows)} nearest shown digits ({nearby}, …), so the pictures below show the edge of "
-                   "the nearest cluster, not a new digit.", icon=":material/warning:")  # fmt: skip
-    else:
-        st.caption(f"Among the data (nearest shown digit {spot.distance:.2f} away; neighbours: {nearby}).")
-decoded, captions = [], []
-for s in slots:
-    if spot_map.provenance["method"] == "raw" and s.name == spot_slot:
-        code, how = np.asarray([x, y], dtype=np.float32), "exact code"
-    else:
-        code, how = latent_at(cache.test_latents(keys[s.name])[spot_map.indices], spot), "neighbours' average"
-    decoded.append(cache.decode(keys[s.name], code[None])[0])
-    captions.append(f"{s.name}: {how}")
-widgets.gallery([ImageRow("decoded", np.stack(decoded), captions=tuple(captions))], "latent_decoded", tile_px=112)
+latent_view.decode_spot(comparison, projections)
 
 st.subheader("Interpolate between two test digits")
 for end, default in zip(ENDS, (0, 1), strict=True):

@@ -210,7 +210,7 @@ def map_layers(
         # draws every WebGL trace above every SVG one.
         fig.add_trace(go.Scattergl(
             x=coords[~on_map, 0], y=coords[~on_map, 1], mode="markers", name="not selected", showlegend=False,
-            hoverinfo="skip", marker={"size": 6, "color": "white", "opacity": 0.8},
+            hoverinfo="skip", marker={"size": 6, "color": "white", "opacity": 0.7},
         ))  # fmt: skip
         chosen = np.asarray(selection, dtype=np.int64)
         for trace in points.data:  # the selected digits again, above the veil, in the colours of their trace

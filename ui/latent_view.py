@@ -9,6 +9,7 @@ import streamlit as st
 from aecore.compare import Comparison
 from ui import cache, widgets
 
+SPOT = {"slot": "latent_spot_map", "x": "latent_spot_x", "y": "latent_spot_y", "for": "latent_spot_for"}
 SELECTION = "latent_selection"  # the selected test indices (sorted tuple), the same digits on every map
 GALLERY_MAX = 32  # digits drawn in the selection's gallery (and its PNG); the CSV and .npz hold them all
 DIGIT_CELLS = 14  # the digits layer: one image per cell of a 14 × 14 grid over the map
@@ -103,3 +104,42 @@ def selection_panel(comparison: Comparison, selection: tuple[int, ...], maps: di
                                  lambda: selection_npz(selection, test[list(selection), 0].numpy(), labels, codes),
                                  "latent_selection.npz", mime="application/octet-stream", key="latent_export_npz",
                                  on_click="ignore", icon=":material/download:")  # fmt: skip
+
+
+def decode_spot(comparison: Comparison, maps: dict) -> None:
+    """Decode any spot of a map: the spot (clicked or typed), whether it lies among the data, each run's decoding."""
+    from aecore.datasets import get
+    from aecore.latent import latent_at
+    from ui.figures import ImageRow
+
+    keys = {s.name: s.key for s in comparison.slots}
+    dataset_name = comparison.slots[0].run.config.dataset
+    labels, class_names = cache.test_labels(dataset_name), get(dataset_name).class_names
+    st.subheader("Decode any spot")
+    st.caption("Click empty space on a map, or type a spot. A 2-D map has no exact inverse, so a spot's code is the "
+               "distance-weighted average of the codes of the 8 nearest shown digits; each run decodes the average "
+               "of its own codes of those same digits. A raw 2-D code is decoded exactly.")  # fmt: skip
+    where = st.columns([2, 1, 1, 4])
+    spot_slot = where[0].radio("Spot on the map of", comparison.names, key=SPOT["slot"], horizontal=True)
+    x = where[1].number_input("x", key=SPOT["x"], format="%.3f", step=0.1)
+    y = where[2].number_input("y", key=SPOT["y"], format="%.3f", step=0.1)
+    spot_map = maps[spot_slot]
+    spot = cache.map_index((keys[spot_slot].run_id, spot_map.provenance["key"]), spot_map.coords).neighbours((x, y))
+    with where[3]:
+        nearby = ", ".join(widgets.escape(class_names[labels[spot_map.indices[r]]]) for r in spot.rows[:5])
+        if spot.far:
+            st.warning(f"Far from the data: the nearest shown digit is {spot.distance:.2f} away, more than the "
+                       f"typical gap of {spot.spacing:.2f}. Nothing is invented out here: each run decodes the average "
+                       f"code of the {len(spot.rows)} nearest shown digits ({nearby}, …), so the pictures below show "
+                       "the edge of the nearest cluster, not a new digit.", icon=":material/warning:")  # fmt: skip
+        else:
+            st.caption(f"Among the data (nearest shown digit {spot.distance:.2f} away; neighbours: {nearby}).")
+    decoded, captions = [], []
+    for s in comparison.slots:
+        if spot_map.provenance["method"] == "raw" and s.name == spot_slot:
+            code, how = np.asarray([x, y], dtype=np.float32), "exact code"
+        else:
+            code, how = latent_at(cache.test_latents(keys[s.name])[spot_map.indices], spot), "neighbours' average"
+        decoded.append(cache.decode(keys[s.name], code[None])[0])
+        captions.append(f"{s.name}: {how}")
+    widgets.gallery([ImageRow("decoded", np.stack(decoded), captions=tuple(captions))], "latent_decoded", tile_px=112)
