@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -55,10 +56,14 @@ def locate(page, n: int, what: str) -> dict:
     return page.evaluate(POINT_JS, [MAPS, n, what])
 
 
-def click(page, target: dict) -> None:
-    page.mouse.move(target["px"], target["py"])  # hover first: plotly picks the point under the cursor
-    page.locator(f"{MAPS} .hoverlayer .hovertext").first.wait_for(timeout=60_000)  # it has picked one
+def click(page, target: dict) -> str:
+    """Hover, then click: returns the hover label's text (plotly picks the point under the cursor)."""
+    page.mouse.move(target["px"], target["py"])
+    label = page.locator(f"{MAPS} .hoverlayer .hovertext").first
+    label.wait_for(timeout=60_000)  # it has picked one
+    text = label.text_content()
     page.mouse.click(target["px"], target["py"])
+    return text
 
 
 def test_clicking_a_digit_shows_its_details_and_highlights_it_on_both_maps(dashboard, page):
@@ -67,8 +72,11 @@ def test_clicking_a_digit_shows_its_details_and_highlights_it_on_both_maps(dashb
     expect(page.locator(MAPS)).to_have_count(2, timeout=60_000)  # the maps draw after the caption above them
 
     digit = locate(page, 0, "digit")
-    index = int(digit["index"])
-    click(page, digit)
+    hovered = click(page, digit)
+    # The hover names the class, the test index and both runs' MSE. It names the point plotly picked: another
+    # digit may lie under the same pixel as the left-most one.
+    index = int(re.search(r"test #(\d+)", hovered).group(1))
+    assert hovered.count("MSE") == 2, hovered
     page.get_by_text(f"Test image #{index}").first.wait_for(timeout=60_000)
     wait_until_idle(page)
     assert_no_exception(page, "latent page after a click")

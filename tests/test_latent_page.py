@@ -172,7 +172,7 @@ def test_a_selection_is_ringed_on_both_maps_and_summarised_and_survives_a_projec
     app.button(key="latent_selection_clear").click().run()
     assert not app.exception, app.exception
     assert not [n for n in traces(app, "A") if n.startswith("selected (")], "one click clears it"
-    assert "Drag a lasso" in texts(app)
+    assert "Pick the lasso or the box" in texts(app)
 
 
 def test_hover_names_the_class_index_and_both_runs_mse_and_the_digits_layer_draws_images(app):

@@ -144,8 +144,9 @@ def map_points(
         fig.add_trace(go.Scattergl(x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
                                    marker={"size": 8, "color": colour}))  # fmt: skip
     # The legend sits under the plot: at the top right, plotly's toolbar covered its title.
+    # No dragmode: Streamlit's default (pan) keeps a click a click; the toolbar's lasso and box select.
     fig.update_layout(height=560, margin={"l": 10, "r": 10, "t": 36, "b": 10}, clickmode="event+select",
-                      dragmode="lasso", hovermode="closest", showlegend=bool(legend),
+                      hovermode="closest", showlegend=bool(legend),
                       legend={**LEGEND_BELOW, "itemsizing": "constant", "title": {"text": legend}},
                       xaxis={"title": f"{axis_title} 1"}, yaxis={"title": f"{axis_title} 2"})  # fmt: skip
     return fig

@@ -51,8 +51,8 @@ def selection_panel(comparison: Comparison, selection: tuple[int, ...], maps: di
 
     st.subheader("Selected digits")
     if not selection:
-        st.info("Drag a lasso (or a box: the map's toolbar, top right) around digits on either map to select them "
-                "on both maps.", icon=":material/gesture_select:")  # fmt: skip
+        st.info("Pick the lasso or the box in a map's toolbar (top right, on hover) and drag it around digits on "
+                "either map to select them on both maps.", icon=":material/gesture_select:")  # fmt: skip
         return
     dataset_name = comparison.slots[0].run.config.dataset
     labels, class_names = cache.test_labels(dataset_name), get(dataset_name).class_names
