@@ -5,34 +5,35 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from aecore.latent import empty_spots, latent_at
+from aecore.datasets import get
 from aecore.projection import DEFAULT_POINTS, METHOD_TITLES, METHODS, ProjectionConfig
-from ui import cache, widgets
-from ui.figures import ImageRow, MapMark, slot_map
+from ui import cache, latent_view, widgets
+from ui.figures import ImageRow
+from ui.latent_figures import MapMark, event_indices
+from ui.latent_view import SELECTION, SPOT
 from ui.theme import SLOT_COLOURS, TEXT_GREY, column_width
 
 SELECTED = "latent_selected"  # test index of the digit clicked on either map (UI state)
-SPOT = {"slot": "latent_spot_map", "x": "latent_spot_x", "y": "latent_spot_y", "for": "latent_spot_for"}
 ENDS = ("latent_interp_start", "latent_interp_end")
 PICKED = "latent_interp_picked"  # the interpolation ends the user chose (marks are drawn only for these)
 SIZES = (1_000, 2_000, 5_000, DEFAULT_POINTS)
-COLOURINGS = {"digit": "digit", "mse": "per-image MSE", "better": "which run rebuilds it better"}
+COLOURINGS = {"digit": "class", "mse": "per-image MSE", "better": "which run rebuilds it better"}
 
 comparison = widgets.page_start(
     "Latent space",
     "Each run squeezes a test digit into a code; these maps lay the codes of the **held-out MNIST test set** "
     "out in 2-D so that digits with similar codes sit close together. **Click a digit** to see both runs' view "
-    "of it and its nearest neighbours, **click empty space** to decode that spot, and pick two digits to "
-    "interpolate between.",
+    "of it and its nearest neighbours, **drag a lasso or a box** to select digits on both maps (and export them), "
+    "**click empty space** to decode that spot, and pick two digits to interpolate between.",
 )
 if not widgets.need_same_test_set(comparison):
     st.stop()
 slots, keys = comparison.slots, {s.name: s.key for s in comparison.slots}
 dataset_name = slots[0].run.config.dataset
-labels = cache.test_labels(dataset_name)
+labels, class_names = cache.test_labels(dataset_name), get(dataset_name).class_names
 drawn = {s.name: series for s, series in zip(slots, widgets.series(comparison), strict=False)}
 
-controls = st.columns([1, 1, 2, 1])
+controls = st.columns([1, 1, 2, 1, 1])
 two_d = any(s.run.latent_dim == 2 for s in slots)
 method = controls[0].selectbox("Projection", [m for m in METHODS if m != "raw" or two_d], format_func=METHOD_TITLES.get,
                                key="latent_method", help="UMAP keeps local neighbourhoods; PCA (a 2-D projection of "
@@ -45,6 +46,9 @@ colouring = controls[2].radio("Colour by", list(COLOURINGS) if len(slots) == 2 e
                               format_func=COLOURINGS.get, horizontal=True, key="latent_colour")
 k = int(controls[3].number_input("Neighbours (k)", 1, 50, 10, key="latent_k",
                                  help="how many nearest neighbours the panel shows and the agreement score counts"))
+show_digits = controls[4].toggle("Show digits", key="latent_show_digits", help="draw test images on the maps at "
+                                 f"their places, one per cell of a {latent_view.DIGIT_CELLS} × "
+                                 f"{latent_view.DIGIT_CELLS} grid, so that they never pile up")
 # A run whose code is not 2-D has no raw map: it falls back to UMAP (and says so).
 configs = {s.name: ProjectionConfig(method if method != "raw" or s.run.latent_dim == 2 else "umap", n_points=n_points)
            for s in slots}  # fmt: skip
@@ -60,8 +64,15 @@ if st.session_state.get(SPOT["for"]) != (method, n_points) or st.session_state.g
 
 
 def on_map_select(slot: str) -> None:
-    """A click on a map: a digit selects it (on both maps); an empty spot becomes the decode spot."""
-    points = st.session_state[f"latent_map_{slot}"]["selection"]["points"]
+    """A box or lasso selects the digits in it (on both maps); a click on a digit shows it in the details panel;
+    a click on an empty spot makes it the decode spot."""
+    event = st.session_state[f"latent_map_{slot}"]["selection"]
+    points = event["points"]
+    if event.get("box") or event.get("lasso"):
+        chosen = event_indices(points)
+        if chosen:  # a box around empty space keeps the selection (clearing it is its own button)
+            st.session_state[SELECTION] = chosen
+        return
     data = points[0].get("customdata") if points else None
     if data is None:
         return  # a cleared selection (e.g. the figure was redrawn) keeps what was chosen
@@ -86,7 +97,10 @@ marks = [MapMark(name, int(value), symbol, size, colour) for name, symbol, size,
     ("interpolation start", "triangle-up-open", 14, TEXT_GREY, picked.get(ENDS[0])),
     ("interpolation end", "square-open", 14, TEXT_GREY, picked.get(ENDS[1])),
 ) if value is not None]  # fmt: skip
-map_area, score_area, details_area = st.container(), st.container(), st.container()
+selection = st.session_state.get(SELECTION, ())
+map_area, score_area, selection_area, details_area = st.container(), st.container(), st.container(), st.container()
+with selection_area:
+    latent_view.selection_panel(comparison, selection, projections, n_points, k)
 with details_area:  # drawn first, into its place below the maps: a click's answer shows before the maps resend
     widgets.latent_details(comparison, st.session_state.get(SELECTED), k, projections, on_pick=pick_end, ends=ENDS)
 with map_area:
@@ -100,41 +114,19 @@ with map_area:
             if configs[s.name].method != method:
                 st.info(f"This run's code has {s.run.latent_dim} dims, so there are no raw 2-D coordinates: "
                         "showing UMAP instead.", icon=":material/info:")
-            figure = slot_map(proj.coords, proj.indices, labels, errors, s.name, colouring, drawn, marks,
-                              empty_spots(proj.coords, 36), spot, METHOD_TITLES[proj.provenance["method"]])
+            figure = latent_view.slot_figure(
+                comparison, s.name, proj, colouring, drawn, selection=selection, marks=marks, decoded_spot=spot,
+                digits=latent_view.digit_layer(dataset_name, proj) if show_digits else None)
             st.plotly_chart(figure, key=f"latent_map_{s.name}", on_select=lambda n=s.name: on_map_select(n),
-                            selection_mode=("points",), width="stretch")
+                            selection_mode=("points", "box", "lasso"), width="stretch")
             st.caption(widgets.escape(proj.caption))
-    st.caption("On the maps: ○ the selected digit, △ and □ the interpolation ends you picked, ✕ the decoded spot.")
+    st.caption("On the maps: digits selected with a box or lasso keep their colours while the others fade (a few "
+               "are ringed), ○ the digit clicked, △ and □ the interpolation ends you picked, ✕ the decoded spot. "
+               "Hover a point for its class, index and MSEs; click it to see the image.")
 with score_area:
     widgets.latent_scores(comparison, projections, n_points, k)
 
-st.subheader("Decode any spot")
-st.caption("Click empty space on a map, or type a spot. A 2-D map has no exact inverse, so a spot's code is the "
-           "distance-weighted average of the codes of the 8 nearest shown digits; each run decodes the average of "
-           "its own codes of those same digits. A raw 2-D code is decoded exactly.")
-where = st.columns([2, 1, 1, 4])
-spot_slot = where[0].radio("Spot on the map of", comparison.names, key=SPOT["slot"], horizontal=True)
-x = where[1].number_input("x", key=SPOT["x"], format="%.3f", step=0.1)
-y = where[2].number_input("y", key=SPOT["y"], format="%.3f", step=0.1)
-spot_map = projections[spot_slot]
-spot = cache.map_index((keys[spot_slot].run_id, spot_map.provenance["key"]), spot_map.coords).neighbours((x, y))
-with where[3]:
-    if spot.far:
-        st.warning(f"Far from the data: the nearest shown digit is {spot.distance:.2f} away, more than the typical "
-                   f"gap of {spot.spacing:.2f}. The decodings below extrapolate.", icon=":material/warning:")
-    else:
-        nearby = ", ".join(str(labels[spot_map.indices[r]]) for r in spot.rows[:5])
-        st.caption(f"Among the data (nearest shown digit {spot.distance:.2f} away; neighbours: {nearby}).")
-decoded, captions = [], []
-for s in slots:
-    if spot_map.provenance["method"] == "raw" and s.name == spot_slot:
-        code, how = np.asarray([x, y], dtype=np.float32), "exact code"
-    else:
-        code, how = latent_at(cache.test_latents(keys[s.name])[spot_map.indices], spot), "neighbours' average"
-    decoded.append(cache.decode(keys[s.name], code[None])[0])
-    captions.append(f"{s.name}: {how}")
-widgets.gallery([ImageRow("decoded", np.stack(decoded), captions=tuple(captions))], "latent_decoded", tile_px=112)
+latent_view.decode_spot(comparison, projections)
 
 st.subheader("Interpolate between two test digits")
 for end, default in zip(ENDS, (0, 1), strict=True):
@@ -143,7 +135,8 @@ ends = st.columns([1, 1, 2])
 start, stop = (int(column.number_input(label, 0, len(labels) - 1, key=end, on_change=pick_end, args=(end,)))
                for column, label, end in zip(ends, ("From test image #", "To test image #"), ENDS, strict=False))
 steps = int(ends[2].slider("Steps", 2, 16, 8, key="latent_interp_steps"))
-st.caption(f"Digit {labels[start]} → digit {labels[stop]}: each row decodes {steps} evenly spaced points on the "
+ends_named = " → ".join(widgets.escape(class_names[labels[i]]) for i in (start, stop))
+st.caption(f"{ends_named}: each row decodes {steps} evenly spaced points on the "
            "straight line between the two codes in that run's latent space, framed by the two originals.")
 originals = cache.test_images(dataset_name, (start, stop))
 rows = [ImageRow(s.name, np.concatenate([originals[:1], cache.interpolation(keys[s.name], start, stop, steps),

@@ -13,17 +13,14 @@ from ui import figures
 from ui.figures import (
     Curve,
     ImageRow,
-    MapMark,
     Series,
     compose_rows,
     digit_map,
     error_rgb,
     image_rows_figure,
-    latent_map_groups,
     log_ticks,
     loss_curves,
     probe_rows,
-    slot_map,
     wrap_title,
 )
 from ui.theme import DIGIT_COLOURS, ERROR_RANGE, ERROR_STOPS, ERROR_ZERO_COLOUR, SLOT_COLOURS, column_width
@@ -220,47 +217,6 @@ def test_the_digit_map_uses_the_digit_palette_and_draws_the_star_last():
     assert star.name == "your digit" and star.marker.symbol == "star"
     assert star.marker.size >= 20 and star.marker.line.width >= 2, "the star must be large and outlined"
     assert [t.marker.color for t in fig.data[:10]] == list(DIGIT_COLOURS)
-
-
-def test_which_run_is_better_keeps_both_runs_points_interleaved():
-    n = 2000
-    mine = RNG.uniform(size=n)
-    other = RNG.uniform(size=n)
-    own, rival = Series("A", "A · MLP", SLOT_COLOURS["A"]), Series("B", "B · Conv", SLOT_COLOURS["B"])
-    groups, legend = latent_map_groups("better", np.arange(n) % 10, mine, other, own, rival)
-    drawn = [g for g in groups if len(g[1])]
-    assert len(drawn) == 1, "one trace: a trace per run would paint one run's points over the other's"
-    _, order, style = drawn[0]
-    colours = np.asarray(style["color"])
-    assert sorted(order) == list(range(n))
-    expected = np.where(mine[order] < other[order], own.colour, rival.colour)
-    assert (colours == expected).all(), "each point in the colour of the run that rebuilds it better"
-    for part in np.array_split(colours, 4):  # both colours all through the drawing order
-        assert {own.colour, rival.colour} <= set(part)
-    assert {g[0] for g in groups if not len(g[1])} == {"A · MLP better", "B · Conv better"}, "legend entries"
-    assert legend == "rebuilt better by"
-    with pytest.raises(ValueError, match="other run"):
-        latent_map_groups("better", np.arange(3), mine[:3], None, own, None)
-
-
-def test_a_slot_map_rings_only_shown_digits_and_puts_no_marks_in_the_legend():
-    labels = np.arange(100) % 10
-    indices = np.arange(0, 100, 2)  # the map shows the even test images
-    errors = {"A": RNG.uniform(size=100), "B": RNG.uniform(size=100)}
-    drawn = {"A": Series("A", "A · MLP", SLOT_COLOURS["A"]), "B": Series("B", "B · Conv", SLOT_COLOURS["B"])}
-    marks = [MapMark("selected", 4, "circle-open", 18, "black"), MapMark("interpolation end", 5, "square-open", 14,
-                                                                       "#444444")]  # fmt: skip
-    coords = RNG.normal(size=(len(indices), 2))
-    fig = slot_map(coords, indices, labels, errors, "A", "digit", drawn, marks, decoded_spot=(0.5, -0.5))
-    names = [t.name for t in fig.data]
-    assert "selected #4" in names and "interpolation end #5" not in names, "#5 is not on this map"
-    ring = fig.data[names.index("selected #4")]
-    assert (ring.x[0], ring.y[0]) == (pytest.approx(coords[2, 0]), pytest.approx(coords[2, 1]))
-    spot = fig.data[names.index("decoded spot")]
-    assert (spot.x[0], spot.y[0]) == (0.5, -0.5)
-    assert all(t.showlegend is False for t in fig.data if t.name in ("selected #4", "decoded spot"))
-    digits = [t for t in fig.data if t.name in [str(d) for d in range(10)]]
-    assert all(json.loads(t.to_json())["customdata"][0][0] in indices for t in digits if len(t.x))
 
 
 def test_probe_digits_are_laid_out_one_class_per_column():

@@ -128,22 +128,69 @@ def test_switching_projection_moves_the_decode_spot_onto_the_new_map(app):
     assert "decoded spot" not in traces(app, "B"), "one spot, on the map it belongs to"
 
 
-def test_colouring_by_the_better_run_draws_both_runs_in_one_trace(app):
+def test_colouring_by_the_better_run_draws_both_runs_in_one_trace_and_names_both_in_the_legend(app):
     app.selectbox(key="latent_method").set_value("pca")
     app.radio(key="latent_colour").set_value("better").run()
     assert not app.exception, app.exception
-    drawn = [t for name, t in traces(app, "A").items() if name == "better"]
-    assert len(drawn) == 1
-    colours = drawn[0]["marker"]["color"]
-    assert {"#0072B2", "#D55E00"} <= set(colours[: len(colours) // 4]), "one run's points all on top"
+    names = traces(app, "A")
+    drawn = names["rebuilt better by"]
+    codes = values(drawn["marker"]["color"])
+    assert {0, 1} <= set(codes[: len(codes) // 4].tolist()), "one run's points all on top"
+    shown = [n for n, t in names.items() if t.get("showlegend", True) is not False and n]
+    assert len(shown) >= 2 and shown[0].startswith("A · ") and shown[1].startswith("B · "), shown
     app.radio(key="latent_colour").set_value("mse").run()
     assert not app.exception, app.exception
+    assert all(t.get("showlegend") is False for t in traces(app, "A").values()), "a legend entry over the colour bar"
+
+
+def selected_on(at: AppTest, slot: str) -> set[int]:
+    """Test indices ringed as selected on a slot's map (the ring trace carries coordinates: match them back)."""
+    ring = next(t for n, t in traces(at, slot).items() if n.startswith("selected ("))
+    points = {(float(x), float(y)): int(i) for name, t in traces(at, slot).items() if name.isdigit()
+              for x, y, i in zip(values(t["x"]), values(t["y"]), values(t["customdata"]).reshape(-1, 3)[:, 0],
+                                 strict=True)}  # fmt: skip
+    return {points[(float(x), float(y))] for x, y in zip(values(ring["x"]), values(ring["y"]), strict=True)}
+
+
+def test_a_selection_is_ringed_on_both_maps_and_summarised_and_survives_a_projection_switch(app):
+    chosen = (3, 17, 256, 4000, 9999)
+    app.session_state["latent_selection"] = chosen
+    app.run()
+    assert not app.exception, app.exception
+    assert selected_on(app, "A") == set(chosen) == selected_on(app, "B"), "the same digits on both maps"
+    shown = texts(app)
+    assert "5 selected digits" in shown and "Class mix:" in shown
+    metrics = {m.label: m.value for m in app.metric}
+    assert {"A mean MSE", "B mean MSE"} <= set(metrics), metrics
+    assert any(label.startswith("PCA") and label.endswith("mean MSE") for label in metrics), "PCA beside the runs"
+    assert 0.0 <= float(metrics["Neighbourhood agreement"]) <= 1.0
+    assert [b.proto.label for b in app.get("download_button")] == [
+        "Selection as CSV", "Gallery as PNG", "Images and codes (.npz)"]  # fmt: skip
+    app.selectbox(key="latent_method").set_value("pca").run()
+    assert not app.exception, app.exception
+    assert selected_on(app, "A") == set(chosen) == selected_on(app, "B"), "the selection survives a projection switch"
+    app.button(key="latent_selection_clear").click().run()
+    assert not app.exception, app.exception
+    assert not [n for n in traces(app, "A") if n.startswith("selected (")], "one click clears it"
+    assert "Pick the lasso or the box" in texts(app)
+
+
+def test_hover_names_the_class_index_and_both_runs_mse_and_the_digits_layer_draws_images(app):
+    zero = traces(app, "A")["0"]
+    assert "<b>0</b> · test #%{customdata[0]}" in zero["hovertemplate"]
+    assert zero["hovertemplate"].count("MSE %{customdata") == 2, "both runs' MSE on hover"
+    app.toggle(key="latent_show_digits").set_value(True).run()
+    assert not app.exception, app.exception
+    for slot in ("A", "B"):
+        images = chart(app, f"latent_map_{slot}")["layout"]["images"]
+        assert 20 <= len(images) <= 14 * 14 and all(i["source"].startswith("data:image/png;base64,") for i in images)
 
 
 def test_decoding_a_far_spot_warns(app):
     app.number_input(key="latent_spot_x").set_value(1000.0).run()
     assert not app.exception, app.exception
-    assert any("Far from the data" in w.value for w in app.warning)
+    warning = next(w.value for w in app.warning if "Far from the data" in w.value)
+    assert "extrapolat" not in warning and "average code" in warning, "say what it does: it copies the nearest"
     assert len(captions(app, "latent_decoded")) == 2, "each run still decodes it"
 
 

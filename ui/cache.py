@@ -23,6 +23,7 @@ from aecore.runstore import BrokenRun, RunInfo, list_runs
 
 if TYPE_CHECKING:  # annotations only: these load when a page first needs them (the home page needs neither
     import pandas as pd  # torch nor pandas)
+    import plotly.graph_objects as go
 
     from aecore.baselines import PCABaseline
     from aecore.data import Dataset
@@ -439,6 +440,44 @@ def interpolation(key: RunKey, start: int, end: int, steps: int) -> np.ndarray:
 
     images = dataset(key.dataset).test.images
     return interpolate(model(key), images[start], images[end], steps)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def latent_map_points(
+    slot: str,
+    keys: tuple[tuple[str, RunKey], ...],
+    map_key: str,
+    colouring: str,
+    series: tuple,
+    dataset_name: str,
+    _projection: Projection,
+) -> go.Figure:
+    """The points of a slot's latent map (ui.latent_figures.map_points), one figure object per input: a rerun with
+    the same runs, map and colouring reuses it instead of rebuilding 10,000 points. `_projection` is the slot's map,
+    identified by its run's key in `keys` and its cache key `map_key`; `series` are the slots' Series. Callers
+    never change it (ui.latent_figures.map_layers draws on a new figure that shares its traces)."""
+    from aecore.datasets import get
+    from aecore.latent import empty_spots
+    from aecore.projection import METHOD_TITLES
+    from ui.latent_figures import map_points
+
+    coords, indices = _projection.coords, _projection.indices
+    errors = {name: test_errors(key) for name, key in keys}
+    return map_points(coords, indices, test_labels(dataset_name), get(dataset_name).class_names, errors, slot,
+                      colouring, {s.id: s for s in series}, spots=empty_spots(coords, 36),
+                      axis_title=METHOD_TITLES[_projection.provenance["method"]])  # fmt: skip
+
+
+@st.cache_data(show_spinner="Scoring neighbourhood agreement per digit…", max_entries=16)
+def neighbourhood_overlap(first: RunKey, second: RunKey, n_points: int, seed: int, k: int) -> tuple:
+    """(test indices of the projected subset, (n,) share of each one's k nearest codes in the first run's latent
+    space that are also among its k nearest in the second's): the agreement of a selection is their mean over it."""
+    from aecore.projection import sample_indices
+    from aecore.selection import neighbourhood_overlap as overlap
+
+    a, b = test_latents(first), test_latents(second)
+    rows = sample_indices(len(a), n_points, seed)
+    return rows, overlap(a[rows], b[rows], k)
 
 
 @st.cache_resource(show_spinner="Mapping the test codes…", max_entries=8)

@@ -261,6 +261,7 @@ def latent_details(
 ) -> None:
     """A clicked test digit: the original, each run's reconstruction, buttons that make it an interpolation end
     (`on_pick(end, index)`), and its k nearest neighbours in each run's latent space; a hint while none is."""
+    from aecore.datasets import get as get_dataset
     from ui.figures import ImageRow
 
     st.subheader("Selected digit")
@@ -273,7 +274,9 @@ def latent_details(
     with st.container(border=True, key="latent_details"):
         shown = "" if index in set(maps[comparison.slots[0].name].indices.tolist()) else (
             " · not among the digits shown on the maps")  # fmt: skip
-        st.markdown(f"**Test image #{index}** · digit **{labels[index]}**{shown}")
+        spec = get_dataset(dataset_name)  # "class Bag" on Fashion-MNIST, not "digit 8"
+        name = escape(spec.class_names[labels[index]])
+        st.markdown(f"**Test image #{index}** · {spec.item} **{name}**{shown}")
         tiles, captions = [cache.test_images(dataset_name, (index,))[0]], ["original"]
         for s in comparison.slots:
             recon, _, mse = cache.reconstructions(s.key, (index,))
@@ -289,7 +292,7 @@ def latent_details(
             near = cache.neighbours(s.key, index, k)
             same = int((labels[near] == labels[index]).sum())
             st.markdown(slot_heading(comparison, s.name, f" · {len(near)} nearest in its latent space (whole test "
-                                     f"set) · {same} of them are also a {labels[index]}"), unsafe_allow_html=True)
+                                     f"set) · {same} of them are also a {name}"), unsafe_allow_html=True)
             row = ImageRow(s.name, cache.test_images(dataset_name, tuple(int(i) for i in near)),
                            colour=SLOT_COLOURS[s.name], captions=tuple(f"#{i}" for i in near))
             gallery([row], f"latent_near_{s.name}", tile_px=48)
