@@ -417,18 +417,26 @@ def robustness_figure(curves: pd.DataFrame, series: Sequence[Series], units: dic
     return fig
 
 
-def accuracy_bars(table: pd.DataFrame, series: Sequence[Series]) -> go.Figure:
-    """k-NN and linear-probe test accuracy per method. table: method, latent_dims, knn_accuracy, probe_accuracy."""
+def accuracy_bars(table: pd.DataFrame, series: Sequence[Series], chance: float = 0.1) -> go.Figure:
+    """k-NN and linear-probe test accuracy per method, whiskers at the 95% bootstrap interval over test images.
+
+    table : method, latent_dims, and for "knn" and "probe" `<c>_accuracy`, `<c>_low`, `<c>_high`
+    chance : the accuracy of guessing (1 / number of classes), drawn as a dotted line
+    """
     by_id = {s.id: s for s in series}
     names = [f"{by_id[m].label} ({d}-d)" for m, d in zip(table["method"], table["latent_dims"], strict=True)]
     colours = [by_id[m].colour for m in table["method"]]
     fig = go.Figure()
-    for column, name, pattern in (("knn_accuracy", "5-NN accuracy", ""), ("probe_accuracy", "linear probe", "/")):
-        fig.add_bar(x=names, y=table[column], name=name, marker_color=colours, marker_pattern_shape=pattern,
-                    text=[f"{v:.1%}" for v in table[column]], textposition="outside")  # fmt: skip
-    fig.add_hline(y=0.1, line_dash="dot", line_color="grey", annotation_text="chance", annotation_position="right")
+    for column, name, pattern in (("knn", "5-NN accuracy", ""), ("probe", "linear probe", "/")):
+        value = table[f"{column}_accuracy"]
+        whiskers = {"type": "data", "symmetric": False, "array": table[f"{column}_high"] - value,
+                    "arrayminus": value - table[f"{column}_low"], "color": TEXT_GREY}  # fmt: skip
+        fig.add_bar(x=names, y=value, name=name, marker_color=colours, marker_pattern_shape=pattern,
+                    error_y=whiskers, text=[f"{v:.1%}" for v in value], textposition="inside",
+                    insidetextanchor="end")  # fmt: skip
+    fig.add_hline(y=chance, line_dash="dot", line_color="grey", annotation_text="chance", annotation_position="right")
     fig.update_layout(barmode="group", height=380, yaxis={"title": "test accuracy", "tickformat": ".0%",
-                      "range": [0, 1.1]}, margin={"t": 10}, legend=LEGEND_BELOW)  # fmt: skip
+                      "range": [0, 1.05]}, margin={"t": 10}, legend=LEGEND_BELOW)  # fmt: skip
     return fig
 
 
