@@ -145,7 +145,7 @@ def test_reconstructions_controls_change_the_sample(shipped_root, monkeypatch):
 
 def test_per_digit_numbers_equal_the_stored_metrics(shipped_root, monkeypatch):
     at = open_app(shipped_root, monkeypatch, "pages/per_digit.py")
-    table = table_with(at, "better").set_index("digit")
+    table = table_with(at, "lowest").set_index("digit")
     assert list(table.index) == [str(d) for d in range(10)] + ["all"]
     for label, model in (("A · MLP", "mlp"), ("B · Conv", "conv")):
         info = read_run(shipped_root / SHIPPED[model])
@@ -156,7 +156,9 @@ def test_per_digit_numbers_equal_the_stored_metrics(shipped_root, monkeypatch):
     pca = read_run(shipped_root / SHIPPED["mlp"]).metrics["pca"]
     assert table.loc["all", "PCA-32 MSE"] == pytest.approx(pca["mse"]), "the first table has the PCA column"
     digits = table.drop(index="all")
-    assert list(digits["better"]) == list(np.where(digits["A · MLP MSE"] < digits["B · Conv MSE"], "A", "B"))
+    errors = digits[["A · MLP MSE", "B · Conv MSE", "PCA-32 MSE"]].to_numpy()
+    assert list(digits["lowest"]) == [("A", "B", "PCA-32")[i] for i in errors.argmin(axis=1)], "PCA counts as lowest"
+    assert "Lowest test MSE per digit: **A** on" in texts(at.caption), "the summary names the runs and PCA"
     for column in ("PCA-32 95% CI", "A win rate"):  # the interval and the paired-difference tables
         assert list(table_with(at, column)["digit"])[-1] == "all"
 
@@ -303,4 +305,4 @@ def test_a_truncated_weights_file_gives_a_warning_and_the_app_keeps_working(own_
     for page in ("pages/overview.py", "pages/reconstructions.py", "pages/per_digit.py"):
         at.switch_page(page).run()
         assert not at.exception, f"{page} with a damaged run: {at.exception[0].value}"
-    assert len(table_with(at, "better")) == 11
+    assert len(table_with(at, "lowest")) == 11

@@ -191,6 +191,22 @@ def per_digit_long(comparison: Comparison) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def dataset_spec(comparison: Comparison):
+    """The registry entry of slot A's dataset: its class names and its word for one item ("digit" or "class")."""
+    from aecore import datasets
+
+    return datasets.get(comparison.slots[0].run.config.dataset)
+
+
+def name_classes(frame: pd.DataFrame, comparison: Comparison, column: str = "digit") -> pd.DataFrame:
+    """A table's class column as people read it: labels 0-9 become the dataset's class names ("T-shirt/top"), the
+    column takes the dataset's word for one item ("digit" or "class"); the "all" row stays."""
+    spec = dataset_spec(comparison)
+    names = {str(label): name for label, name in enumerate(spec.class_names)}
+    named = frame.assign(**{column: [names.get(str(v), v) for v in frame[column]]})
+    return named.rename(columns={column: spec.item})
+
+
 def interval_text(low: float, high: float) -> str:
     """An interval as the tables print it, "0.01644–0.01743"; a missing end (no spread to show) is a dash."""
     return "–" if pd.isna(low) or pd.isna(high) else f"{low:.5f}–{high:.5f}"
