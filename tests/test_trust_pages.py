@@ -81,7 +81,7 @@ def test_error_gallery_ranks_the_worst_then_the_best_of_one_digit(shipped_copy, 
     at.run()
     assert not at.exception, at.exception
     table = at.dataframe[0].value
-    assert set(table["digit"]) == {3} and table["B · Conv MSE"].is_monotonic_increasing
+    assert set(table["digit"]) == {"3"} and table["B · Conv MSE"].is_monotonic_increasing
     assert table["A · MLP MSE"].max() < worst * 5, "the best conv digits are not among the worst MLP ones"
     assert len(at.get("download_button")) == 1
 

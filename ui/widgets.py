@@ -198,6 +198,15 @@ def dataset_spec(comparison: Comparison):
     return datasets.get(comparison.slots[0].run.config.dataset)
 
 
+def class_picker(comparison: Comparison, key: str, where=st) -> int | None:
+    """A select box of "all" and the dataset's classes, by name; the chosen label, or None for all."""
+    spec = dataset_spec(comparison)
+    options = ["all", *range(len(spec.class_names))]
+    chosen = where.selectbox(spec.item.capitalize(), options, key=key,
+                             format_func=lambda v: v if v == "all" else spec.class_names[v])  # fmt: skip
+    return None if chosen == "all" else int(chosen)
+
+
 def name_classes(frame: pd.DataFrame, comparison: Comparison, column: str = "digit") -> pd.DataFrame:
     """A table's class column as people read it: labels 0-9 become the dataset's class names ("T-shirt/top"), the
     column takes the dataset's word for one item ("digit" or "class"); the "all" row stays."""
