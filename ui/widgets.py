@@ -49,9 +49,12 @@ def slot_heading(comparison: Comparison, slot: str, suffix: str = "") -> str:
 
 
 def dataset_banner(comparison: Comparison) -> str:
-    """One escaped line naming the data behind the slots' runs (each run stores its dataset's description)."""
-    described = dict.fromkeys(s.run.dataset["description"] for s in comparison.slots)
-    return " | ".join(escape(text) for text in described)
+    """One escaped line naming the data behind the slots' runs (each run stores its dataset's description); when
+    the slots' data differ, each part says which slot it belongs to."""
+    described = {s.name: s.run.dataset["description"] for s in comparison.slots}
+    if len(set(described.values())) == 1:
+        return escape(next(iter(described.values())))
+    return " | ".join(f"**{slot}**: {escape(text)}" for slot, text in described.items())
 
 
 FRAME_RAN = "frame_ran"  # set by dashboard.py on every run: a page run without it was opened outside the frame
