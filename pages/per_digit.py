@@ -28,6 +28,7 @@ if "better" in wide:
     wide = wide.assign(better=wide["better"].map(short)).rename(columns={"better": "lowest"})
 table = widgets.name_classes(wide.rename(columns={s.id: f"{s.label} MSE" for s in drawn}), comparison)
 item = widgets.dataset_spec(comparison).item
+classes = {"classes": widgets.dataset_spec(comparison).class_names, "item": item}
 
 
 def highlight_lowest(row: pd.Series) -> list[str]:
@@ -49,7 +50,7 @@ with left:
             for m in [*slot_ids, *baseline_ids]) + ".")  # fmt: skip
     widgets.csv_download(table, "per_digit_test_mse.csv", "per_digit_csv")
 with right:
-    st.plotly_chart(per_digit_bars(long, drawn), key="per_digit_chart", width="stretch")
+    st.plotly_chart(per_digit_bars(long, drawn, **classes), key="per_digit_chart", width="stretch")
     widgets.pca_caption(comparison)
 
 st.subheader("How sure is this?")
@@ -59,7 +60,7 @@ if not widgets.need_same_test_set(comparison):
     st.stop()
 methods = widgets.methods(comparison)
 intervals = cache.interval_table(methods, comparison.slots[0].run.config.dataset)
-st.plotly_chart(interval_chart(intervals, drawn), key="per_digit_ci_chart", width="stretch")
+st.plotly_chart(interval_chart(intervals, drawn, **classes), key="per_digit_ci_chart", width="stretch")
 shown = widgets.name_classes(widgets.intervals_for_reading(intervals, names), comparison)
 st.dataframe(shown, hide_index=True, key="per_digit_ci_table", height=widgets.table_height(len(shown)))
 widgets.csv_download(intervals, "per_digit_test_mse_ci.csv", "per_digit_ci_csv")
@@ -70,7 +71,7 @@ if comparison.pair is not None:
     difference = cache.paired_difference(RunKey.of(a.run), RunKey.of(b.run), (a.name, b.name))
     st.markdown(f"**Paired difference {a.name} − {b.name}** (negative: {a.name} better) and the share of test images "
                 f"{a.name} rebuilds better (win rate)")
-    st.plotly_chart(difference_chart(difference, first, second), key="per_digit_diff_chart", width="stretch")
+    st.plotly_chart(difference_chart(difference, first, second, **classes), key="per_digit_diff_chart", width="stretch")
     shown = difference.rename(columns={"diff": f"{a.name} − {b.name}", "ci_low": "CI low", "ci_high": "CI high",
                                        "win_rate": f"{a.name} win rate", "win_low": "win CI low",
                                        "win_high": "win CI high"})  # fmt: skip
