@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 
 from aecore.baselines import PCABaseline
-from aecore.stats import BootstrapConfig
+from aecore.stats import BootstrapConfig, Interval
 from aecore.verdicts import score_interval
 
 
@@ -123,3 +123,61 @@ def pca_codes(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Codes of the training and test images under a PCA baseline (fit on training images only)."""
     return pca.encode(train_images), pca.encode(test_images)
+
+
+# --- how faithful a 2-D map is, with an interval --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trust:
+    """Trustworthiness of a 2-D map with its bootstrap interval over the scored points; `by_construction` is True
+    when the map is the raw 2-D code itself (then it is 1 whatever the code is, and says nothing about it)."""
+
+    interval: Interval
+    k: int
+    by_construction: bool
+
+
+def per_point_trustworthiness(latents: np.ndarray, coords: np.ndarray, k: int) -> np.ndarray:
+    """(n,) each point's share of scikit-learn's trustworthiness: their mean is `sklearn.manifold.trustworthiness`.
+
+    A point loses for every map neighbour (its k nearest on the map) that is not among its k nearest in the latent
+    space, by how far down the latent ranking that neighbour sits.
+    latents : (n, d) codes; coords : (n, 2) their map positions
+    """
+    from sklearn.metrics import pairwise_distances
+
+    n = len(latents)
+    if not 1 <= k < n / 2:
+        raise ValueError(f"k must be at least 1 and below half the {n} points; got {k}")
+    latent = pairwise_distances(latents)
+    np.fill_diagonal(latent, np.inf)
+    order = np.argsort(latent, axis=1, kind="stable")  # (n, n): nearest first, the point itself last
+    ranks = np.empty_like(order)
+    ranks[np.arange(n)[:, None], order] = np.arange(1, n + 1)  # rank 1 = nearest other point
+    on_map = pairwise_distances(coords)
+    np.fill_diagonal(on_map, np.inf)
+    neighbours = np.argsort(on_map, axis=1, kind="stable")[:, :k]  # (n, k)
+    penalty = np.maximum(ranks[np.arange(n)[:, None], neighbours] - k, 0).sum(axis=1)  # (n,)
+    return 1.0 - penalty * (2.0 / (k * (2.0 * n - 3.0 * k - 1.0)))
+
+
+def trustworthiness(
+    latents: np.ndarray,
+    coords: np.ndarray,
+    *,
+    k: int = 10,
+    raw: bool = False,
+    max_points: int = 2000,
+    seed: int = 0,
+    bootstrap: BootstrapConfig = BootstrapConfig(),
+) -> Trust:
+    """Trustworthiness of a map (on a seeded subset of `max_points` when larger) with a bootstrap interval over
+    its points. `raw` marks a map that is the 2-D code itself."""
+    if len(latents) > max_points:
+        rows = np.sort(np.random.default_rng(seed).choice(len(latents), size=max_points, replace=False))
+        latents, coords = latents[rows], coords[rows]
+    k = min(k, len(latents) // 2 - 1)
+    points = per_point_trustworthiness(latents, coords, k)
+    by_construction = raw and latents.shape[1] == 2
+    return Trust(score_interval(points, bootstrap), k, by_construction)

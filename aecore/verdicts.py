@@ -117,3 +117,13 @@ def best_of(
 
 def _join(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def trust_sentence(slot: str, trust) -> str:
+    """What a map's trustworthiness (aecore.latent_quality.Trust) says, or why it says nothing."""
+    if trust.by_construction:
+        return (f"The {slot} map is the raw 2-D code itself, so its trustworthiness is 1 by construction: it says "
+                "nothing about the code.")
+    i = trust.interval
+    return (f"Trustworthiness of the {slot} map: {i.mean:.3f} (95% interval {i.low:.3f}–{i.high:.3f} over "
+            f"{i.n:,} shown test images, k={trust.k}); 1 means every map neighbour is also a latent neighbour.")

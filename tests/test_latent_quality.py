@@ -78,3 +78,30 @@ def test_pca_codes_on_real_digits_beat_chance_by_far(tiny_dataset):
 def test_invalid_probe_settings_are_refused(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         ProbeConfig(**bad)
+
+
+def test_per_point_trustworthiness_averages_to_scikit_learns():
+    from sklearn.manifold import trustworthiness as sk_trustworthiness
+
+    from aecore.latent_quality import per_point_trustworthiness
+
+    rng = np.random.default_rng(0)
+    latents = rng.normal(size=(300, 8))
+    coords = latents[:, :2] + rng.normal(scale=0.5, size=(300, 2))  # a lossy map
+    points = per_point_trustworthiness(latents, coords, k=7)
+    assert points.shape == (300,) and points.min() < 1
+    assert points.mean() == pytest.approx(sk_trustworthiness(latents, coords, n_neighbors=7), abs=1e-9)
+
+
+def test_a_raw_2d_code_is_trustworthy_by_construction_and_the_sentence_says_so():
+    from aecore.latent_quality import trustworthiness
+    from aecore.verdicts import trust_sentence
+
+    codes = np.random.default_rng(1).normal(size=(200, 2))
+    trust = trustworthiness(codes, codes, k=5, raw=True)
+    assert trust.by_construction and trust.interval.mean == pytest.approx(1.0)
+    assert "1 by construction" in trust_sentence("A", trust)
+    noisy = trustworthiness(np.random.default_rng(2).normal(size=(200, 6)), codes, k=5)
+    line = trust_sentence("B", noisy)
+    assert not noisy.by_construction and "95% interval" in line, line
+    assert noisy.interval.low < noisy.interval.mean < noisy.interval.high < 1

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # annotations only: these load when a page first needs them
     from aecore.data import Dataset
     from aecore.jobs import TrainingJobs
     from aecore.latent import Agreement, MapIndex
-    from aecore.latent_quality import LatentQuality
+    from aecore.latent_quality import LatentQuality, Trust
     from aecore.models import Autoencoder
     from aecore.projection import Projection, ProjectionConfig
     from aecore.runstore import EvaluationArtefacts
@@ -414,6 +414,15 @@ def trustworthiness(key: RunKey, coords: np.ndarray, indices: np.ndarray, seed: 
     from aecore.latent import trustworthiness as score
 
     return score(test_latents(key)[indices], coords, k=k, seed=seed)
+
+
+@st.cache_data(show_spinner="Scoring trustworthiness with its interval…", max_entries=32)
+def trust_interval(key: RunKey, coords: np.ndarray, indices: np.ndarray, seed: int, k: int, raw: bool) -> Trust:
+    """A map's trustworthiness with its bootstrap interval over the scored test images (aecore.latent_quality);
+    `raw` marks a map that is the run's 2-D code itself (then it is 1 by construction)."""
+    from aecore.latent_quality import trustworthiness as score
+
+    return score(test_latents(key)[indices], coords, k=k, raw=raw, seed=seed)
 
 
 @st.cache_data(max_entries=256)
