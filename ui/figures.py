@@ -464,14 +464,19 @@ def accuracy_bars(table: pd.DataFrame, series: Sequence[Series], chance: float =
     names = [f"{by_id[m].label} ({d}-d)" for m, d in zip(table["method"], table["latent_dims"], strict=True)]
     colours = [by_id[m].colour for m in table["method"]]
     fig = go.Figure()
-    for column, name, pattern in (("knn", "5-NN accuracy", ""), ("probe", "linear probe", "/")):
+    # Values sit inside the bars (above them they collided with the whiskers): white on the solid bars, dark on
+    # the hatched ones, where white vanished into the hatching.
+    styles = (("knn", "5-NN accuracy", "", "white"), ("probe", "linear probe", "/", TEXT_GREY))
+    for column, name, pattern, ink in styles:
         value = table[f"{column}_accuracy"]
         whiskers = {"type": "data", "symmetric": False, "array": table[f"{column}_high"] - value,
                     "arrayminus": value - table[f"{column}_low"], "color": TEXT_GREY}  # fmt: skip
-        fig.add_bar(x=names, y=value, name=name, marker_color=colours, marker_pattern_shape=pattern,
-                    error_y=whiskers, text=[f"{v:.1%}" for v in value], textposition="inside",
-                    insidetextanchor="end")  # fmt: skip
-    fig.add_hline(y=chance, line_dash="dot", line_color="grey", annotation_text="chance", annotation_position="right")
+        fig.add_bar(x=names, y=value, name=name, marker_color=colours,
+                    marker_pattern={"shape": pattern, "solidity": 0.15},  # thin hatching: its value stays legible
+                    error_y=whiskers, text=[f"<b>{v:.1%}</b>" for v in value], textposition="inside",
+                    insidetextanchor="end", insidetextfont={"color": ink})  # fmt: skip
+    fig.add_hline(y=chance, line_dash="dot", line_color="grey", annotation_text=f"chance ({chance:.0%})",
+                  annotation_position="top left")  # fmt: skip
     fig.update_layout(barmode="group", height=380, yaxis={"title": "test accuracy", "tickformat": ".0%",
                       "range": [0, 1.05]}, margin={"t": 10}, legend=LEGEND_BELOW)  # fmt: skip
     return fig
