@@ -166,6 +166,22 @@ def test_per_digit_numbers_equal_the_stored_metrics(shipped_root, monkeypatch):
         assert list(table_with(at, column)["digit"])[-1] == "all"
 
 
+def test_per_digit_marks_pca_where_it_beats_both_runs(shipped_root, monkeypatch):
+    at = open_app(shipped_root, monkeypatch)
+    at.selectbox(key="slot_A").set_value(RunConfig.for_recipe("conv", recipe="seed").run_id)  # 0.01419
+    at.selectbox(key="slot_B").set_value(RunConfig.for_recipe("dae").run_id).run()  # 0.01387; PCA-32 0.01164
+    at.switch_page("pages/per_digit.py").run()
+    assert not at.exception, at.exception
+    digits = table_with(at, "lowest").set_index("digit").drop(index="all")
+    errors = digits[[c for c in digits.columns if c.endswith(" MSE")]]
+    pca_lowest = errors["PCA-32 MSE"] < errors.drop(columns="PCA-32 MSE").min(axis=1)
+    assert pca_lowest.sum() >= 5, "these two runs lose to PCA-32 on most digits"
+    assert (digits.loc[pca_lowest, "lowest"] == "PCA-32").all(), "PCA marked where it is lowest"
+    assert (digits.loc[~pca_lowest, "lowest"] != "PCA-32").all(), "and only there"
+    summary = texts(at.caption)
+    assert f"**PCA-32** on {pca_lowest.sum()} of 10" in summary, summary
+
+
 # --- training timeline --------------------------------------------------------------------------------------
 
 
