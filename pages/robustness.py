@@ -26,7 +26,7 @@ noise, square, shift = (CURVE_STRENGTHS[kind] for kind in ("noise", "occlusion",
 LAYOUT = (1, 2)  # the controls beside the example
 left, right = st.columns(LAYOUT)
 with left:
-    index = st.number_input("Test image (index into the test digits)", 0, len(cache.test_labels(dataset_name)) - 1,
+    index = st.number_input("Test image (index into the test set)", 0, len(cache.test_labels(dataset_name)) - 1,
                             0, key="robust_index")
     sigma = st.slider("Gaussian noise σ", min(noise), max(noise), 0.3, 0.05, key="robust_sigma")
     size = st.slider("Occluding square (pixels per side)", int(min(square)), int(max(square)), 0, key="robust_square")
@@ -55,9 +55,9 @@ with right:
 st.subheader("Error against corruption strength")
 curves = cache.robustness_curves(methods, dataset_name)
 n = int(curves["n"].iloc[0])
-st.caption(f"Mean MSE against the clean image over a fixed subset of {n} test digits (the first {n // 10} of each "
-           "digit); shaded bands are 95% bootstrap intervals. Noise is seeded, so the curves are repeatable; the "
-           "sliders above span the same ranges as the curves.")
+st.caption(f"Mean MSE against the clean image over a fixed subset of {n} test images (the first {n // 10} of each "
+           f"{widgets.dataset_spec(comparison).item}); shaded bands are 95% bootstrap intervals. Noise is seeded, so "
+           "the curves are repeatable; the sliders above span the same ranges as the curves.")
 st.plotly_chart(robustness_figure(curves, drawn, CURVE_UNITS), key="robust_curves", width="stretch")
 widgets.pca_caption(comparison)
 labels = {s.id: s.label for s in drawn}
