@@ -20,7 +20,7 @@ def run_described(config: RunConfig, description: str):
 def test_the_banner_names_the_data_of_each_slot_when_they_differ():
     comparison = Comparison.of({"A": run_described(RunConfig.for_recipe("mlp", dataset="fashion-mnist"), "Fashion"),
                                 "B": run_described(RunConfig.for_recipe("mlp"), "MNIST digits")})  # fmt: skip
-    assert dataset_banner(comparison) == "**A**: Fashion | **B**: MNIST digits"
+    assert dataset_banner(comparison) == "**A**: Fashion  \n**B**: MNIST digits"
 
 
 def test_the_banner_names_shared_data_once():

@@ -54,7 +54,7 @@ def dataset_banner(comparison: Comparison) -> str:
     described = {s.name: s.run.dataset["description"] for s in comparison.slots}
     if len(set(described.values())) == 1:
         return escape(next(iter(described.values())))
-    return " | ".join(f"**{slot}**: {escape(text)}" for slot, text in described.items())
+    return "  \n".join(f"**{slot}**: {escape(text)}" for slot, text in described.items())  # one line per slot
 
 
 FRAME_RAN = "frame_ran"  # set by dashboard.py on every run: a page run without it was opened outside the frame
