@@ -88,7 +88,7 @@ rows = [
 st.dataframe(
     pd.DataFrame(rows), hide_index=True, key="training_wall_time",
     column_config={
-        "run": st.column_config.TextColumn(width="large"),
+        "run": st.column_config.TextColumn(width=300),  # wide enough for a label, narrow enough for test MSE
         "wall time (s)": st.column_config.NumberColumn(format="%.1f"),
         "s per epoch": st.column_config.NumberColumn(format="%.2f"),
         "kept val loss": st.column_config.NumberColumn(format="%.5f"),
