@@ -25,7 +25,7 @@ if table.empty:
     st.info("No studies in this checkpoints folder yet: start a sweep or a tuning study below.",
             icon=":material/info:")  # fmt: skip
 else:
-    st.dataframe(table.rename(columns={"best_value": "best validation MSE", "best_run_id": "best run"}),
+    st.dataframe(studies_view.study_table(table),
                  hide_index=True, key="studies_table",
                  column_config={"best validation MSE": st.column_config.NumberColumn(format="%.5f")})  # fmt: skip
     st.caption(f"Storage: {widgets.escape(url)}")

@@ -24,6 +24,17 @@ def storage_url() -> str:
     return default_storage(default_checkpoint_root())
 
 
+def study_table(studies: pd.DataFrame) -> pd.DataFrame:
+    """The studies as the page shows them: a best run that is not in this checkpoints folder says so."""
+    from aecore.studies import NOT_SHIPPED, run_presence
+
+    root = default_checkpoint_root()
+    best = [f"{run_id} ({NOT_SHIPPED})" if run_presence(run_id, root) == NOT_SHIPPED else run_id
+            for run_id in studies["best_run_id"]]  # fmt: skip
+    return studies.assign(best_run_id=best).rename(columns={"best_value": "best validation MSE",
+                                                            "best_run_id": "best run"})  # fmt: skip
+
+
 def trial_table(trials: pd.DataFrame) -> pd.DataFrame:
     """The trials as the page shows them: the columns that say something about this study, value named, and
     whether each trial's run is in this checkpoints folder ("run not shipped" when it is not)."""
