@@ -24,6 +24,7 @@ from ui.theme import SLOT_COLOURS
 HERE = Path(__file__).resolve().parent
 PENDING = "pending_job"  # (configs, slot, why it asks) of a job waiting for the user's confirmation
 CONFIRM_ABOVE_SECONDS = 180
+SIDEBAR_PX = 420
 
 
 def navigation() -> StreamlitPage:
@@ -303,7 +304,11 @@ def run_page(page: StreamlitPage) -> None:
 
 # The sidebar is wider than Streamlit's default so a closed run picker shows its whole label.
 st.set_page_config(page_title="Autoencoders side by side", page_icon=":material/compare:", layout="wide",
-                   initial_sidebar_state=420)
+                   initial_sidebar_state=SIDEBAR_PX)
+# Streamlit reads that width only if the page config arrives before the sidebar mounts, which on the first load
+# after a server start it does not (the sidebar came up 300 px wide, cutting the pickers, 3 times out of 3). A
+# minimum width holds it at SIDEBAR_PX on every load; a user can still drag it wider or collapse it.
+st.html(f'<style>[data-testid="stSidebar"][data-collapsed="false"] {{min-width: {SIDEBAR_PX}px !important}}</style>')
 warmup.start()  # once per server process: torch's thread count, and the default runs' caches filled in the background
 page = navigation()
 st.session_state[widgets.FRAME_RAN] = True

@@ -505,7 +505,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_studies(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from aecore.studies import default_storage, delete_study, describe_storage, list_studies, trials_frame
+    from aecore.runstore import default_checkpoint_root
+    from aecore.studies import default_storage, delete_study, describe_storage, list_studies, run_presence, trials_frame
 
     where = describe_storage(args.storage or default_storage(args.checkpoints))
     if args.study is None:
@@ -522,6 +523,8 @@ def cmd_studies(args: argparse.Namespace) -> int:
         print(f"deleted study {args.study} from {where}; its runs stay in the checkpoints folder")
         return 0
     table = trials_frame(args.study, args.storage, args.checkpoints).drop(columns=["started"])
+    root = args.checkpoints or default_checkpoint_root()
+    table.insert(table.columns.get_loc("run_id") + 1, "run", [run_presence(r, root) for r in table["run_id"]])
     with pd.option_context("display.float_format", "{:.5g}".format, "display.width", 200):
         print(table.to_string(index=False))
     return 0

@@ -216,6 +216,7 @@ class StudyRequest:
     name: str
     root: Path
     storage: str | None  # None: `studies.db` beside `root`
+    workers: int = 1  # the job's own worker plus workers − 1 helper processes on the same study
 
 
 @dataclass(frozen=True)
@@ -310,8 +311,9 @@ class TrainingJobs:
         root: Path | None = None,
         storage: str | None = None,
         study_name: str | None = None,
+        workers: int = 1,
     ) -> int:
-        """Start running a sweep or tune study (one worker) into checkpoint `root`; return the job id.
+        """Start running a sweep or tune study with `workers` processes into checkpoint `root`; return the job id.
 
         The study lives in `storage` (default: `studies.db` beside `root`) under `study_name` (default: the
         spec's own name, so the same grid resumes the same study). Raises JobBusy when a job is still running.
@@ -320,8 +322,10 @@ class TrainingJobs:
 
         if not isinstance(spec, SweepSpec | TuneSpec):
             raise ConfigError("a study job needs a SweepSpec or a TuneSpec")
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ConfigError(f"workers must be a whole number >= 1; got {workers!r}")
         name = study_name or spec.default_name()
-        request = StudyRequest(spec, name, _resolve_root(root), storage)
+        request = StudyRequest(spec, name, _resolve_root(root), storage, workers)
         return self._begin(JobSnapshot(study=name, study_kind=spec.kind, trials=spec.size), request)
 
     def _begin(self, snapshot: JobSnapshot, request: object) -> int:

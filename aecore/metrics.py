@@ -6,7 +6,7 @@ baked into a column name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,9 +62,12 @@ def per_digit_table(per_image: Mapping[str, np.ndarray], labels: np.ndarray) -> 
     return pd.DataFrame(rows, columns=["method", "digit", "n", "mse"])
 
 
-def per_digit_wide(table: pd.DataFrame, methods: list[str], pair: tuple[str, str] | None = None) -> pd.DataFrame:
+def per_digit_wide(
+    table: pd.DataFrame, methods: list[str], pair: tuple[str, str] | None = None, baselines: Sequence[str] = ()
+) -> pd.DataFrame:
     """A `per_digit_table` as one row per digit ("0".."9", then "all"): digit, n, one column per method id and,
-    for a pair (a, b), the difference "a − b" and "better" (the id of the lower error)."""
+    for a pair (a, b), the difference "a − b" and "better": the id of the lowest error among a, b and the
+    `baselines` (PCA ids), so a row where PCA beats both runs says so."""
     order = [*map(str, range(10)), "all"]
     wide = table.pivot(index="digit", columns="method", values="mse").reindex(order)
     counts = table.drop_duplicates("digit").set_index("digit")["n"].reindex(order)
@@ -74,7 +77,8 @@ def per_digit_wide(table: pd.DataFrame, methods: list[str], pair: tuple[str, str
     if pair is not None:
         a, b = pair
         result[f"{a} − {b}"] = result[a] - result[b]
-        result["better"] = np.where(result[a] <= result[b], a, b)
+        contenders = [a, b, *baselines]  # ties go to the first: a run before its baseline
+        result["better"] = [contenders[i] for i in np.argmin(result[contenders].to_numpy(), axis=1)]
     return result
 
 

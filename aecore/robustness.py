@@ -118,12 +118,21 @@ def errors_against_clean(reconstruct, clean: torch.Tensor, corruption: Corruptio
     return ((recon - clean) ** 2).flatten(1).mean(1).numpy().astype(np.float64)
 
 
-def degradation(curves: pd.DataFrame, kind: str) -> pd.Series:
-    """How much each method's MSE grows from the clean input to the strongest corruption of `kind` (index: method)."""
-    part = curves[curves["corruption"] == kind]
-    strongest = part["strength"].abs().max()
-    at = part.assign(level=part["strength"].abs()).groupby(["method", "level"])["mse"].mean().unstack()
-    return at[strongest] - at[0]
+def growth_per_image(
+    reconstructors: dict,
+    clean: torch.Tensor,
+    kind: str = "noise",
+    strengths: dict[str, tuple[float, ...]] = CURVE_STRENGTHS,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """{method: (N,) per image, its error at the strongest corruption of `kind` minus its error on the clean input}.
+
+    The same seeded corruption as the curves, so the mean of a method's growth is the rise of its curve; per image,
+    so that a verdict can resample images and say whether one method's rise is really smaller than another's.
+    """
+    strongest = single(kind, max(strengths[kind], key=abs), seed)
+    return {method: errors_against_clean(f, clean, strongest) - errors_against_clean(f, clean, Corruption(seed=seed))
+            for method, f in reconstructors.items()}  # fmt: skip
 
 
 def robustness_curves(

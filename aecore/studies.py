@@ -294,9 +294,50 @@ def _digest(values: dict[str, Any]) -> str:
 
 
 def default_storage(root: Path | None = None) -> str:
-    """The storage URL beside the checkpoints: `sqlite:///<root>/studies.db`."""
+    """The storage URL beside the checkpoints: `sqlite:///<root>/studies.db`, first made from the shipped studies
+    when there is none yet (see `seed_from_shipped`)."""
     root = Path(root) if root else default_checkpoint_root()
+    seed_from_shipped(root)
     return f"sqlite:///{root.resolve() / STORAGE_FILE}"
+
+
+SHIPPED_STORAGE_FILE = "shipped-studies.db"  # tracked in git: the studies that chose the shipped recipes
+NOT_SHIPPED = "run not shipped"  # a finished trial whose run is not in this checkpoints folder
+
+
+def seed_from_shipped(root: Path) -> bool:
+    """Make `<root>/studies.db` a copy of `<root>/shipped-studies.db` when the first is missing and the second
+    exists, so a fresh clone lists the studies behind its recipes while the tracked file stays untouched (new
+    studies go into the copy). True when it copied. A folder that cannot be written is left as it is.
+    """
+    import shutil
+
+    shipped, target = root / SHIPPED_STORAGE_FILE, root / STORAGE_FILE
+    if target.exists() or not shipped.is_file():
+        return False
+    partial = root / f".{STORAGE_FILE}.{os.getpid()}.partial"
+    try:
+        shutil.copyfile(shipped, partial)
+        os.link(partial, target)  # never replaces a studies.db another process made meanwhile
+    except FileExistsError:
+        return False
+    except OSError as error:
+        log.warning("aecore: could not copy %s to %s (%s); the shipped studies are not listed", shipped, target,
+                    error.strerror or error)  # fmt: skip
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+    return True
+
+
+def run_presence(run_id: object, root: Path) -> str:
+    """Whether a trial's run is here: "on disk" when its folder is under `root`, NOT_SHIPPED when it is not (a
+    shipped study's trial runs stay out of the repository; a run trained on another machine lives there), ""
+    when the trial has no run."""
+    if not isinstance(run_id, str) or not run_id:
+        return ""
+    return "on disk" if (Path(root) / run_id / "run.json").is_file() else NOT_SHIPPED
 
 
 def describe_storage(url: str) -> str:

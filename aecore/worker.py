@@ -223,20 +223,73 @@ def _run_study(request: StudyRequest, link: _Link, stop: _Stop, data_root: str |
         position = current[0] - 1 if current else 0
         link.send(TrialEnded(position, outcome.state, outcome.run_id, outcome.reused))
 
+    helpers: list = []
     try:
         ensure_writable(request.root)
+        helpers = _start_helpers(request, data_root, device)
         run_study(request.spec, study_name=request.name, storage=request.storage, root=request.root,
                   data_root=data_root, device=device, workers=1, on_trial_start=on_trial_start,
                   on_trial_end=on_trial_end, progress=lambda p: reporter(p), should_stop=stop)  # fmt: skip
+        _finish_helpers(helpers, stop)
     except TrainingCancelled as error:
+        _stop_helpers(helpers)
         why = f" ({stop.reason})" if stop.reason else ""
         where = f"trial {current[0]} of {current[1]} ({current[2].run_id}) was {error}" if current else str(error)
         kind = request.spec.kind
         return Ended(CANCELLED, f"{where}{why}; the study keeps its finished trials: start the same {kind} again "
                                 "to resume it")  # fmt: skip
     except USER_ERRORS as error:
+        _stop_helpers(helpers)
         return Ended(FAILED, str(error))
     except Exception as error:  # a bug, not a user error: keep the traceback in the server's log
+        _stop_helpers(helpers)
         log.exception("study job crashed")
         return Ended(FAILED, f"unexpected error: {type(error).__name__}: {error}")
     return Ended(FINISHED)
+
+
+# A helper works on the same study in a process of its own. The job's worker is a daemon process, and a daemon
+# may not start multiprocessing children, so helpers are plain subprocesses that read their job from stdin.
+HELPER_CODE = (
+    "import pickle, sys\n"
+    "from aecore.studies import run_study\n"
+    "spec, name, storage, root, data_root, device = pickle.load(sys.stdin.buffer)\n"
+    "run_study(spec, study_name=name, storage=storage, root=root, data_root=data_root, device=device)\n"
+)
+
+
+def _start_helpers(request: StudyRequest, data_root: str | None, device: str) -> list:
+    """Start `request.workers − 1` helper processes on the study (none for one worker)."""
+    import pickle
+    import subprocess
+    import sys
+
+    repo = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))}
+    job = pickle.dumps((request.spec, request.name, request.storage, request.root, data_root, device))
+    helpers = []
+    for _ in range(request.workers - 1):
+        helper = subprocess.Popen([sys.executable, "-c", HELPER_CODE], stdin=subprocess.PIPE, env=env,
+                                  stdout=subprocess.DEVNULL)  # fmt: skip  (errors go to the server log)
+        helper.stdin.write(job)
+        helper.stdin.close()
+        helpers.append(helper)
+    return helpers
+
+
+def _finish_helpers(helpers: list, stop: _Stop) -> None:
+    """Wait for the helpers' last trials once this worker's study is done; stop them if the job is cancelled."""
+    while any(helper.poll() is None for helper in helpers):
+        if stop():
+            _stop_helpers(helpers)
+            return
+        time.sleep(0.5)
+
+
+def _stop_helpers(helpers: list) -> None:
+    """End the helpers (SIGTERM): a trial they leave running is retried by the study's heartbeat check."""
+    for helper in helpers:
+        if helper.poll() is None:
+            helper.terminate()
+    for helper in helpers:
+        helper.wait()

@@ -15,8 +15,8 @@ GALLERY_MAX = 16
 
 comparison = widgets.page_start(
     "Error gallery",
-    "Which **test** digits does a run rebuild worst, and which best? Images are ranked by one method's per-image "
-    "MSE; every row shows the same digits, so you can see whether the other run (and PCA with as many "
+    "Which **test** images does a run rebuild worst, and which best? Images are ranked by one method's per-image "
+    "MSE; every row shows the same images, so you can see whether the other run (and PCA with as many "
     "dimensions) fails on them too. Error rows show |x − x̂| per pixel on the shared scale (0 = black).",
 )
 if not widgets.need_same_test_set(comparison):
@@ -28,17 +28,18 @@ controls = st.columns([3, 2, 2, 3])
 ranking = controls[0].radio("Rank by", [s.id for s in drawn], format_func=labels_of.get, horizontal=True,
                             key="gallery_rank_model")
 end = controls[1].radio("Show", ["worst", "best"], horizontal=True, key="gallery_end")
-digit = controls[2].selectbox("Digit", ["all", *range(10)], key="gallery_digit")
+digit = widgets.class_picker(comparison, "gallery_digit", controls[2])
 k = controls[3].slider("How many", 4, GALLERY_MAX, 8, key="gallery_k")
 
 dataset_name = comparison.slots[0].run.config.dataset
 errors = cache.method_errors(widgets.methods(comparison))
 labels = cache.test_labels(dataset_name)
-chosen = ranked_indices(errors[ranking], labels, None if digit == "all" else int(digit), worst=end == "worst", k=k)
+class_names = widgets.dataset_spec(comparison).class_names
+chosen = ranked_indices(errors[ranking], labels, digit, worst=end == "worst", k=k)
 indices = tuple(int(i) for i in chosen)
 
 rows = [ImageRow("original", cache.test_images(dataset_name, indices), colour=TEXT_GREY,
-                 captions=tuple(f"{labels[i]} · #{i}" for i in indices))]
+                 captions=tuple(f"{class_names[labels[i]]} · #{i}" for i in indices))]
 keys = dict(widgets.methods(comparison))
 for s in drawn:
     key = keys[s.id]
@@ -50,8 +51,9 @@ widgets.gallery(rows, "gallery_figure")
 widgets.pca_caption(comparison)
 
 table = pd.DataFrame({"rank": np.arange(1, len(indices) + 1), "test index": indices, "digit": labels[chosen]})
+table = widgets.name_classes(table, comparison)
 for s in drawn:
     table[f"{s.label} MSE"] = errors[s.id][chosen]
 st.dataframe(table.style.format({c: "{:.5f}" for c in table.columns if c.endswith("MSE")}), hide_index=True,
              key="gallery_table")
-widgets.csv_download(table, f"{end}_{k}_{ranking}_digit-{digit}_test.csv", "gallery_csv")
+widgets.csv_download(table, f"{end}_{k}_{ranking}_class-{'all' if digit is None else digit}_test.csv", "gallery_csv")

@@ -1,7 +1,9 @@
-"""Latent quality: how well each run's code (and PCA's, at equal dims) tells the ten digits apart."""
+"""Latent quality: how well each run's code (and PCA's, at equal dims) tells the classes apart."""
 
 import streamlit as st
 
+from aecore import datasets
+from aecore.verdicts import Contender, best_of
 from ui import cache, widgets
 from ui.figures import accuracy_bars
 
@@ -10,22 +12,30 @@ comparison = widgets.page_start(
     "A good code keeps what makes a 3 a 3. Two classifiers are **fit on codes of each run's own training images** "
     "and scored on codes of the **held-out test images**: a 5-nearest-neighbour vote and a linear probe (logistic "
     "regression on standardised codes). No autoencoder saw a label while training; PCA with the same number of "
-    "dimensions, fit on the same images, is the baseline. Chance is 10%.",
+    "dimensions, fit on the same images, is the baseline. Whiskers are 95% bootstrap intervals over the test images.",
 )
 if not widgets.need_same_test_set(comparison):
     st.stop()
 drawn = widgets.series(comparison)
 labels = {s.id: s.label for s in drawn}
-table = cache.latent_quality(widgets.methods(comparison), comparison.slots[0].run.config.dataset)
+dataset_name = comparison.slots[0].run.config.dataset
+quality = cache.latent_quality(widgets.methods(comparison), dataset_name)
+table = quality.table
+chance = 1 / len(datasets.get(dataset_name).class_names)
 
-st.plotly_chart(accuracy_bars(table, drawn), key="latent_quality_chart", width="stretch")
+contenders = [Contender(widgets.escape(labels[m]), right["probe"].astype(float), baseline=m not in comparison.names)
+              for m, right in quality.correct.items()]  # fmt: skip
+st.markdown(best_of("Most linearly separable code (linear-probe accuracy on the test images):", contenders,
+                    lower_is_better=False, fmt="{:.1%}".format) + f" Chance is {chance:.0%}.")
+st.plotly_chart(accuracy_bars(table, drawn, chance=chance), key="latent_quality_chart", width="stretch")
 widgets.pca_caption(comparison)
 # Below the chart, not beside it: in a narrow column the accuracy columns were cut off.
-shown = table.assign(method=table["method"].map(labels)).rename(columns={
-    "latent_dims": "latent dims", "knn_accuracy": "5-NN accuracy", "probe_accuracy": "linear-probe accuracy"})
+shown = table[["method", "latent_dims"]].assign(method=table["method"].map(labels))
+for column, title in (("knn", "5-NN accuracy"), ("probe", "linear-probe accuracy")):
+    shown[title] = table[f"{column}_accuracy"]
+    shown[f"{title} 95% CI"] = [f"{lo:.1%}–{hi:.1%}" for lo, hi in zip(table[f"{column}_low"], table[f"{column}_high"],
+                                                                       strict=True)]  # fmt: skip
+shown = shown.rename(columns={"latent_dims": "latent dims"})
 st.dataframe(shown.style.format({"5-NN accuracy": "{:.1%}", "linear-probe accuracy": "{:.1%}"}), hide_index=True,
              key="latent_quality_table")
-best = table.loc[table["probe_accuracy"].idxmax()]
-st.caption(f"Most linearly separable code: **{widgets.escape(labels[best['method']])}** "
-           f"({best['probe_accuracy']:.1%} on the test set).")
 widgets.csv_download(shown, "latent_quality.csv", "latent_quality_csv")

@@ -31,14 +31,15 @@ for column, slot in zip(columns, comparison.slots, strict=True):
     info, key = slot.run, slot.key
     with column:
         st.markdown(widgets.slot_heading(comparison, slot.name), unsafe_allow_html=True)
-        st.caption(f"`{info.run_id}`")
+        c = info.config
+        # The recipe is a caption, not a metric: a metric's big digits cut "onecycle" to "onec…" in a third of a
+        # column.
+        st.caption(f"`{info.run_id}` · recipe **{widgets.escape(c.recipe)}**: {c.epochs} epochs, batch "
+                   f"{c.batch_size}, learning rate {c.learning_rate:g}, seed {c.seed}")  # fmt: skip
         pca_mse = widgets.pca_mse(info)
         top = st.columns(3)
         top[0].metric("Latent dims", f"{info.latent_dim:,}", help=info.spec.bottleneck_help)
         top[1].metric("Parameters", f"{info.parameters:,}")
-        c = info.config
-        budget = f"{c.epochs} epochs, batch {c.batch_size}, learning rate {c.learning_rate:g}, seed {c.seed}"
-        top[2].metric("Recipe", c.recipe, help=budget)
         bottom = st.columns(3)
         bottom[0].metric("Test MSE", f"{info.test_mse:.5f}")
         bottom[1].metric(f"PCA-{info.latent_dim}", f"{pca_mse:.5f}", help=widgets.pca_description(info))

@@ -1,4 +1,4 @@
-"""Per-digit error: test MSE of each run and its PCA baseline for digits 0-9 and overall, how sure each number is,
+"""Per-class error: test MSE of each run and its PCA baseline for each class and overall, how sure each number is,
 and whether A and B really differ."""
 
 import pandas as pd
@@ -8,40 +8,49 @@ from aecore.compare import RunKey
 from aecore.metrics import per_digit_wide
 from ui import cache, widgets
 from ui.figures import difference_chart, interval_chart, per_digit_bars
-from ui.theme import SLOT_COLOURS
 
 comparison = widgets.page_start(
     "Per-digit error",
-    "Which digits does each run rebuild worse? Mean squared error over the **test** images of each digit "
+    "Which classes does each run rebuild worse? Mean squared error over the **test** images of each class "
     "(n = how many test images show it), beside PCA with as many components as the latent dims, fit on the "
-    "same training images. The better run's value is highlighted in its colour.",
+    "same training images. The lowest of the runs and PCA is highlighted in its colour.",
 )
 drawn = widgets.series(comparison)
 names = {s.id: s.label for s in drawn}
+short = {s.id: s.short for s in drawn}
 long = widgets.per_digit_long(comparison)
 slot_ids = list(comparison.names)
-wide = per_digit_wide(long, [s.id for s in drawn], tuple(slot_ids) if len(slot_ids) == 2 else None)
-table = wide.rename(columns={s.id: f"{s.label} MSE" for s in drawn})
+baseline_ids = [b.id for b in comparison.baselines()]
+wide = per_digit_wide(long, [s.id for s in drawn], tuple(slot_ids) if len(slot_ids) == 2 else None, baseline_ids)
+colours = {s.id: s.colour for s in drawn}
+lowest = wide.get("better", pd.Series([None] * len(wide)))
+if "better" in wide:
+    wide = wide.assign(better=wide["better"].map(short)).rename(columns={"better": "lowest"})
+table = widgets.name_classes(wide.rename(columns={s.id: f"{s.label} MSE" for s in drawn}), comparison)
+item = widgets.dataset_spec(comparison).item
+classes = {"classes": widgets.dataset_spec(comparison).class_names, "item": item}
 
 
-def highlight_best(row: pd.Series) -> list[str]:
-    best = row.get("better")
+def highlight_lowest(row: pd.Series) -> list[str]:
+    best = lowest.iloc[row.name]
     column = f"{names[best]} MSE" if isinstance(best, str) else None
-    return [f"background-color: {SLOT_COLOURS[best]}33; font-weight: bold" if c == column else "" for c in row.index]
+    return [f"background-color: {colours[best]}33; font-weight: bold" if c == column else "" for c in row.index]
 
 
 left, right = st.columns([3, 2])
 with left:
-    styled = table.style.apply(highlight_best, axis=1).format(
+    styled = table.style.apply(highlight_lowest, axis=1).format(
         {c: "{:.5f}" for c in table.columns if c.endswith("MSE") or "−" in c}
     )
     st.dataframe(styled, hide_index=True, key="per_digit_table", height=widgets.table_height(len(table)))
     if len(slot_ids) == 2:
-        wins = table.loc[table["digit"] != "all", "better"].value_counts()
-        st.caption(" · ".join(f"{s} better on {wins.get(s, 0)} of 10 digits" for s in slot_ids))
+        wins = lowest.iloc[:-1].value_counts()  # every row but "all"
+        st.caption(f"Lowest test MSE per {item}: " + " · ".join(
+            f"**{widgets.escape(short[m])}** on {wins.get(m, 0)} of {len(lowest) - 1}"
+            for m in [*slot_ids, *baseline_ids]) + ".")  # fmt: skip
     widgets.csv_download(table, "per_digit_test_mse.csv", "per_digit_csv")
 with right:
-    st.plotly_chart(per_digit_bars(long, drawn), key="per_digit_chart", width="stretch")
+    st.plotly_chart(per_digit_bars(long, drawn, **classes), key="per_digit_chart", width="stretch")
     widgets.pca_caption(comparison)
 
 st.subheader("How sure is this?")
@@ -51,8 +60,8 @@ if not widgets.need_same_test_set(comparison):
     st.stop()
 methods = widgets.methods(comparison)
 intervals = cache.interval_table(methods, comparison.slots[0].run.config.dataset)
-st.plotly_chart(interval_chart(intervals, drawn), key="per_digit_ci_chart", width="stretch")
-shown = widgets.intervals_for_reading(intervals, names)
+st.plotly_chart(interval_chart(intervals, drawn, **classes), key="per_digit_ci_chart", width="stretch")
+shown = widgets.name_classes(widgets.intervals_for_reading(intervals, names), comparison)
 st.dataframe(shown, hide_index=True, key="per_digit_ci_table", height=widgets.table_height(len(shown)))
 widgets.csv_download(intervals, "per_digit_test_mse_ci.csv", "per_digit_ci_csv")
 
@@ -62,10 +71,11 @@ if comparison.pair is not None:
     difference = cache.paired_difference(RunKey.of(a.run), RunKey.of(b.run), (a.name, b.name))
     st.markdown(f"**Paired difference {a.name} − {b.name}** (negative: {a.name} better) and the share of test images "
                 f"{a.name} rebuilds better (win rate)")
-    st.plotly_chart(difference_chart(difference, first, second), key="per_digit_diff_chart", width="stretch")
+    st.plotly_chart(difference_chart(difference, first, second, **classes), key="per_digit_diff_chart", width="stretch")
     shown = difference.rename(columns={"diff": f"{a.name} − {b.name}", "ci_low": "CI low", "ci_high": "CI high",
                                        "win_rate": f"{a.name} win rate", "win_low": "win CI low",
                                        "win_high": "win CI high"})  # fmt: skip
+    shown = widgets.name_classes(shown, comparison)
     st.dataframe(shown.style.format({c: "{:.5f}" for c in shown.columns if "−" in c or c.startswith("CI")}
                                     | {c: "{:.1%}" for c in shown.columns if "win" in c}),
                  hide_index=True, key="per_digit_diff_table", height=widgets.table_height(len(shown)))  # fmt: skip

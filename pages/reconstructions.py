@@ -10,7 +10,7 @@ from ui.theme import SLOT_COLOURS, TEXT_GREY
 
 comparison = widgets.page_start(
     "Reconstructions",
-    "What do rebuilt **test** digits (never trained on) look like? The number under each reconstruction is that "
+    "What do rebuilt **test** images (never trained on) look like? The number under each reconstruction is that "
     "image's mean squared error; lower is better. Error maps show |x − x̂| per pixel on one shared scale "
     "(0 = black) that every page uses.",
 )
@@ -18,19 +18,21 @@ if not widgets.need_same_test_set(comparison):
     st.stop()
 
 controls = st.columns([1, 2, 1, 1])
-digit = controls[0].selectbox("Digit", ["all", *range(10)], key="recon_digit")
+digit = widgets.class_picker(comparison, "recon_digit", controls[0])
 count = controls[1].slider("How many", min_value=1, max_value=16, value=10, key="recon_count")
 seed = controls[2].number_input("Sample seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="recon_seed")
 show_errors = controls[3].toggle("Error maps", value=False, key="recon_errors",
                                  help="absolute difference |original − reconstruction| per pixel")
 
 dataset_name = comparison.slots[0].run.config.dataset
-indices, labels = cache.test_sample(dataset_name, None if digit == "all" else int(digit), count, int(seed))
+indices, labels = cache.test_sample(dataset_name, digit, count, int(seed))
+class_names = widgets.dataset_spec(comparison).class_names
 key = tuple(int(i) for i in indices)
 results = {s.name: cache.reconstructions(RunKey.of(s.run), key) for s in comparison.slots}
 
 rows = [ImageRow("original", cache.test_images(dataset_name, key), colour=TEXT_GREY,
-                 captions=tuple(f"{label} · #{index}" for index, label in zip(indices, labels, strict=True)))]
+                 captions=tuple(f"{class_names[label]} · #{index}"
+                                for index, label in zip(indices, labels, strict=True)))]
 for s in comparison.slots:
     recon, absolute, errors = results[s.name]
     rows.append(ImageRow(f"{s.name} · {s.label}", recon, colour=SLOT_COLOURS[s.name],

@@ -4,7 +4,8 @@ it; MSE against corruption strength on a fixed test subset."""
 import numpy as np
 import streamlit as st
 
-from aecore.robustness import CURVE_STRENGTHS, CURVE_UNITS, Corruption, corrupt, degradation
+from aecore.robustness import CURVE_STRENGTHS, CURVE_UNITS, Corruption, corrupt
+from aecore.verdicts import Contender, best_of
 from ui import cache, widgets
 from ui.figures import ImageRow, robustness_figure
 from ui.theme import TEXT_GREY, column_width
@@ -25,7 +26,7 @@ noise, square, shift = (CURVE_STRENGTHS[kind] for kind in ("noise", "occlusion",
 LAYOUT = (1, 2)  # the controls beside the example
 left, right = st.columns(LAYOUT)
 with left:
-    index = st.number_input("Test image (index into the test digits)", 0, len(cache.test_labels(dataset_name)) - 1,
+    index = st.number_input("Test image (index into the test set)", 0, len(cache.test_labels(dataset_name)) - 1,
                             0, key="robust_index")
     sigma = st.slider("Gaussian noise σ", min(noise), max(noise), 0.3, 0.05, key="robust_sigma")
     size = st.slider("Occluding square (pixels per side)", int(min(square)), int(max(square)), 0, key="robust_square")
@@ -54,17 +55,17 @@ with right:
 st.subheader("Error against corruption strength")
 curves = cache.robustness_curves(methods, dataset_name)
 n = int(curves["n"].iloc[0])
-st.caption(f"Mean MSE against the clean image over a fixed subset of {n} test digits (the first {n // 10} of each "
-           "digit); shaded bands are 95% bootstrap intervals. Noise is seeded, so the curves are repeatable; the "
-           "sliders above span the same ranges as the curves.")
+st.caption(f"Mean MSE against the clean image over a fixed subset of {n} test images (the first {n // 10} of each "
+           f"{widgets.dataset_spec(comparison).item}); shaded bands are 95% bootstrap intervals. Noise is seeded, so "
+           "the curves are repeatable; the sliders above span the same ranges as the curves.")
 st.plotly_chart(robustness_figure(curves, drawn, CURVE_UNITS), key="robust_curves", width="stretch")
 widgets.pca_caption(comparison)
-growth = degradation(curves, "noise")
 labels = {s.id: s.label for s in drawn}
-least = growth.idxmin()
-st.markdown(f"From clean to σ = {max(noise):g}, the error grows least for **{widgets.escape(labels[least])}** (+"
-            f"{growth[least]:.4f}); " + ", ".join(f"{widgets.escape(labels[m])} +{g:.4f}" for m, g in growth.items()
-                                                  if m != least) + ".")
+growth = cache.robustness_growth(methods, dataset_name)
+contenders = [Contender(widgets.escape(labels[m]), values, baseline=m not in comparison.names)
+              for m, values in growth.items()]  # fmt: skip
+st.markdown(best_of(f"From clean to σ = {max(noise):g}, the error grows least for", contenders, lower_is_better=True,
+                    fmt="{:+.4f}".format))
 with st.expander("Curve values"):
     st.dataframe(curves.replace({"method": labels}), hide_index=True, key="robust_table")
 widgets.csv_download(curves, "robustness_curves_test.csv", "robust_csv")

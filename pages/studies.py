@@ -1,5 +1,6 @@
-"""Studies: the Optuna sweeps and tuning studies in the local storage, a study's trials and Optuna's plots of them,
-a trial's run into slot A or B, and a form that starts a sweep as the training job."""
+"""Studies: the Optuna sweeps and tuning studies in the local storage (the shipped ones on a fresh clone), a study's
+trials and Optuna's plots of them, a trial's run into slot A or B, and forms that start a sweep or a tuning study
+as the training job."""
 
 import streamlit as st
 
@@ -21,10 +22,10 @@ url = studies_view.storage_url()
 signature = cache.studies_signature(url)
 table = cache.studies(url, signature)
 if table.empty:
-    st.info("No studies in this checkpoints folder yet: start a sweep below, or run `python -m aecore sweep` or "
-            "`tune`.", icon=":material/info:")  # fmt: skip
+    st.info("No studies in this checkpoints folder yet: start a sweep or a tuning study below.",
+            icon=":material/info:")  # fmt: skip
 else:
-    st.dataframe(table.rename(columns={"best_value": "best validation MSE", "best_run_id": "best run"}),
+    st.dataframe(studies_view.study_table(table),
                  hide_index=True, key="studies_table",
                  column_config={"best validation MSE": st.column_config.NumberColumn(format="%.5f")})  # fmt: skip
     st.caption(f"Storage: {widgets.escape(url)}")
@@ -55,3 +56,5 @@ else:
 
 st.subheader("Start a sweep")
 studies_view.sweep_form()
+st.subheader("Start tuning")
+studies_view.tune_form()

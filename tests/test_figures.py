@@ -232,3 +232,36 @@ def test_per_digit_charts_label_every_digit_and_all():
                           "A CI high": 0.011})  # fmt: skip
     fig = figures.interval_chart(table, [Series("A", "A · MLP", SLOT_COLOURS["A"])])
     assert list(fig.layout.xaxis.tickvals) == [str(d) for d in range(10)] + ["all"]
+
+
+def test_the_live_job_chart_and_the_training_page_draw_validation_solid_and_training_dotted_on_whole_epochs():
+    from ui.figures import Curve, job_curve, loss_curves
+
+    live = job_curve([1, 2, 3], [0.03, 0.02, 0.01], [0.031, 0.021, 0.012], "#0072B2")
+    page = loss_curves([Curve("A", "#0072B2", [1, 2, 3], [0.031, 0.021, 0.012], [0.03, 0.02, 0.01], 3)])
+    assert {t.name: t.line.dash for t in live.data} == {"validation MSE (solid)": "solid",
+                                                        "training objective (dotted)": "dot"}  # fmt: skip
+    styles = {t.name: t.line.dash for t in page.data if t.mode == "lines"}
+    assert styles["A"] == "solid" and styles["A · training objective"] == "dot", styles
+    for fig in (live, page):
+        assert fig.layout.xaxis.tickformat == "d" and fig.layout.xaxis.dtick == 1, "whole epochs only"
+
+
+def test_long_run_labels_wrap_on_the_overview_bar_chart():
+    from ui.figures import mse_bars
+
+    rows = pd.DataFrame([{"label": "A · MLP b=32 · onecycle · MNIST, 60k · seed 0", "colour": "#0072B2",
+                          "test_mse": 0.005, "pca_mse": 0.011, "pca_label": "PCA-32"}])  # fmt: skip
+    label = mse_bars(rows, "#6E6E6E").data[0].x[0]
+    assert all(len(line) <= 18 for line in label.split("<br>")), label
+    assert label.replace("<br>", " · ") == "A · MLP b=32 · onecycle · MNIST, 60k · seed 0"
+
+
+def test_class_axes_name_the_classes():
+    from ui.figures import Series, per_digit_bars
+
+    table = pd.DataFrame({"method": ["A"] * 10, "digit": [str(d) for d in range(10)],
+                          "mse": np.linspace(0.01, 0.02, 10)})  # fmt: skip
+    fashion = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+    fig = per_digit_bars(table, [Series("A", "A · MLP", "#0072B2")], classes=fashion, item="class")
+    assert list(fig.layout.xaxis.ticktext) == list(fashion) and fig.layout.xaxis.title.text == "class"

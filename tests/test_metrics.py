@@ -85,6 +85,15 @@ def test_wide_table_names_the_lower_error_and_keeps_the_all_row():
     assert wide.loc[10, "pca"] == pytest.approx(0.05) and wide.loc[10, "n"] == 20
 
 
+def test_wide_table_names_pca_where_it_beats_both_runs():
+    labels = np.repeat(np.arange(10), 2)
+    a = np.where(labels < 5, 0.1, 0.3)
+    pca = np.where(labels < 8, 0.5, 0.01)  # PCA lowest on digits 8 and 9 only
+    table = per_digit_table({"A": a, "B": np.full(20, 0.2), "pca": pca}, labels)
+    wide = per_digit_wide(table, ["A", "B", "pca"], pair=("A", "B"), baselines=["pca"])
+    assert wide["better"].tolist()[:10] == ["A"] * 5 + ["B"] * 3 + ["pca"] * 2
+
+
 def test_ranked_indices_picks_the_worst_or_best_of_one_digit():
     errors = np.array([0.5, 0.1, 0.9, 0.3, 0.7])
     labels = np.array([1, 2, 1, 1, 2])

@@ -229,10 +229,12 @@ def texts(at: AppTest) -> str:
 
 def test_the_overview_shows_the_seed_spread_of_the_shipped_defaults(app):
     assert not app.exception
-    table = next(d.value for d in app.dataframe if "mean across seeds" in d.value.columns)
+    table = next(d.value for d in app.dataframe if "mean ± sd across seeds" in d.value.columns)
     assert list(table["training seeds (n)"]) == ["0, 1, 2 (3)", "0, 1, 2 (3)"]
     mlp = [stored_test_mse("mlp", s) for s in SEEDS]
-    assert table["mean across seeds"].iloc[0] == pytest.approx(by_hand(mlp)[0])
+    mean, sd = table["mean ± sd across seeds"].iloc[0].split(" ± ")
+    assert float(mean) == pytest.approx(by_hand(mlp)[0], abs=5e-6)
+    assert float(sd) == pytest.approx(by_hand(mlp)[1], abs=5e-6)
     assert table["95% interval over test images"].iloc[0].count("–") == 1
     shown = texts(app)
     assert "across **3 training seeds**" in shown and "95% interval over test images" in shown

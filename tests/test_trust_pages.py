@@ -59,6 +59,9 @@ def test_latent_quality_table_has_both_runs_and_pca(shipped_copy, monkeypatch):
         assert table[column].between(0.6, 1.0).all(), f"{column} of trained codes should be far above chance"
     assert len(at.get("download_button")) == 1 and len(at.get("plotly_chart")) == 1
     assert "**PCA-32** (beside A and B): PCA with 32 components, fit on the same 54,000 training images" in texts(at)
+    verdict = next(line for line in texts(at).splitlines() if line.startswith("Most linearly separable code"))
+    assert "95% interval" in verdict and "PCA-32" in verdict and "Chance is 10%" in verdict, verdict
+    assert {"5-NN accuracy 95% CI", "linear-probe accuracy 95% CI"} <= set(table.columns)
 
 
 def test_error_gallery_ranks_the_worst_then_the_best_of_one_digit(shipped_copy, monkeypatch):
@@ -81,7 +84,7 @@ def test_error_gallery_ranks_the_worst_then_the_best_of_one_digit(shipped_copy, 
     at.run()
     assert not at.exception, at.exception
     table = at.dataframe[0].value
-    assert set(table["digit"]) == {3} and table["B · Conv MSE"].is_monotonic_increasing
+    assert set(table["digit"]) == {"3"} and table["B · Conv MSE"].is_monotonic_increasing
     assert table["A · MLP MSE"].max() < worst * 5, "the best conv digits are not among the worst MLP ones"
     assert len(at.get("download_button")) == 1
 
@@ -102,6 +105,9 @@ def test_robustness_lab_scores_against_the_clean_image(shipped_copy, monkeypatch
         drawn = [x for t in curves["data"] if t.get("xaxis", "x") == axis and t.get("mode") for x in t["x"]]
         assert (min(drawn), max(drawn)) == (min(CURVE_STRENGTHS[kind]), max(CURVE_STRENGTHS[kind])), kind
     assert set(example_scores(at)) == {"A", "B", "PCA-32"}, "each run and PCA scored"
+    verdict = next(line for line in texts(at).splitlines() if "the error grows least for" in line)
+    assert "95% interval" in verdict and "PCA-32" in verdict, f"the verdict names PCA and its interval: {verdict}"
+    assert "clearly lower than" in verdict or "no clear difference" in verdict, verdict
     at.slider(key="robust_sigma").set_value(0.0)
     at.run()
     clean = example_scores(at)

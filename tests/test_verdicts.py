@@ -32,3 +32,37 @@ def test_two_close_runs_are_no_clear_difference_and_a_clear_gap_names_the_better
     assert "no clear difference" in between_runs(("A", "B"), base, base + noise)
     line = between_runs(("A", "B"), base, base * 1.5)
     assert line.startswith("**A** rebuilds test images 1.50× better than **B**"), line
+
+
+def test_best_of_names_pca_and_says_no_clear_difference_when_the_paired_interval_crosses_zero():
+    from aecore.verdicts import Contender, best_of
+
+    base = errors(0.01, seed=2)
+    wobble = np.where(np.arange(len(base)) % 2 == 0, 0.0005, -0.0005)  # B − A averages exactly zero
+    line = best_of("Grows least for", [Contender("A", base), Contender("B", base + wobble),
+                                       Contender("PCA-32", base * 2, baseline=True)],
+                   lower_is_better=True, fmt="{:.4f}".format)  # fmt: skip
+    assert "clearly lower than **PCA-32**" in line, line
+    assert "no clear difference from **B**" in line, line
+
+
+def test_best_of_with_every_gap_inside_its_interval_claims_no_winner():
+    from aecore.verdicts import Contender, best_of
+
+    rng = np.random.default_rng(3)
+    right = (rng.random(300) < 0.8).astype(float)
+    flipped = right.copy()
+    flipped[:2] = 1 - flipped[:2]  # two images differ: far inside the interval
+    line = best_of("Most separable:", [Contender("A", right), Contender("PCA-32", flipped, baseline=True)],
+                   lower_is_better=False, fmt="{:.1%}".format)
+    assert "**no clear difference**" in line and "clearly" not in line, line
+    assert "PCA-32" in line and "95% interval" in line
+
+
+def test_best_of_refuses_scores_of_different_images():
+    import pytest
+
+    from aecore.verdicts import Contender, best_of
+
+    with pytest.raises(ValueError, match="same images"):
+        best_of("x", [Contender("A", np.zeros(3)), Contender("B", np.zeros(4))], lower_is_better=True, fmt=str)

@@ -22,7 +22,7 @@ EXPENSIVE = {
     "pages/latent_space.py": [("aecore.latent", "neighbourhood_agreement"), ("aecore.latent", "trustworthiness"),
                               ("aecore.inference", "encode"), ("aecore.projection", "compute_projection")],
     "pages/latent_quality.py": [("aecore.latent_quality", "latent_quality_table")],
-    "pages/robustness.py": [("aecore.robustness", "robustness_curves")],
+    "pages/robustness.py": [("aecore.robustness", "robustness_curves"), ("aecore.robustness", "growth_per_image")],
 }  # fmt: skip
 
 

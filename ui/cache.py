@@ -24,11 +24,13 @@ from aecore.runstore import BrokenRun, RunInfo, list_runs
 if TYPE_CHECKING:  # annotations only: these load when a page first needs them (the home page needs neither
     import pandas as pd  # torch nor pandas)
     import plotly.graph_objects as go
+    import torch
 
     from aecore.baselines import PCABaseline
     from aecore.data import Dataset
     from aecore.jobs import TrainingJobs
     from aecore.latent import Agreement, MapIndex
+    from aecore.latent_quality import LatentQuality, Trust
     from aecore.models import Autoencoder
     from aecore.projection import Projection, ProjectionConfig
     from aecore.runstore import EvaluationArtefacts
@@ -317,8 +319,9 @@ def paired_difference(first: RunKey, second: RunKey, names: tuple[str, str]) -> 
 
 
 @st.cache_data(show_spinner="Fitting k-NN and linear probes on training codes…", max_entries=16)
-def latent_quality(methods: tuple[tuple[str, RunKey | BaselineKey], ...], dataset_name: str) -> pd.DataFrame:
-    """k-NN and linear-probe test accuracy of each method's code, fit on that method's training images."""
+def latent_quality(methods: tuple[tuple[str, RunKey | BaselineKey], ...], dataset_name: str) -> LatentQuality:
+    """k-NN and linear-probe test accuracy of each method's code, fit on that method's training images, with
+    intervals and each test image's right/wrong."""
     from aecore.data import training_subset
     from aecore.latent_quality import latent_quality_table
 
@@ -352,12 +355,25 @@ def _reconstructor(key: RunKey | BaselineKey) -> Callable:
 
 @st.cache_data(show_spinner="Corrupting 500 test images at 16 strengths and reconstructing them…", max_entries=8)
 def robustness_curves(methods: tuple[tuple[str, RunKey | BaselineKey], ...], dataset_name: str) -> pd.DataFrame:
-    from aecore.data import first_of_each_digit
     from aecore.robustness import robustness_curves as curves
 
+    return curves({method: _reconstructor(key) for method, key in methods}, _robustness_subset(dataset_name))
+
+
+@st.cache_data(show_spinner="Scoring each image's rise in error…", max_entries=16)
+def robustness_growth(methods: tuple[tuple[str, RunKey | BaselineKey], ...], dataset_name: str) -> dict:
+    """{method id: (n,) per-image rise in error from clean to the strongest noise} on the curves' test subset."""
+    from aecore.robustness import growth_per_image
+
+    return growth_per_image({method: _reconstructor(key) for method, key in methods}, _robustness_subset(dataset_name))
+
+
+def _robustness_subset(dataset_name: str) -> torch.Tensor:
+    """The fixed robustness subset: the first ROBUSTNESS_PER_DIGIT test images of each class."""
+    from aecore.data import first_of_each_digit
+
     test = dataset(dataset_name).test
-    clean = test.images[first_of_each_digit(test.labels, ROBUSTNESS_PER_DIGIT)]
-    return curves({method: _reconstructor(key) for method, key in methods}, clean)
+    return test.images[first_of_each_digit(test.labels, ROBUSTNESS_PER_DIGIT)]
 
 
 def reconstruct_one(
@@ -408,6 +424,15 @@ def trustworthiness(key: RunKey, coords: np.ndarray, indices: np.ndarray, seed: 
     from aecore.latent import trustworthiness as score
 
     return score(test_latents(key)[indices], coords, k=k, seed=seed)
+
+
+@st.cache_data(show_spinner="Scoring trustworthiness with its interval…", max_entries=32)
+def trust_interval(key: RunKey, coords: np.ndarray, indices: np.ndarray, seed: int, k: int, raw: bool) -> Trust:
+    """A map's trustworthiness with its bootstrap interval over the scored test images (aecore.latent_quality);
+    `raw` marks a map that is the run's 2-D code itself (then it is 1 by construction)."""
+    from aecore.latent_quality import trustworthiness as score
+
+    return score(test_latents(key)[indices], coords, k=k, raw=raw, seed=seed)
 
 
 @st.cache_data(max_entries=256)

@@ -14,7 +14,17 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ui.theme import BASELINE_DASHES, DIGIT_COLOURS, ERROR_RANGE, ERROR_STOPS, ERROR_TICKS, IMAGE_TILE_PX, TEXT_GREY
+from ui.theme import (
+    BASELINE_DASHES,
+    DIGIT_COLOURS,
+    ERROR_RANGE,
+    ERROR_STOPS,
+    ERROR_TICKS,
+    IMAGE_TILE_PX,
+    TEXT_GREY,
+    TRAINING_DASH,
+    VALIDATION_DASH,
+)
 
 # Legends sit at the bottom of the figure (not at a fraction of the plot below it, which lands on the x-axis title
 # in a short figure); the plot shrinks to make room.
@@ -38,6 +48,7 @@ class Series:
 TILE = 32  # picture pixels per tile side
 GAP = 4  # picture pixels between tiles (drawn in the page's white)
 TITLE_FONT_PX, CAPTION_FONT_PX = 13, 11
+BAR_LABEL_CHARS = 18  # a bar's category label wraps at " · " beyond this: two bars share ~240 px
 TITLE_LINE_CHARS = 24  # a longer row title wraps at " · " onto a second line
 COLOURBAR_PX = 96  # room on the right for the error scale's colourbar and its ticks
 
@@ -133,6 +144,17 @@ def wrap_title(title: str, width: int = TITLE_LINE_CHARS) -> list[str]:
             return [first, " · ".join(parts[i:])]
         first = f"{first} · {part}"
     return [first]
+
+
+def wrap_lines(text: str, width: int) -> list[str]:
+    """`text` broken at " · " into lines of at most `width` characters (a single longer part keeps its line)."""
+    lines: list[str] = []
+    for part in str(text).split(" · "):
+        if lines and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] = f"{lines[-1]} · {part}"
+        else:
+            lines.append(part)
+    return lines
 
 
 def _text_px(characters: int, font_px: float, bold: bool = False) -> float:
@@ -231,6 +253,9 @@ def _html(text: str) -> str:
 def mse_bars(rows: pd.DataFrame, baseline_colour: str) -> go.Figure:
     """Test MSE of each slot's run beside its PCA baseline. rows: label, colour, test_mse, pca_mse, pca_label."""
     fig = go.Figure()
+    # Long run labels are broken at " · " onto as many lines as they need: on one line they squashed the plot.
+    rows = rows.assign(label=["<br>".join(_html(line) for line in wrap_lines(label, BAR_LABEL_CHARS))
+                              for label in rows["label"]])  # fmt: skip
     fig.add_bar(x=rows["label"], y=rows["test_mse"], name="autoencoder", marker_color=list(rows["colour"]),
                 text=[f"{v:.4f}" for v in rows["test_mse"]], textposition="outside")  # fmt: skip
     fig.add_bar(x=rows["label"], y=rows["pca_mse"], name="PCA, same dims",
@@ -308,11 +333,11 @@ def loss_curves(
         width = 2.5 if curve.emphasis else 1.4
         group = curve.label
         fig.add_scatter(x=list(curve.epochs), y=list(curve.val), name=curve.label, mode="lines",
-                        line={"color": curve.colour, "width": width}, legendgroup=group,
+                        line={"color": curve.colour, "width": width, "dash": VALIDATION_DASH}, legendgroup=group,
                         hovertemplate=f"{_html(curve.label)}<br>epoch %{{x}}: validation %{{y:.5f}}<extra></extra>")
         if show_train:
             fig.add_scatter(x=list(curve.epochs), y=list(curve.train), name=f"{curve.label} · training objective",
-                            mode="lines", line={"color": curve.colour, "width": width, "dash": "dot"},
+                            mode="lines", line={"color": curve.colour, "width": width, "dash": TRAINING_DASH},
                             legendgroup=group, showlegend=False,
                             hovertemplate=f"{_html(curve.label)}<br>epoch %{{x}}: training objective %{{y:.5f}}"
                                           "<extra></extra>")  # fmt: skip
@@ -328,7 +353,8 @@ def loss_curves(
         fig.add_scatter(x=[1, last_epoch], y=[value, value], mode="lines", name=label,
                         line={"color": colour, "dash": BASELINE_DASHES[index % len(BASELINE_DASHES)], "width": 1.5},
                         hovertemplate=f"{_html(label)}: {value:.5f}<extra></extra>")  # fmt: skip
-    styles = [("solid", "validation (solid)")] + ([("dot", "training objective (dotted)")] if show_train else [])
+    styles = [(VALIDATION_DASH, "validation (solid)")] + ([(TRAINING_DASH, "training objective (dotted)")]
+                                                         if show_train else [])  # fmt: skip
     for dash, name in styles:  # a titled group, so that the key is not read as one more run
         fig.add_scatter(x=[None], y=[None], mode="lines", name=name, line={"color": TEXT_GREY, "dash": dash},
                         legendgroup="line styles", legendgrouptitle_text="line styles:", hoverinfo="skip")
@@ -341,31 +367,39 @@ def loss_curves(
     # entries a row), so that the plot keeps its height.
     legend_rows = int(np.ceil((len(curves) + len(baselines) + len(styles)) / 3))
     height += 22 * max(0, legend_rows - 2)
-    fig.update_layout(height=height, xaxis_title="epoch", yaxis=yaxis, hovermode="closest",
+    fig.update_layout(height=height, xaxis=epoch_axis(last_epoch), yaxis=yaxis, hovermode="closest",
                       margin={"t": 24 if marker_epoch is not None else 10}, legend=LEGEND_BELOW)  # fmt: skip
     return fig
 
 
-def _digit_axis(digits: Sequence) -> dict:
-    """A category axis that labels every digit (and "all"), never thinning its ticks."""
+def _digit_axis(digits: Sequence, classes: Sequence[str] = (), item: str = "digit") -> dict:
+    """A category axis that labels every class (and "all") by its name, never thinning its ticks.
+
+    classes : the dataset's class names in label order (empty: the labels themselves)
+    """
     shown = [str(d) for d in digits]
-    return {"title": "digit", "type": "category", "categoryorder": "array", "categoryarray": shown,
-            "tickmode": "array", "tickvals": shown, "ticktext": shown}
+    names = dict(zip(map(str, range(len(classes))), classes, strict=True))
+    return {"title": item, "type": "category", "categoryorder": "array", "categoryarray": shown,
+            "tickmode": "array", "tickvals": shown, "ticktext": [names.get(d, d) for d in shown]}
 
 
-def per_digit_bars(table: pd.DataFrame, series: Sequence[Series]) -> go.Figure:
-    """Grouped bars of test MSE per digit. table: method, digit ("0".."9", "all"), mse."""
+def per_digit_bars(
+    table: pd.DataFrame, series: Sequence[Series], *, classes: Sequence[str] = (), item: str = "digit"
+) -> go.Figure:
+    """Grouped bars of test MSE per class. table: method, digit ("0".."9", "all"), mse."""
     fig = go.Figure()
     digits = [str(d) for d in range(10)]
     for s in series:
         rows = table[(table["method"] == s.id) & table["digit"].isin(digits)]
         fig.add_bar(x=rows["digit"], y=rows["mse"], name=s.label, marker_color=s.colour)
-    fig.update_layout(barmode="group", height=420, xaxis=_digit_axis(digits), yaxis_title="test MSE",
+    fig.update_layout(barmode="group", height=420, xaxis=_digit_axis(digits, classes, item), yaxis_title="test MSE",
                       margin={"t": 10}, legend=LEGEND_BELOW)  # fmt: skip
     return fig
 
 
-def interval_chart(intervals: pd.DataFrame, series: Sequence[Series]) -> go.Figure:
+def interval_chart(
+    intervals: pd.DataFrame, series: Sequence[Series], *, classes: Sequence[str] = (), item: str = "digit"
+) -> go.Figure:
     """Mean test MSE with its 95% interval per digit and overall. intervals: digit, `<id> MSE`, `<id> CI low`,
     `<id> CI high` (as aecore.stats.interval_table returns)."""
     fig = go.Figure()
@@ -375,22 +409,25 @@ def interval_chart(intervals: pd.DataFrame, series: Sequence[Series]) -> go.Figu
                         marker={"color": s.colour, "size": 9, "symbol": "diamond" if s.dash != "solid" else "circle"},
                         error_y={"type": "data", "array": intervals[f"{s.id} CI high"] - mean,
                                  "arrayminus": mean - intervals[f"{s.id} CI low"]})  # fmt: skip
-    fig.update_layout(height=360, scattermode="group", xaxis=_digit_axis(intervals["digit"]),
+    fig.update_layout(height=360, scattermode="group", xaxis=_digit_axis(intervals["digit"], classes, item),
                       yaxis_title="test MSE (95% CI)", margin={"t": 10}, legend=LEGEND_BELOW)  # fmt: skip
     return fig
 
 
-def difference_chart(difference: pd.DataFrame, first: Series, second: Series) -> go.Figure:
+def difference_chart(
+    difference: pd.DataFrame, first: Series, second: Series, *, classes: Sequence[str] = (), item: str = "digit"
+) -> go.Figure:
     """The paired difference first − second per digit with its interval, coloured by who is better."""
     colours = [first.colour if d < 0 else second.colour for d in difference["diff"]]
     fig = go.Figure()
     fig.add_scatter(x=difference["digit"], y=difference["diff"], mode="markers", marker={"size": 10, "color": colours},
                     error_y={"type": "data", "array": difference["ci_high"] - difference["diff"],
                              "arrayminus": difference["diff"] - difference["ci_low"]}, showlegend=False,
-                    hovertemplate="digit %{x}: %{y:.5f}<extra></extra>")  # fmt: skip
+                    hovertemplate=f"{item} %{{x}}: %{{y:.5f}}<extra></extra>")  # fmt: skip
     fig.add_hline(y=0, line_dash="dot", line_color="grey")
-    fig.update_layout(height=300, xaxis=_digit_axis(difference["digit"]),
-                      yaxis_title=f"{first.label} − {second.label}", margin={"t": 10})  # fmt: skip
+    # Short names on the axis: two full run labels ran off the top of a 300-px axis ("A · MLP b=").
+    fig.update_layout(height=300, xaxis=_digit_axis(difference["digit"], classes, item),
+                      yaxis_title=f"{first.short} − {second.short} (test MSE)", margin={"t": 10})  # fmt: skip
     return fig
 
 
@@ -417,18 +454,31 @@ def robustness_figure(curves: pd.DataFrame, series: Sequence[Series], units: dic
     return fig
 
 
-def accuracy_bars(table: pd.DataFrame, series: Sequence[Series]) -> go.Figure:
-    """k-NN and linear-probe test accuracy per method. table: method, latent_dims, knn_accuracy, probe_accuracy."""
+def accuracy_bars(table: pd.DataFrame, series: Sequence[Series], chance: float = 0.1) -> go.Figure:
+    """k-NN and linear-probe test accuracy per method, whiskers at the 95% bootstrap interval over test images.
+
+    table : method, latent_dims, and for "knn" and "probe" `<c>_accuracy`, `<c>_low`, `<c>_high`
+    chance : the accuracy of guessing (1 / number of classes), drawn as a dotted line
+    """
     by_id = {s.id: s for s in series}
     names = [f"{by_id[m].label} ({d}-d)" for m, d in zip(table["method"], table["latent_dims"], strict=True)]
     colours = [by_id[m].colour for m in table["method"]]
     fig = go.Figure()
-    for column, name, pattern in (("knn_accuracy", "5-NN accuracy", ""), ("probe_accuracy", "linear probe", "/")):
-        fig.add_bar(x=names, y=table[column], name=name, marker_color=colours, marker_pattern_shape=pattern,
-                    text=[f"{v:.1%}" for v in table[column]], textposition="outside")  # fmt: skip
-    fig.add_hline(y=0.1, line_dash="dot", line_color="grey", annotation_text="chance", annotation_position="right")
+    # Values sit inside the bars (above them they collided with the whiskers): white on the solid bars, dark on
+    # the hatched ones, where white vanished into the hatching.
+    styles = (("knn", "5-NN accuracy", "", "white"), ("probe", "linear probe", "/", TEXT_GREY))
+    for column, name, pattern, ink in styles:
+        value = table[f"{column}_accuracy"]
+        whiskers = {"type": "data", "symmetric": False, "array": table[f"{column}_high"] - value,
+                    "arrayminus": value - table[f"{column}_low"], "color": TEXT_GREY}  # fmt: skip
+        fig.add_bar(x=names, y=value, name=name, marker_color=colours,
+                    marker_pattern={"shape": pattern, "solidity": 0.15},  # thin hatching: its value stays legible
+                    error_y=whiskers, text=[f"<b>{v:.1%}</b>" for v in value], textposition="inside",
+                    insidetextanchor="end", insidetextfont={"color": ink})  # fmt: skip
+    fig.add_hline(y=chance, line_dash="dot", line_color="grey", annotation_text=f"chance ({chance:.0%})",
+                  annotation_position="top left")  # fmt: skip
     fig.update_layout(barmode="group", height=380, yaxis={"title": "test accuracy", "tickformat": ".0%",
-                      "range": [0, 1.1]}, margin={"t": 10}, legend=LEGEND_BELOW)  # fmt: skip
+                      "range": [0, 1.05]}, margin={"t": 10}, legend=LEGEND_BELOW)  # fmt: skip
     return fig
 
 
@@ -461,14 +511,20 @@ def sweep_figure(
     return fig
 
 
+def epoch_axis(last_epoch: int) -> dict:
+    """An epoch axis with whole-number ticks only (never 1.5), about ten of them at most."""
+    step = next(s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 10**9) if last_epoch / s <= 10)
+    return {"title": "epoch", "tickmode": "linear", "tick0": 0 if step > 1 else 1, "dtick": step, "tickformat": "d"}
+
+
 def job_curve(epochs: Sequence[int], train: Sequence[float], val: Sequence[float], colour: str) -> go.Figure:
-    """The live loss curve of a training job."""
+    """The live loss curve of a training job, in the Training curves page's line styles."""
     fig = go.Figure()
-    fig.add_scatter(x=list(epochs), y=list(train), name="training objective", mode="lines+markers",
-                    line={"color": colour})  # fmt: skip
-    fig.add_scatter(x=list(epochs), y=list(val), name="validation MSE", mode="lines+markers",
-                    line={"color": colour, "dash": "dot"})  # fmt: skip
-    fig.update_layout(height=220, margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis_title="epoch",
+    fig.add_scatter(x=list(epochs), y=list(val), name="validation MSE (solid)", mode="lines+markers",
+                    line={"color": colour, "dash": VALIDATION_DASH})  # fmt: skip
+    fig.add_scatter(x=list(epochs), y=list(train), name="training objective (dotted)", mode="lines+markers",
+                    line={"color": colour, "dash": TRAINING_DASH})  # fmt: skip
+    fig.update_layout(height=220, margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis=epoch_axis(max(epochs, default=1)),
                       yaxis=_log_axis([*train, *val], "loss"), legend={"orientation": "h", "y": 1.15})  # fmt: skip
     return fig
 

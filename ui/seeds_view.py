@@ -64,10 +64,12 @@ def overview_block(comparison: Comparison) -> None:
         siblings = seeds[slot.name]
         values = pd.Series([r.test_mse for r in siblings])
         rows.append({
-            "run": f"{slot.name} · {slot.label}", "this run's seed": slot.run.config.seed, "test MSE": mean,
+            # mean and sd share a column, as on the per-digit page: nine columns overflowed the page at 1400 px
+            "run": f"{slot.name} · {slot.label}", "seed": slot.run.config.seed, "test MSE": mean,
             "95% interval over test images": widgets.interval_text(low, high),
             "training seeds (n)": f"{_seed_list(siblings)} ({len(siblings)})",
-            "mean across seeds": values.mean(), "sd across seeds": _spread_text(siblings),
+            "mean ± sd across seeds": (f"{values.mean():.5f} ± {_spread_text(siblings)}" if len(siblings) > 1
+                                       else f"{values.mean():.5f} (1 seed)"),
             "min–max across seeds": widgets.interval_text(values.min(), values.max()),
         })  # fmt: skip
         seed_rows += [{"slot": slot.name, "seed": r.config.seed, "test_mse": r.test_mse} for r in siblings]
@@ -78,7 +80,7 @@ def overview_block(comparison: Comparison) -> None:
                 "its config (the same settings, another seed). Chart: dots are the seeds, the tick their mean; the "
                 "diamond is the slot's run with its 95% interval over test images.")  # fmt: skip
     table = pd.DataFrame(rows)
-    st.dataframe(table.style.format({"test MSE": "{:.5f}", "mean across seeds": "{:.5f}"}), hide_index=True,
+    st.dataframe(table.style.format({"test MSE": "{:.5f}"}), hide_index=True,
                  key="overview_seed_table")  # fmt: skip
     left, right = st.columns([3, 2])
     with left:

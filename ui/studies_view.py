@@ -1,5 +1,5 @@
-"""Page parts for Optuna studies: the local storage, putting a trial's run into a slot, the form that starts a
-sweep as a job, and what the job panel says about a study job."""
+"""Page parts for Optuna studies: the local storage, putting a trial's run into a slot, the forms that start a
+sweep or a tuning study as a job, and what the job panel says about a study job."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ui import cache, session, widgets
 
 STARTED_HERE = "study_jobs_started_here"  # ids of the study jobs this browser session started
 TRIAL_COLUMNS = ["number", "state", "value", "model", "bottleneck", "seed", "learning_rate", "epochs", "batch_size",
-                 "run_id", "reused", "duplicate_of", "error", "seconds"]  # fmt: skip
+                 "run_id", "run", "reused", "duplicate_of", "error", "seconds"]  # fmt: skip
 
 
 def storage_url() -> str:
@@ -24,8 +24,24 @@ def storage_url() -> str:
     return default_storage(default_checkpoint_root())
 
 
+def study_table(studies: pd.DataFrame) -> pd.DataFrame:
+    """The studies as the page shows them: a best run that is not in this checkpoints folder says so."""
+    from aecore.studies import NOT_SHIPPED, run_presence
+
+    root = default_checkpoint_root()
+    best = [f"{run_id} ({NOT_SHIPPED})" if run_presence(run_id, root) == NOT_SHIPPED else run_id
+            for run_id in studies["best_run_id"]]  # fmt: skip
+    return studies.assign(best_run_id=best).rename(columns={"best_value": "best validation MSE",
+                                                            "best_run_id": "best run"})  # fmt: skip
+
+
 def trial_table(trials: pd.DataFrame) -> pd.DataFrame:
-    """The trials as the page shows them: the columns that say something about this study, value named."""
+    """The trials as the page shows them: the columns that say something about this study, value named, and
+    whether each trial's run is in this checkpoints folder ("run not shipped" when it is not)."""
+    from aecore.studies import run_presence
+
+    root = default_checkpoint_root()
+    trials = trials.assign(run=[run_presence(run_id, root) for run_id in trials["run_id"]])
     shown = trials[[c for c in TRIAL_COLUMNS if c in trials.columns]]
     shown = shown.loc[:, [c for c in shown.columns if c in ("number", "state", "value") or shown[c].notna().any()]]
     return shown.rename(columns={"value": "validation MSE"})
@@ -36,8 +52,9 @@ def trial_to_slot(trials: pd.DataFrame, runs: dict[str, RunInfo]) -> None:
     complete = trials[(trials["state"] == "COMPLETE") & trials["run_id"].isin(list(runs))]
     complete = complete.drop_duplicates("run_id")
     if complete.empty:
-        st.info("No complete trial of this study has its run in this checkpoints folder (a run trained on another "
-                "machine lives in that machine's folder).", icon=":material/info:")  # fmt: skip
+        st.info("No complete trial of this study has its run in this checkpoints folder: the runs of a shipped "
+                "study's trials are not shipped (only the recipes they chose, as the default runs), and a run "
+                "trained on another machine lives in that machine's folder.", icon=":material/info:")  # fmt: skip
         return
     labels = {row.run_id: f"trial {row.number} · {_trial_label(runs[row.run_id])} · validation MSE {row.value:.5f}"
               for row in complete.itertuples()}  # fmt: skip
@@ -98,10 +115,49 @@ def sweep_form() -> None:
     except ConfigError as error:
         st.error(f"Not started: {widgets.escape(error)}", icon=":material/error:")
         return
+    start_study_job(spec)
+
+
+MAX_WORKERS = 4
+
+
+def tune_form() -> None:
+    """A small form that starts a TPE tuning study of one architecture as the training job: how many trials, how
+    many worker processes; the job panel then shows its trials."""
+    from aecore.studies import TuneSpec
+
+    specs = {spec.name: spec for spec in architectures.ARCHITECTURES}
+    with st.form("study_tune_form"):
+        model = st.selectbox("Architecture", list(specs), format_func=lambda name: specs[name].title,
+                             key="tune_model")  # fmt: skip
+        left, middle, right = st.columns(3)
+        trials = left.number_input("Trials", min_value=1, max_value=200, value=12, step=1, key="tune_trials",
+                                   help="finished trials the study should have; a rerun resumes and adds")  # fmt: skip
+        workers = middle.number_input("Workers", min_value=1, max_value=MAX_WORKERS, value=1, step=1,
+                                      key="tune_workers", help="processes training trials side by side on this "
+                                      "machine (each takes CPU cores)")  # fmt: skip
+        limit = right.text_input("Train on the first N images only", "", key="tune_train_limit",
+                                 placeholder="all (e.g. 500)")  # fmt: skip
+        submitted = st.form_submit_button("Start tuning", type="primary", key="tune_submit", icon=":material/tune:")
+    st.caption("TPE searches the learning rate (log scale), epochs and batch size of the recipe, minimising the "
+               "validation MSE; a trial behind the median of earlier ones is pruned and saves no run. Starting the "
+               "same settings again resumes the study.")  # fmt: skip
+    if not submitted:
+        return
+    try:
+        spec = TuneSpec(model=model, trials=int(trials), train_limit=_optional_number(limit, "the image limit"))
+    except ConfigError as error:
+        st.error(f"Not started: {widgets.escape(error)}", icon=":material/error:")
+        return
+    start_study_job(spec, workers=int(workers))
+
+
+def start_study_job(spec, workers: int = 1) -> None:
+    """Start a sweep or tune study as the one training job, remember that this session started it, redraw."""
     from aecore.jobs import JobBusy
 
     try:
-        job_id = cache.training_jobs().start_study(spec, root=default_checkpoint_root())
+        job_id = cache.training_jobs().start_study(spec, root=default_checkpoint_root(), workers=workers)
     except JobBusy as error:
         st.warning(f"Not started: {widgets.escape(error)}", icon=":material/hourglass_top:")
         return
@@ -144,8 +200,9 @@ def job_result(snapshot) -> None:
         elif snapshot.state == FAILED:
             st.error(f"Study {study} failed ({summary}): {widgets.escape(snapshot.message)}.", icon=":material/error:")
         else:
-            st.success(f"Study {study} is done: {summary}. Its trials are on the Studies page, its curve on the "
-                       "Bottleneck sweep page.", icon=":material/check_circle:")  # fmt: skip
+            curve = ", its curve on the Bottleneck sweep page" if snapshot.study_kind == "sweep" else ""
+            st.success(f"Study {study} is done: {summary}. Its trials are on the Studies page{curve}.",
+                       icon=":material/check_circle:")  # fmt: skip
         if st.button("Dismiss", key="job_dismiss"):
             session.dismiss(snapshot.job_id)
             st.rerun()

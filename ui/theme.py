@@ -12,6 +12,10 @@ EXTRA_COLOURS: tuple[str, ...] = ("#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#
 BASELINE_COLOURS: tuple[str, ...] = ("#6E6E6E", "#A8A8A8")  # PCA stays grey (a second baseline lighter)
 BASELINE_DASHES: tuple[str, ...] = ("dash", "longdash", "dashdot", "dot")  # and each further one its own dash
 TEXT_GREY = "#444444"
+# Loss curves on every chart (Training curves, the live job panel, the timeline): validation solid, the training
+# objective dotted, so a line means the same wherever it is drawn.
+VALIDATION_DASH = "solid"
+TRAINING_DASH = "dot"
 
 # Digits 0-9 on every map (Latent space, Draw a digit): Paul Tol's "muted" scheme plus two darker tones, all
 # readable on white (no near-white entry) and distinguishable for colour-blind viewers.

@@ -149,6 +149,7 @@ def steps() -> Iterator[Callable[[], object]]:
     # The slowest, for the pages further down the menu
     yield lambda: cache.latent_quality(methods, dataset_name)
     yield lambda: cache.robustness_curves(methods, dataset_name)
+    yield lambda: cache.robustness_growth(methods, dataset_name)
 
 
 def _wait_until_scripts_idle() -> None:

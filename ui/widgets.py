@@ -49,9 +49,12 @@ def slot_heading(comparison: Comparison, slot: str, suffix: str = "") -> str:
 
 
 def dataset_banner(comparison: Comparison) -> str:
-    """One escaped line naming the data behind the slots' runs (each run stores its dataset's description)."""
-    described = dict.fromkeys(s.run.dataset["description"] for s in comparison.slots)
-    return " | ".join(escape(text) for text in described)
+    """One escaped line naming the data behind the slots' runs (each run stores its dataset's description); when
+    the slots' data differ, each part says which slot it belongs to."""
+    described = {s.name: s.run.dataset["description"] for s in comparison.slots}
+    if len(set(described.values())) == 1:
+        return escape(next(iter(described.values())))
+    return "  \n".join(f"**{slot}**: {escape(text)}" for slot, text in described.items())  # one line per slot
 
 
 FRAME_RAN = "frame_ran"  # set by dashboard.py on every run: a page run without it was opened outside the frame
@@ -189,6 +192,31 @@ def per_digit_long(comparison: Comparison) -> pd.DataFrame:
             errors = cache.pca_test_errors(RunKey.of(owner).baseline)
             frames.append(per_digit_table({baseline.id: errors}, cache.test_labels(owner.config.dataset)))
     return pd.concat(frames, ignore_index=True)
+
+
+def dataset_spec(comparison: Comparison):
+    """The registry entry of slot A's dataset: its class names and its word for one item ("digit" or "class")."""
+    from aecore import datasets
+
+    return datasets.get(comparison.slots[0].run.config.dataset)
+
+
+def class_picker(comparison: Comparison, key: str, where=st) -> int | None:
+    """A select box of "all" and the dataset's classes, by name; the chosen label, or None for all."""
+    spec = dataset_spec(comparison)
+    options = ["all", *range(len(spec.class_names))]
+    chosen = where.selectbox(spec.item.capitalize(), options, key=key,
+                             format_func=lambda v: v if v == "all" else spec.class_names[v])  # fmt: skip
+    return None if chosen == "all" else int(chosen)
+
+
+def name_classes(frame: pd.DataFrame, comparison: Comparison, column: str = "digit") -> pd.DataFrame:
+    """A table's class column as people read it: labels 0-9 become the dataset's class names ("T-shirt/top"), the
+    column takes the dataset's word for one item ("digit" or "class"); the "all" row stays."""
+    spec = dataset_spec(comparison)
+    names = {str(label): name for label, name in enumerate(spec.class_names)}
+    named = frame.assign(**{column: [names.get(str(v), v) for v in frame[column]]})
+    return named.rename(columns={column: spec.item})
 
 
 def interval_text(low: float, high: float) -> str:
