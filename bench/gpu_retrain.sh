@@ -16,6 +16,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-python3}
+# One CPU thread per process: a dozen processes each with torch's default thread count (one per core) made the
+# first run on an H200 several times slower than planned; a small model on a GPU is bound by its Python loop.
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 DEVICE=${DEVICE:-cuda}
 OUT=${OUT:?set OUT to a folder for the results}
 WORK=${WORK:-/tmp/gpu-retrain}

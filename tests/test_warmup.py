@@ -19,8 +19,9 @@ warmup.warm(wait=lambda: None)
 # What the warm-up computes for each page, and must never be computed again while the page renders.
 EXPENSIVE = {
     "pages/per_digit.py": [("aecore.stats", "interval_table"), ("aecore.stats", "paired_difference")],
-    "pages/latent_space.py": [("aecore.latent", "neighbourhood_agreement"), ("aecore.latent", "trustworthiness"),
-                              ("aecore.inference", "encode"), ("aecore.projection", "compute_projection")],
+    "pages/latent_space.py": [("aecore.latent", "neighbourhood_agreement"),
+                              ("aecore.latent_quality", "per_point_trustworthiness"), ("aecore.inference", "encode"),
+                              ("aecore.projection", "compute_projection")],
     "pages/latent_quality.py": [("aecore.latent_quality", "latent_quality_table")],
     "pages/robustness.py": [("aecore.robustness", "robustness_curves"), ("aecore.robustness", "growth_per_image")],
 }  # fmt: skip

@@ -418,14 +418,6 @@ def agreement(first: RunKey, second: RunKey, n_points: int, seed: int, k: int) -
     return neighbourhood_agreement(a[rows], b[rows], k)
 
 
-@st.cache_data(show_spinner="Scoring trustworthiness…", max_entries=32)
-def trustworthiness(key: RunKey, coords: np.ndarray, indices: np.ndarray, seed: int, k: int) -> float:
-    """How faithfully a 2-D map (coords of test images `indices`) keeps the run's latent neighbourhoods."""
-    from aecore.latent import trustworthiness as score
-
-    return score(test_latents(key)[indices], coords, k=k, seed=seed)
-
-
 @st.cache_data(show_spinner="Scoring trustworthiness with its interval…", max_entries=32)
 def trust_interval(key: RunKey, coords: np.ndarray, indices: np.ndarray, seed: int, k: int, raw: bool) -> Trust:
     """A map's trustworthiness with its bootstrap interval over the scored test images (aecore.latent_quality);

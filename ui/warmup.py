@@ -140,8 +140,9 @@ def steps() -> Iterator[Callable[[], object]]:
         yield lambda s=s: cache.test_latents(keys[s.name])
     for s in mapped:
         yield lambda s=s: projections.setdefault(s.name, cache.projection(s.run, keys[s.name], config))
-        yield lambda s=s: cache.trustworthiness(
-            keys[s.name], projections[s.name].coords, projections[s.name].indices, seed=0, k=LATENT_K
+        yield lambda s=s: cache.trust_interval(
+            keys[s.name], projections[s.name].coords, projections[s.name].indices, seed=0, k=LATENT_K,
+            raw=projections[s.name].provenance["method"] == "raw",
         )
     if comparison.pair is not None:
         a, b = comparison.pair

@@ -278,10 +278,13 @@ def latent_scores(comparison: Comparison, maps: dict, n_points: int, k: int) -> 
                           f"are also among its {agree.k} nearest in B's (1 = same neighbourhoods; unrelated spaces "
                           f"score ≈ {agree.chance:.4f}).")  # fmt: skip
     for column, s in zip(scores[1:], comparison.slots, strict=False):
-        trust = cache.trustworthiness(s.key, maps[s.name].coords, maps[s.name].indices, seed=0, k=k)
-        column.metric(f"Trustworthiness of the {s.name} map", f"{trust:.3f}")
-        column.caption(f"scikit-learn's trustworthiness (k={k}, on up to 2,000 of the shown digits): 1 means every "
-                       "digit's neighbours on the map are also near it in the latent space.")
+        from aecore.verdicts import trust_sentence
+
+        trust = cache.trust_interval(s.key, maps[s.name].coords, maps[s.name].indices, seed=0, k=k,
+                                     raw=maps[s.name].provenance["method"] == "raw")  # fmt: skip
+        column.metric(f"Trustworthiness of the {s.name} map",
+                      "1 (by construction)" if trust.by_construction else f"{trust.interval.mean:.3f}")  # fmt: skip
+        column.caption(trust_sentence(s.name, trust))
 
 
 def latent_details(
