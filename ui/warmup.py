@@ -5,9 +5,11 @@ Streamlit has no start-up hook, so the frame calls `start()` on every run and a 
 makes the work happen once per server process. The thread waits until no session is running a script, so it never
 delays the page a visitor is waiting for (the home page first), then fills, in the order a visitor is likely
 to need them: the shipped default runs' models and the test set, the per-digit statistics, the latent
-page's codes and scores, the latent quality probes and the robustness curves. Every step goes through
-`ui.cache` with the arguments the pages pass, so a page finds the value ready; a page that asks while a step
-is computing waits for that step (Streamlit locks each cache entry) rather than computing it a second time.
+page's codes and scores, the latent quality probes and the robustness curves; last, it stores with every run
+that lacks them the values that depend on that run alone (aecore.precompute), for the pairs a visitor picks
+later. Every step goes through `ui.cache` with the arguments the pages pass, so a page finds the value ready;
+a page that asks while a step is computing waits for that step (Streamlit locks each cache entry) rather than
+computing it a second time.
 """
 
 from __future__ import annotations
@@ -104,6 +106,12 @@ def warm(wait: Callable[[], None] | None = None) -> None:
             step()
     except Exception:  # a broken run or a missing dataset: the page that needs it will say so
         log.warning("cache warm-up stopped early", exc_info=True)
+    for step in precompute_steps():
+        wait()
+        try:
+            step()
+        except Exception:  # one run that cannot be precomputed (read-only, broken) does not stop the others
+            log.warning("could not precompute a run's values", exc_info=True)
 
 
 def steps() -> Iterator[Callable[[], object]]:
@@ -149,6 +157,19 @@ def steps() -> Iterator[Callable[[], object]]:
     # The slowest, for the pages further down the menu
     yield lambda: cache.latent_quality(methods, dataset_name)
     yield lambda: cache.robustness_curves(methods, dataset_name)
+
+
+def precompute_steps() -> Iterator[Callable[[], object]]:
+    """Last, one step per run that lacks them (newest first): store what the pages show of that run alone
+    (aecore.precompute; `python -m aecore migrate` does the same), so that the first visit of any pair a visitor
+    picks later loads it instead of computing it. Runs in folders this process cannot write are left alone."""
+    from aecore import precompute
+    from ui import cache, widgets
+
+    runs, _ = widgets.registry()
+    for info in runs.values():
+        if os.access(info.path, os.W_OK) and precompute.missing(info):
+            yield lambda info=info: precompute.precompute_run(info, cache.dataset(info.config.dataset))
 
 
 def _wait_until_scripts_idle() -> None:
