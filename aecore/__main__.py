@@ -404,7 +404,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             name = info.config.dataset
             if name not in loaded:
                 loaded[name] = load_dataset(name, args.data)
-            precompute.precompute_run(info, loaded[name])
+            try:
+                precompute.precompute_run(info, loaded[name])
+            except (OSError, ValueError) as error:  # one run's folder or data: the others still get theirs
+                print(f"{info.run_id}: could not store what the dashboard shows of this run alone: {error}")
+                continue
             print(f"{info.run_id}: stored what the dashboard shows of this run alone ({', '.join(absent)})")
         elif not done:
             print(f"{info.run_id}: already in the current format")

@@ -109,7 +109,7 @@ def _write(path: Path, data: bytes) -> None:
     write_atomic(path, data)
 
 
-def missing(info: RunInfo, n_test: int | None = None) -> list[str]:
+def missing(info: RunInfo) -> list[str]:
     """What of the run's precomputed values is not stored: "pca errors", "intervals", "umap map", "pca map"."""
     from aecore.compare import RunKey
     from aecore.projection import ProjectionConfig, load_cached
@@ -120,8 +120,7 @@ def missing(info: RunInfo, n_test: int | None = None) -> list[str]:
         absent.append("pca errors")
     if load_intervals(info.path, info.weights_sha256, key.baseline) is None:
         absent.append("intervals")
-    n_points = n_test or info.n_test
-    absent += [f"{m} map" for m in DEFAULT_MAPS if load_cached(info, ProjectionConfig(m, n_points=n_points)) is None]
+    absent += [f"{m} map" for m in DEFAULT_MAPS if load_cached(info, ProjectionConfig(m, n_points=info.n_test)) is None]
     return absent
 
 
@@ -135,13 +134,17 @@ def precompute_run(
 ) -> list[str]:
     """Compute and store what `missing` lists for the run (`data`: its dataset; `model`, `errors`, `pca_errors`: its
     model, its (n_test,) test errors and its PCA baseline's, when the caller has them). Returns what it stored.
-    A read-only run folder is an OSError."""
+    A read-only run folder is an OSError; a dataset whose test split is not the one the run was scored on, a
+    ValueError."""
     from aecore.baselines import fit_baseline
     from aecore.compare import RunKey
     from aecore.projection import ProjectionConfig, project_run
 
+    if len(data.test.labels) != info.n_test:
+        raise ValueError(f"{info.run_id} was scored on {info.n_test:,} test images, but {data.name} here has "
+                         f"{len(data.test.labels):,}")  # fmt: skip
     key = RunKey.of(info)
-    absent = missing(info, len(data.test.labels))
+    absent = missing(info)
     if not absent:
         return []
     if "pca errors" in absent or "intervals" in absent:

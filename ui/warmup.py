@@ -5,11 +5,9 @@ Streamlit has no start-up hook, so the frame calls `start()` on every run and a 
 makes the work happen once per server process. The thread waits until no session is running a script, so it never
 delays the page a visitor is waiting for (the home page first), then fills, in the order a visitor is likely
 to need them: the shipped default runs' models and the test set, the per-digit statistics, the latent
-page's codes and scores, the latent quality probes and the robustness curves; last, it stores with every run
-that lacks them the values that depend on that run alone (aecore.precompute), for the pairs a visitor picks
-later. Every step goes through `ui.cache` with the arguments the pages pass, so a page finds the value ready;
-a page that asks while a step is computing waits for that step (Streamlit locks each cache entry) rather than
-computing it a second time.
+page's codes and scores, the latent quality probes and the robustness curves. Every step goes through
+`ui.cache` with the arguments the pages pass, so a page finds the value ready; a page that asks while a step
+is computing waits for that step (Streamlit locks each cache entry) rather than computing it a second time.
 """
 
 from __future__ import annotations
@@ -32,6 +30,7 @@ SERVER_BLAS_THREADS = 1
 THREAD_NAME = "aecore-warmup"
 IDLE_CHECK_SECONDS = 0.2  # how often the thread looks whether a script run has ended
 LATENT_K = 10  # the latent page's default "Neighbours (k)"
+LATENT_COLOURING = "digit"  # the latent page's default "Colour by"
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +105,6 @@ def warm(wait: Callable[[], None] | None = None) -> None:
             step()
     except Exception:  # a broken run or a missing dataset: the page that needs it will say so
         log.warning("cache warm-up stopped early", exc_info=True)
-    for step in precompute_steps():
-        wait()
-        try:
-            step()
-        except Exception:  # one run that cannot be precomputed (read-only, broken) does not stop the others
-            log.warning("could not precompute a run's values", exc_info=True)
 
 
 def steps() -> Iterator[Callable[[], object]]:
@@ -151,25 +144,20 @@ def steps() -> Iterator[Callable[[], object]]:
         yield lambda s=s: cache.trustworthiness(
             keys[s.name], projections[s.name].coords, projections[s.name].indices, seed=0, k=LATENT_K
         )
+    # The maps' figures (10,000 points each), as ui.latent_view.slot_figure asks for them with the default colouring
+    drawn = tuple(widgets.series(comparison)[: len(comparison.slots)])
+    slot_keys = tuple((s.name, s.key) for s in comparison.slots)
+    for s in mapped:
+        yield lambda s=s: cache.latent_map_points(
+            s.name, slot_keys, projections[s.name].provenance["key"], LATENT_COLOURING, drawn, dataset_name,
+            projections[s.name],
+        )  # fmt: skip
     if comparison.pair is not None:
         a, b = comparison.pair
         yield lambda: cache.agreement(keys[a.name], keys[b.name], n_points=n_test, seed=0, k=LATENT_K)
     # The slowest, for the pages further down the menu
     yield lambda: cache.latent_quality(methods, dataset_name)
     yield lambda: cache.robustness_curves(methods, dataset_name)
-
-
-def precompute_steps() -> Iterator[Callable[[], object]]:
-    """Last, one step per run that lacks them (newest first): store what the pages show of that run alone
-    (aecore.precompute; `python -m aecore migrate` does the same), so that the first visit of any pair a visitor
-    picks later loads it instead of computing it. Runs in folders this process cannot write are left alone."""
-    from aecore import precompute
-    from ui import cache, widgets
-
-    runs, _ = widgets.registry()
-    for info in runs.values():
-        if os.access(info.path, os.W_OK) and precompute.missing(info):
-            yield lambda info=info: precompute.precompute_run(info, cache.dataset(info.config.dataset))
 
 
 def _wait_until_scripts_idle() -> None:
