@@ -102,7 +102,8 @@ def build_parser() -> Parser:
     migrate = commands.add_parser(
         "migrate",
         help="rewrite format-1 runs (.pt weights) in the current format and re-score their PCA baseline; record "
-        "the weights' tensors in run.json of runs saved before it held them",
+        "the weights' tensors in run.json of runs saved before it held them; store what the dashboard shows of "
+        "each run alone (PCA errors, per-digit intervals, default UMAP and PCA maps) where it is missing",
     )
     migrate.add_argument("runs", nargs="*", help="run names (default: every run that needs it)")
 
@@ -375,24 +376,41 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from aecore import precompute
+    from aecore.data import load_dataset
     from aecore.pipeline import upgrade_run
     from aecore.runstore import LEGACY_FORMAT, find_run, list_runs, record_tensors
 
     if args.runs:
         runs = [find_run(name, args.checkpoints) for name in args.runs]
     else:
-        runs = [r for r in list_runs(args.checkpoints)[0]
-                if r.format == LEGACY_FORMAT or not r.tensors or not r.architecture]  # fmt: skip
+        runs = [r for r in list_runs(args.checkpoints)[0] if r.format == LEGACY_FORMAT or not r.tensors
+                or not r.architecture or precompute.missing(r)]  # fmt: skip
     if not runs:
         print("every run is in the current format")
+    loaded: dict[str, object] = {}  # datasets by name, loaded once for every run that needs one
     for info in runs:
+        done = False
         if info.format == LEGACY_FORMAT:
-            new = upgrade_run(info, data_root=args.data)
-            print(f"{new.run_id}: migrated; test MSE {new.test_mse:.5f}, PCA-{new.latent_dim} {new.pca_mse:.5f}")
+            info = upgrade_run(info, data_root=args.data)
+            print(f"{info.run_id}: migrated; test MSE {info.test_mse:.5f}, PCA-{info.latent_dim} {info.pca_mse:.5f}")
+            done = True
         elif not info.tensors or not info.architecture:
-            record_tensors(info)
+            info = record_tensors(info)
             print(f"{info.run_id}: run.json now records its weights' tensors (listing it no longer needs torch)")
-        else:
+            done = True
+        absent = precompute.missing(info)
+        if absent:
+            name = info.config.dataset
+            if name not in loaded:
+                loaded[name] = load_dataset(name, args.data)
+            try:
+                precompute.precompute_run(info, loaded[name])
+            except (OSError, ValueError) as error:  # one run's folder or data: the others still get theirs
+                print(f"{info.run_id}: could not store what the dashboard shows of this run alone: {error}")
+                continue
+            print(f"{info.run_id}: stored what the dashboard shows of this run alone ({', '.join(absent)})")
+        elif not done:
             print(f"{info.run_id}: already in the current format")
     return 0
 

@@ -6,6 +6,7 @@ images, and the artefacts pages read instead of running the model over the test 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,19 +34,27 @@ from aecore.runstore import (
 )
 from aecore.train import Progress, to_uint8, train
 
+log = logging.getLogger(__name__)
+
 
 def evaluate_run(model: Autoencoder, config: RunConfig, data: Dataset) -> tuple[dict, EvaluationArtefacts]:
     """Test metrics of the model and of its PCA baseline (run.json's `metrics`), and the evaluation artefacts."""
+    return _evaluate(model, config, data)[:2]
+
+
+def _evaluate(model: Autoencoder, config: RunConfig, data: Dataset) -> tuple[dict, EvaluationArtefacts, np.ndarray]:
+    """`evaluate_run`, and the PCA baseline's (n_test,) per-image test errors (aecore.precompute stores them)."""
     test = data.test
     recon, errors = reconstruct_and_errors(model, test.images)
     key = baseline_key(data.name, data.fingerprint, config.latent_dim, config.train_limit, config.seed)
     pca = fit_baseline(data, key)
     labels = test.labels.numpy()
     shown = display_indices(labels)
+    pca_errors = pca.errors(test.images)
     metrics = {
         "test": summary(Evaluation(errors, labels)),
         "pca": {
-            **summary(Evaluation(pca.errors(test.images), labels)),
+            **summary(Evaluation(pca_errors, labels)),
             "val_mse": float(pca.errors(data.val.images).mean()),  # beside the run's validation curve
             "train_images": len(training_subset(data.train, config.train_limit)),
             "clipped": True,
@@ -57,7 +66,7 @@ def evaluate_run(model: Autoencoder, config: RunConfig, data: Dataset) -> tuple[
         display_images=to_uint8(test.images[shown]),
         display_recon=to_uint8(recon[shown]),
     )
-    return metrics, artefacts
+    return metrics, artefacts, pca_errors
 
 
 def load_or_train(
@@ -69,11 +78,15 @@ def load_or_train(
     progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     retrain: bool = False,
+    precompute: bool = False,
 ) -> tuple[RunInfo, Autoencoder]:
     """The stored run for `config` when one exists and loads; otherwise train, evaluate and save it.
 
     Holds the run's lock throughout, so a second process asking for the same config waits and then loads
-    the run the first one saved instead of training it again.
+    the run the first one saved instead of training it again. `precompute`: also store what the dashboard's pages
+    show of this run alone (aecore.precompute: PCA errors, per-digit intervals, default maps), for a run trained
+    now or a stored one that lacks it (the job worker asks; sweeps and tests, which never show their runs at once,
+    leave it to `migrate` or the dashboard's warm-up).
     """
     from aecore.devices import resolve_device
 
@@ -83,26 +96,49 @@ def load_or_train(
     if not retrain:
         cached = _load_cached(folder)
         if cached is not None:
+            if precompute:
+                _precompute(cached[0], None, cached[1], None, None, data_root)
             return cached
     ensure_writable(root, config.run_id)  # fail before a long training run, not after it
     with run_lock(root, config.run_id):
         if not retrain:
             cached = _load_cached(folder)  # another process may have saved it while we waited
             if cached is not None:
+                if precompute:
+                    _precompute(cached[0], None, cached[1], None, None, data_root)
                 return cached
         data = load_dataset(config.dataset, data_root)
         started = time.perf_counter()
         result = train(config, data, device=device, progress=progress, should_stop=should_stop)
         train_seconds = time.perf_counter() - started
         model = result.model.cpu()
-        metrics, artefacts = evaluate_run(model, config, data)
+        metrics, artefacts, pca_errors = _evaluate(model, config, data)
         metrics["val_mse"] = result.history[result.best_epoch - 1].val_loss
         info = save_run(
             root, config, model, history=result.history, best_epoch=result.best_epoch, metrics=metrics,
             dataset={"name": data.name, "fingerprint": data.fingerprint, "description": data.description},
             train_seconds=train_seconds, evaluation=artefacts, timeline=result.timeline,
         )  # fmt: skip
+    if precompute:
+        _precompute(info, data, model, artefacts.test_errors, pca_errors, data_root)
     return info, model
+
+
+def _precompute(
+    info: RunInfo, data: Dataset | None, model: Autoencoder, errors: np.ndarray | None,
+    pca_errors: np.ndarray | None, data_root: str | None,
+) -> None:  # fmt: skip
+    """aecore.precompute for a saved run; a failure is logged, never raised: the run is saved, and a page computes
+    what is missing itself."""
+    from aecore import precompute
+
+    try:
+        if not precompute.missing(info):
+            return
+        data = data or load_dataset(info.config.dataset, data_root)
+        precompute.precompute_run(info, data, model, errors=errors, pca_errors=pca_errors)
+    except Exception:
+        log.warning("could not precompute the dashboard's values for %s", info.run_id, exc_info=True)
 
 
 def _load_cached(folder: Path) -> tuple[RunInfo, Autoencoder] | None:

@@ -184,7 +184,8 @@ def _run(
                 raise TrainingCancelled("cancelled before it started")
             report = _Reporter(link, index)
             info, _ = load_or_train(
-                config, root=root, data_root=data_root, device=device, progress=report, should_stop=stop
+                config, root=root, data_root=data_root, device=device, progress=report, should_stop=stop,
+                precompute=True,  # what the pages show of this run alone, stored before the run is announced
             )
             link.send(Saved(index, info.run_id, reused=not report.trained, history=info.history))
             saved += 1

@@ -297,18 +297,47 @@ def pca_reconstructions(key: BaselineKey, indices: tuple[int, ...]) -> tuple[np.
 
 
 def method_errors(methods: tuple[tuple[str, RunKey | BaselineKey], ...]) -> dict[str, np.ndarray]:
-    """{method id: (n_test,) per-image test errors} for runs and PCA baselines."""
+    """{method id: (n_test,) per-image test errors} for runs and PCA baselines (a baseline's as stored by a run
+    among `methods` that it belongs to, else fit and scored now)."""
+    from aecore.precompute import load_pca_test_errors
+
+    def baseline_errors(key: BaselineKey) -> np.ndarray:
+        for _, run in methods:
+            if isinstance(run, RunKey) and run.baseline == key:
+                stored = load_pca_test_errors(run.path, key)
+                if stored is not None:
+                    return stored
+        return pca_test_errors(key)
+
     return {
-        method: test_errors(key) if isinstance(key, RunKey) else pca_test_errors(key) for method, key in methods
+        method: test_errors(key) if isinstance(key, RunKey) else baseline_errors(key) for method, key in methods
     }
 
 
 @st.cache_data(show_spinner="Bootstrapping confidence intervals (2,000 resamples)…", max_entries=16)
 def interval_table(methods: tuple[tuple[str, RunKey | BaselineKey], ...], dataset_name: str) -> pd.DataFrame:
-    """Per-digit and overall mean test error with 95% bootstrap intervals, one column group per method id."""
+    """Per-digit and overall mean test error with 95% bootstrap intervals, one column group per method id (from
+    the intervals the runs stored, aecore.precompute, when every method has them: the same numbers)."""
     from aecore.stats import interval_table as table
 
+    stored = _stored_intervals(methods)
+    if stored is not None:
+        return stored
     return table(method_errors(methods), test_labels(dataset_name))
+
+
+def _stored_intervals(methods: tuple[tuple[str, RunKey | BaselineKey], ...]) -> pd.DataFrame | None:
+    from aecore import precompute
+
+    columns = {}
+    for method, key in methods:
+        owner = key if isinstance(key, RunKey) else next(
+            (run for _, run in methods if isinstance(run, RunKey) and run.baseline == key), None)  # fmt: skip
+        stored = owner and precompute.load_intervals(owner.path, owner.weights_sha256, owner.baseline)
+        if not stored:
+            return None
+        columns[method] = stored["run" if isinstance(key, RunKey) else "pca"]
+    return precompute.interval_table(columns)
 
 
 @st.cache_data(show_spinner="Bootstrapping the paired difference…", max_entries=16)
@@ -582,6 +611,13 @@ def mean_error_interval(keys: tuple[RunKey, ...]) -> tuple[float, float, float]:
     share one test set."""
     from aecore.stats import OVERALL_STREAM, mean_interval
 
+    if len(keys) == 1:  # the run's own "all" row, stored with it (aecore.precompute)
+        from aecore.precompute import load_intervals
+
+        stored = load_intervals(keys[0].path, keys[0].weights_sha256, keys[0].baseline)
+        if stored:
+            _, _, mean, low, high = stored["run"][-1]
+            return mean, low, high
     errors = np.mean([test_errors(key) for key in keys], axis=0)  # (n_runs, n_test) -> (n_test,)
     interval = mean_interval(errors, stream=OVERALL_STREAM)
     return interval.mean, interval.low, interval.high

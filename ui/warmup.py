@@ -30,6 +30,7 @@ SERVER_BLAS_THREADS = 1
 THREAD_NAME = "aecore-warmup"
 IDLE_CHECK_SECONDS = 0.2  # how often the thread looks whether a script run has ended
 LATENT_K = 10  # the latent page's default "Neighbours (k)"
+LATENT_COLOURING = "digit"  # the latent page's default "Colour by"
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,14 @@ def steps() -> Iterator[Callable[[], object]]:
             keys[s.name], projections[s.name].coords, projections[s.name].indices, seed=0, k=LATENT_K,
             raw=projections[s.name].provenance["method"] == "raw",
         )
+    # The maps' figures (10,000 points each), as ui.latent_view.slot_figure asks for them with the default colouring
+    drawn = tuple(widgets.series(comparison)[: len(comparison.slots)])
+    slot_keys = tuple((s.name, s.key) for s in comparison.slots)
+    for s in mapped:
+        yield lambda s=s: cache.latent_map_points(
+            s.name, slot_keys, projections[s.name].provenance["key"], LATENT_COLOURING, drawn, dataset_name,
+            projections[s.name],
+        )  # fmt: skip
     if comparison.pair is not None:
         a, b = comparison.pair
         yield lambda: cache.agreement(keys[a.name], keys[b.name], n_points=n_test, seed=0, k=LATENT_K)
