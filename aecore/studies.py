@@ -41,7 +41,7 @@ import pandas as pd
 import sqlalchemy
 from optuna.trial import FrozenTrial, TrialState
 
-from aecore import datasets
+from aecore import datasets, safe_io
 from aecore.config import LIMITS, RECIPE_DEFAULTS, ConfigError, RunConfig
 from aecore.data import DatasetUnavailable
 from aecore.pipeline import load_or_train
@@ -798,11 +798,13 @@ def _file_lock(path: Path, waiting: str = "") -> Iterator[None]:
     """An exclusive flock on `path` (released by the kernel if the process dies); none on a read-only folder."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "a")  # noqa: SIM115  (held for the whole block)
+        fd = safe_io.open_lock_file(path)  # never a FIFO (which would hang) nor through a link
     except OSError:
         yield  # nothing can be created here anyway
         return
-    with handle:
+    except safe_io.UnsafeFile as error:
+        raise StudyError(str(error)) from None
+    with os.fdopen(fd, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
