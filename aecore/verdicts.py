@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from aecore.baselines import EXACT_MSE
 from aecore.stats import BootstrapConfig, mean_interval
 
 
@@ -20,6 +21,8 @@ def against_pca(name: str, errors: np.ndarray, pca_mse: float, latent_dim: int, 
     pca = f"PCA with {latent_dim:,} components"
     who = f"**{name}** ({parameters:,} parameters)"
     span = f"95% interval of its test MSE {interval.low:.5f}–{interval.high:.5f}, PCA {pca_mse:.5f}"
+    if pca_mse <= EXACT_MSE:
+        return f"{who} is behind {pca}, which rebuilds the images exactly: the code is as large as the image."
     if interval.low <= pca_mse <= interval.high:
         return f"{who} rebuilds test images about as well as {pca}: no clear difference ({span})."
     if interval.high < pca_mse:
