@@ -77,7 +77,7 @@ def test_2_a_projections_folder_that_is_a_link_gets_nothing_written(checkpoint_r
 # --- 4. saved files get the umask's mode ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mask", [0o022, 0o002])
+@pytest.mark.parametrize("mask", [0o022, 0o002], ids=["umask-022", "umask-002"])
 def test_4_files_saved_in_place_get_the_same_mode_as_new_ones(checkpoint_root, tiny_dataset, mask):
     old = os.umask(mask)
     try:
