@@ -2,7 +2,8 @@
 (DNS rebinding) gets 403 on every HTTP request and on the websocket, so it can neither read nor drive the dashboard.
 
 The names allowed are Streamlit's `server.allowedHosts` (.streamlit/config.toml: localhost, 127.0.0.1, ::1); add the
-name users reach the dashboard by when it is shared on a network. Streamlit itself checks the websocket only.
+name users reach the dashboard by when it is shared on a network. Streamlit itself checks the websocket only;
+`make run` (ui/serve.py) puts this check in front of everything.
 """
 
 from __future__ import annotations
