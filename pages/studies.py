@@ -19,7 +19,7 @@ st.markdown(f"In the slots now: {slots}" if slots else "Both slots are empty.", 
 
 url = studies_view.storage_url()
 signature = cache.studies_signature(url)
-table = cache.studies(url, signature)
+table = studies_view.studies(url, signature)
 if table.empty:
     st.info("No studies in this checkpoints folder yet: start a sweep below, or run `python -m aecore sweep` or "
             "`tune`.", icon=":material/info:")  # fmt: skip
@@ -31,7 +31,7 @@ else:
     names = list(table["study"])
     name = st.selectbox("Study", names, key="studies_study")
     kind = table.loc[table["study"] == name, "kind"].item()
-    trials = cache.study_trials(url, name, signature)
+    trials = studies_view.trials(url, name, signature)
     st.subheader(f"Trials of {name}")
     st.dataframe(studies_view.trial_table(trials), hide_index=True, key="studies_trials",
                  height=widgets.table_height(min(len(trials), 20)),
@@ -39,7 +39,7 @@ else:
                                 "learning_rate": st.column_config.NumberColumn(format="%.3g"),
                                 "seconds": st.column_config.NumberColumn(format="%.0f")})  # fmt: skip
     widgets.csv_download(trials, f"{name}_trials.csv", "studies_trials_csv")
-    frozen = cache.study_frozen_trials(url, name, signature)
+    frozen = studies_view.frozen_trials(url, name, signature)
     if (trials["state"] == "COMPLETE").any():
         charts = st.columns(2) if kind == "tune" else [st.container()]
         with charts[0]:
