@@ -595,7 +595,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     import os
 
     from aecore.devices import DEVICE_PATTERN
-    from aecore.text import printable
+    from aecore.text import printable, shown
 
     paths = {"--checkpoints": args.checkpoints, "--data": args.data,
              **{name: os.environ.get(name) or None for name in ("AECORE_CHECKPOINTS", "AECORE_DATA")}}  # fmt: skip
@@ -614,7 +614,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     check_data_root(data)
     device = getattr(args, "device", None)
     if device is not None and not DEVICE_PATTERN.match(device):
-        raise UsageError(f"--device must be auto, cpu, cuda, cuda:N or mps; got {printable(device, 40)}")
+        raise UsageError(f"device must be auto, cpu, cuda, cuda:N or mps; got {shown(device)}")
     for name, (low, high) in INTEGER_RANGES.items():
         value = getattr(args, name, None)
         if value is not None and not low <= value <= high:

@@ -32,7 +32,7 @@ else:
     name = st.selectbox("Study", names, key="studies_study")
     kind = table.loc[table["study"] == name, "kind"].item()
     trials = studies_view.trials(url, name, signature)
-    st.subheader(f"Trials of {name}")
+    st.subheader(f"Trials of {widgets.escape(name)}")
     st.dataframe(studies_view.trial_table(trials), hide_index=True, key="studies_trials",
                  height=widgets.table_height(min(len(trials), 20)),
                  column_config={"validation MSE": st.column_config.NumberColumn(format="%.5f"),
