@@ -202,3 +202,36 @@ def test_13_deleting_a_study_asks_first(root, capsys, monkeypatch):
     assert list(list_studies(root=root)["study"]) == ["keep"]
     assert main(["studies", "keep", "--delete", "--yes"]) == 0
     assert list_studies(root=root).empty
+
+
+def test_13_a_16_bit_png_is_read_over_its_whole_range():
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from aecore.own_digit import preprocess, read_upload
+
+    pixels = np.zeros((28, 28), np.uint16)
+    pixels[6:22, 12:16] = 30_000  # mid-grey ink in 16 bits: above 255, so clipping made it all white
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    grey = read_upload(buffer.getvalue())
+    assert 0.4 < grey.max() < 0.5 and grey.min() == 0.0, "the 16-bit range is scaled, not clipped"
+    assert preprocess(grey).abs().sum() > 0, "the digit is found, not called blank"
+
+
+def test_13_a_png_text_chunk_bomb_is_our_one_line():
+    import io
+
+    import numpy as np
+    from PIL import Image, PngImagePlugin
+
+    from aecore.own_digit import read_upload
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("comment", "a" * (80 << 20), zip=True)  # 80 MB of text in an 80 kB file
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(buffer, "PNG", pnginfo=info)
+    with pytest.raises(ValueError, match="not a readable image; upload a PNG or JPEG"):
+        read_upload(buffer.getvalue())
