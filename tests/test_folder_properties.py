@@ -16,7 +16,6 @@ import io
 import json
 import os
 import shutil
-import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +27,7 @@ from hypothesis import strategies as st
 
 from aecore.config import RunConfig
 from tests.browser_support import REPO
+from tests.runs import within_limit
 
 CI = os.environ.get("CI") == "true"
 PROFILE = {"deadline": None, "derandomize": CI, "database": None,
@@ -82,23 +82,8 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
-def within_limit(call: Callable[[], object]) -> object:
-    """`call()` in a thread: it must return (or raise) within the limit."""
-    box: dict = {}
-
-    def target() -> None:
-        try:
-            box["value"] = call()
-        except BaseException as error:  # noqa: BLE001  (handed back below)
-            box["error"] = error
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(CALL_LIMIT_S)
-    assert not thread.is_alive(), "a call hung on the planted file"
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
+def limited(call: Callable[[], object]) -> object:
+    return within_limit(call, CALL_LIMIT_S)
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +108,7 @@ def check_cli(root: Path, capsys) -> None:
     from aecore.__main__ import main
 
     for argv in (["list"], ["evaluate", RUN], ["project", RUN, "--method", "pca"], ["delete", "--yes", "x" + RUN]):
-        code = within_limit(lambda argv=argv: main(argv))
+        code = limited(lambda argv=argv: main(argv))
         error = capsys.readouterr().err
         assert code in (0, 2), (argv, code, error[-500:])
         assert "Traceback" not in error and (code == 0 or error.count("\n") == 1), (argv, error[-500:])
@@ -133,14 +118,14 @@ def check_store(root: Path) -> None:
     from aecore.projection import ProjectionConfig, load_cached
     from aecore.runstore import CheckpointError, list_runs, load_evaluation, load_timeline
 
-    runs, broken = within_limit(lambda: list_runs(root))
+    runs, broken = limited(lambda: list_runs(root))
     assert {r.run_id for r in runs} | {b.run_id for b in broken} == {RUN, OTHER}
     for info in runs:
         for load in (load_evaluation, load_timeline):
             with contextlib.suppress(CheckpointError):
-                within_limit(lambda load=load, info=info: load(info))
+                limited(lambda load=load, info=info: load(info))
         for method in ("pca", "umap"):
-            within_limit(lambda info=info, method=method: load_cached(info, ProjectionConfig(method=method)))
+            limited(lambda info=info, method=method: load_cached(info, ProjectionConfig(method=method)))
 
 
 @settings(max_examples=8, **PROFILE)
@@ -172,9 +157,9 @@ def test_every_page_renders_with_a_planted_file(place, monkeypatch, name, kind, 
     before = snapshot(outside)
     at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=APP_TIMEOUT)
     at.session_state["latent_method"] = "pca"
-    within_limit(at.run)
+    limited(at.run)
     assert not at.exception, f"frame: {at.exception[0].value}"
     for entry in PAGES:
-        within_limit(lambda entry=entry: at.switch_page(entry.path).run())
+        limited(lambda entry=entry: at.switch_page(entry.path).run())
         assert not at.exception, f"{entry.path}: {at.exception[0].value}"
     assert snapshot(outside) == before, "something outside the checkpoints folder was written"

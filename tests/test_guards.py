@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import stat
-import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,28 +21,13 @@ from aecore import architectures
 from aecore.data import Dataset, load_dataset
 from aecore.runstore import CheckpointError, list_runs, load_evaluation, load_timeline, read_run
 from tests.conftest import _slice
-from tests.runs import edit_run_json, make_run, replace_file, tiny_config, tree
+from tests.runs import edit_run_json, make_run, replace_file, tiny_config, tree, within_limit
 
 HANG_GUARD = 20  # seconds: a call still running after this is hung on a FIFO (the assertion is "it returned")
 
 
 def returns(call: Callable[[], object]) -> object:
-    """The result of `call`, run in a thread; fails (instead of hanging the suite) when it never returns."""
-    box: dict = {}
-
-    def target() -> None:
-        try:
-            box["value"] = call()
-        except BaseException as error:  # noqa: BLE001  (handed back to the test)
-            box["error"] = error
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(HANG_GUARD)
-    assert not thread.is_alive(), "the call hung (a FIFO or an endless file was opened)"
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
+    return within_limit(call, HANG_GUARD)
 
 
 # --- 2. nothing is written or deleted through a link ----------------------------------------------------------
