@@ -665,7 +665,8 @@ def check_data_root(data: str | None) -> None:
     if not data.strip() or not root.is_dir():
         raise UsageError(f"the data folder {data} does not exist; give the folder that holds mnist-test/")
     if not any((root / name).is_dir() for name in DATA_FOLDERS):
-        raise UsageError(f"the data folder {data} holds no dataset (no mnist-test/); give the folder that holds it")
+        raise UsageError(f"the data folder {data} holds no dataset: mnist-test/ is missing (restore it with git "
+                         "checkout data/, or give the folder that holds it)")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

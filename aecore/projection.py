@@ -259,11 +259,14 @@ def cache_paths(run: RunInfo, config: ProjectionConfig) -> tuple[Path, Path]:
 
 def load_cached(run: RunInfo, config: ProjectionConfig) -> Projection | None:
     """The cached projection, or None when it is missing or unreadable (then it is recomputed)."""
+    from aecore import datasets
+
     arrays_path, meta_path = cache_paths(run, config)
+    n_test = datasets.get(run.config.dataset).test_images  # the codes projected are the test set's
     try:
         provenance = safe_io.read_object(meta_path, MAX_PROVENANCE_BYTES)
         n = provenance.get("n_points")
-        if provenance.get("key") != cache_key(run, config) or not isinstance(n, int) or not 0 < n <= run.n_test:
+        if provenance.get("key") != cache_key(run, config) or not isinstance(n, int) or not 0 < n <= n_test:
             return None
         blob = safe_io.read_bytes(arrays_path, n * 16 + (1 << 16))
         expected = {"coords": ((n, 2), "float32"), "indices": ((n,), "int64")}
@@ -271,7 +274,7 @@ def load_cached(run: RunInfo, config: ProjectionConfig) -> Projection | None:
     except safe_io.UnsafeFile:
         return None  # missing, damaged, a FIFO or a link: a cache miss, recomputed and written again
     coords, indices = arrays["coords"], arrays["indices"]
-    if not np.isfinite(coords).all() or not ((indices >= 0) & (indices < run.n_test)).all():
+    if not np.isfinite(coords).all() or not ((indices >= 0) & (indices < n_test)).all():
         return None
     return Projection(coords, indices, provenance)
 
