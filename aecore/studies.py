@@ -335,8 +335,11 @@ def open_storage(url: str, heartbeat: int = HEARTBEAT_SECONDS) -> optuna.storage
     if parsed.get_backend_name() == "sqlite":
         engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}}  # workers wait for each other's writes
         if parsed.database:
+            database = Path(parsed.database)
+            if (database.exists() or database.is_symlink()) and not _regular_file(database):
+                raise StudyError(f"--storage {shown}: not a regular file (a FIFO, a device or a link); remove it")
             try:
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                database.parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise StudyError(f"--storage {shown}: cannot create its folder ({error.strerror or error})") from None
     else:
@@ -365,6 +368,16 @@ def open_storage(url: str, heartbeat: int = HEARTBEAT_SECONDS) -> optuna.storage
         raise StudyError(f"--storage {shown}: the database driver for {parsed.drivername} is not installed") from None
     except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError, OSError) as error:
         raise StudyError(f"cannot use the study storage {shown}: {_storage_fault(error)}") from None
+
+
+def _regular_file(path: Path) -> bool:
+    """SQLite would open a FIFO and wait on it for ever, or follow a link out of the checkpoints folder."""
+    import stat
+
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager

@@ -284,3 +284,11 @@ def test_9_a_created_time_no_page_can_show_is_unreadable(checkpoint_root, tiny_d
     edit_run_json(info, lambda raw: raw.update(created=created))
     with pytest.raises(CheckpointError, match="created"):
         read_run(info.path)
+
+
+def test_7_a_fifo_as_the_study_storage_is_one_line_not_a_hang(tmp_path):
+    from aecore.studies import StudyError, default_storage, list_studies
+
+    os.mkfifo(tmp_path / "studies.db")
+    with pytest.raises(StudyError, match="not a regular file"):
+        returns(lambda: list_studies(default_storage(tmp_path)))
