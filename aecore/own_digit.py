@@ -39,19 +39,31 @@ def read_upload(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in ALLOWED_FORMATS:
-                raise ValueError(f"the file is a {image.format} image; upload a PNG or JPEG")
+                raise UploadRefused(f"the file is a {image.format} image; upload a PNG or JPEG")
             if image.width * image.height > MAX_PIXELS:
-                raise ValueError(f"the image is {image.width}x{image.height} pixels; upload one under 25 megapixels")
+                raise UploadRefused(f"the image is {image.width}x{image.height} pixels; upload one under 25 megapixels")
             image.load()
             return to_grey(image)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError):
+    except UploadRefused:
+        raise
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError, EOFError):
+        # Pillow's own ValueErrors ("Decompressed Data Too Large" for a text-chunk bomb) say nothing to a user
         raise ValueError("the file is not a readable image; upload a PNG or JPEG of a digit") from None
+
+
+class UploadRefused(ValueError):
+    """An upload this module refuses on purpose; its message is meant for the user."""
 
 
 def to_grey(image) -> np.ndarray:
     """PIL image of any mode -> (H, W) float array in [0, 1]; transparency is composited onto white."""
     from PIL import Image
 
+    if image.mode.startswith("I") or image.mode == "F":
+        # 16-bit greyscale (a PNG of 16 bits a pixel opens as I;16 or I): convert("L") would clip every value
+        # above 255 to white and call the image blank; scale the full 16-bit range instead
+        values = np.asarray(image, dtype=np.float64)
+        return np.clip(values / (1.0 if image.mode == "F" else 65535.0), 0.0, 1.0).astype(np.float32)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

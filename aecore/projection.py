@@ -23,11 +23,13 @@ from typing import Any
 
 import numpy as np
 
+from aecore import safe_io
 from aecore.runstore import RunInfo, write_atomic
 
 METHODS = ("umap", "pca", "tsne", "raw")
 METHOD_TITLES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE", "raw": "raw 2-D latent"}
 CACHE_FOLDER = "projections"
+MAX_PROVENANCE_BYTES = 64 * 1024  # a provenance file is ~1 kB
 CACHE_FORMAT = 1
 DEFAULT_POINTS = 10_000
 # Projections the CLI precomputes and the repository ships for the default runs.
@@ -257,17 +259,24 @@ def cache_paths(run: RunInfo, config: ProjectionConfig) -> tuple[Path, Path]:
 
 def load_cached(run: RunInfo, config: ProjectionConfig) -> Projection | None:
     """The cached projection, or None when it is missing or unreadable (then it is recomputed)."""
+    from aecore import datasets
+
     arrays_path, meta_path = cache_paths(run, config)
+    n_test = datasets.get(run.config.dataset).test_images  # the codes projected are the test set's
     try:
-        provenance = json.loads(meta_path.read_text(encoding="utf-8"))
-        with np.load(arrays_path, allow_pickle=False) as arrays:
-            coords, indices = arrays["coords"], arrays["indices"]
-    except (OSError, ValueError, KeyError):
+        provenance = safe_io.read_object(meta_path, MAX_PROVENANCE_BYTES)
+        n = provenance.get("n_points")
+        if provenance.get("key") != cache_key(run, config) or not isinstance(n, int) or not 0 < n <= n_test:
+            return None
+        blob = safe_io.read_bytes(arrays_path, n * 16 + (1 << 16))
+        expected = {"coords": ((n, 2), "float32"), "indices": ((n,), "int64")}
+        arrays = safe_io.load_arrays(blob, expected, max_len=n, name=arrays_path.name)
+    except safe_io.UnsafeFile:
+        return None  # missing, damaged, a FIFO or a link: a cache miss, recomputed and written again
+    coords, indices = arrays["coords"], arrays["indices"]
+    if not np.isfinite(coords).all() or not ((indices >= 0) & (indices < n_test)).all():
         return None
-    n = provenance.get("n_points") if isinstance(provenance, dict) else None
-    if provenance.get("key") != cache_key(run, config) or coords.shape != (n, 2) or indices.shape != (n,):
-        return None
-    return Projection(coords.astype(np.float32), indices.astype(np.int64), provenance)
+    return Projection(coords, indices, provenance)
 
 
 def project_run(
@@ -324,6 +333,8 @@ def _write_cache(run: RunInfo, config: ProjectionConfig, projection: Projection)
     arrays_path, meta_path = cache_paths(run, config)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, coords=projection.coords, indices=projection.indices)
+    if safe_io.is_link(arrays_path.parent):
+        return  # a link would take the cache out of the checkpoints folder: nothing is written through it
     try:
         arrays_path.parent.mkdir(exist_ok=True)
         # Arrays first, provenance last: a reader checks the key in the .json, so a crash between the

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from aecore import safe_io
 from aecore.architectures import ArchSpec, build_model
 from aecore.config import ConfigError, RunConfig
 from aecore.records import EpochRecord, Timeline
@@ -194,31 +195,12 @@ def default_checkpoint_root() -> Path:
 
 
 def read_regular_file(path: Path, max_bytes: int) -> bytes:
-    """The bytes of `path`, which must be a regular file (not a symlink, FIFO or device) of at most `max_bytes`.
-
-    Raises CheckpointError naming the file. Opening with O_NONBLOCK means a FIFO cannot hang the reader.
-    """
+    """The bytes of `path`, which must be a regular file (not a symlink, FIFO or device) of at most `max_bytes`;
+    safe_io's one guarded reader, with its refusal raised as CheckpointError."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            raise CheckpointError(f"{path.name} is a symbolic link; only regular files are read") from None
-        raise CheckpointError(f"cannot read {path.name} ({error.strerror})") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise CheckpointError(f"{path.name} is not a regular file; only regular files are read")
-        if info.st_size > max_bytes:
-            raise CheckpointError(f"{path.name} is {info.st_size:,} bytes, more than the {max_bytes:,} it can be")
-        with os.fdopen(os.dup(fd), "rb") as handle:
-            data = handle.read(max_bytes + 1)
-    except OSError as error:
-        raise CheckpointError(f"cannot read {path.name} ({error.strerror})") from None
-    finally:
-        os.close(fd)
-    if len(data) > max_bytes:
-        raise CheckpointError(f"{path.name} grew past the {max_bytes:,} bytes it can be while being read")
-    return data
+        return safe_io.read_bytes(path, max_bytes)
+    except safe_io.UnsafeFile as error:
+        raise CheckpointError(str(error)) from None
 
 
 def read_run(path: Path) -> RunInfo:
@@ -342,6 +324,7 @@ def _parse_run(path: Path, raw: Any) -> RunInfo:
         raise RunFieldError(f"created must be an ISO 8601 time, got {shown(created)}") from None
     if created_at.tzinfo is None:
         raise RunFieldError(f"created must include a time zone, got {shown(created)}")
+    _check_created(created_at, created)
     train_seconds = top.number("train_seconds", 0.0, 1e8)
     dataset_block = top.object("dataset")
     dataset = {key: dataset_block.text(key, limit=500) for key in ("name", "fingerprint", "description")}
@@ -410,6 +393,20 @@ def _check_parameters(config: RunConfig, parameters: int, tensors: tuple[TensorS
     expected = _parameters_of(config.model, config.bottleneck, config.options)
     if parameters != expected:
         raise RunFieldError(f"parameters is {parameters:,}, but a {config.spec.title} of this config has {expected:,}")
+
+
+CREATED_YEARS = (1970, 2200)  # pages sort and show `created` as pandas timestamps (years 1677 to 2262)
+
+
+def _check_created(created_at: datetime, created: str) -> None:
+    """`created` converts to UTC (9999-12-31T23:59:59-23:59 overflows) within the years a page can show."""
+    try:
+        year = created_at.astimezone(UTC).year
+    except OverflowError:
+        year = None
+    if year is None or not CREATED_YEARS[0] <= year <= CREATED_YEARS[1]:
+        low, high = CREATED_YEARS
+        raise RunFieldError(f"created must be a time between the years {low} and {high}, got {shown(created)}")
 
 
 @functools.lru_cache(maxsize=256)
@@ -540,8 +537,9 @@ def _parse_metrics(block: _Fields, version: int) -> dict[str, Any]:
     metrics: dict[str, Any] = {"val_mse": block.number("val_mse", 0.0, 1.0)}
     for part in ("test", "pca"):
         section = block.object(part)
-        # An MSE of exactly 0 is impossible on real digits (and would divide by zero in "vs PCA").
-        mse = section.number("mse", 1e-12, 1.0)
+        # A model's MSE of exactly 0 is impossible on real digits; PCA's is not: with as many components as
+        # pixels (a code of >= 1,024 dims) it rebuilds the images exactly, up to rounding (~4e-14).
+        mse = section.number("mse", 1e-12 if part == "test" else 0.0, 1.0)
         rows = section.array("per_digit")
         if len(rows) != 10:
             raise RunFieldError(f"metrics.{part}.per_digit must hold 10 rows, got {len(rows)}")
@@ -558,7 +556,7 @@ def _parse_metrics(block: _Fields, version: int) -> dict[str, Any]:
     if version >= FORMAT:
         pca = block.object("pca")
         metrics["pca"]["train_images"] = pca.whole("train_images", 1, 10**8)
-        metrics["pca"]["val_mse"] = pca.number("val_mse", 1e-12, 1.0)
+        metrics["pca"]["val_mse"] = pca.number("val_mse", 0.0, 1.0)
         metrics["pca"]["clipped"] = pca.get("clipped") is True
     return metrics
 
@@ -654,13 +652,23 @@ class EvaluationArtefacts:
 
 
 def _npz(info: StoredRun, kind: str, max_bytes: int) -> dict[str, np.ndarray]:
+    """The arrays of an artefact file, each checked against the shape the run's config and dataset imply before
+    its data is decompressed (a header claiming (10**11, 32, 32), or a compression bomb, is refused unread)."""
     blob = _verified(info, kind, max_bytes)
+    expected = _artefact_shapes(info)[kind]
     try:
-        with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
-            return {name: arrays[name] for name in arrays.files}
-    except (ValueError, OSError, KeyError, EOFError) as error:
-        detail = printable(error, 80)
-        raise CheckpointError(f"{info.run_id}: {info.files[kind].name} cannot be read ({detail})") from None
+        return safe_io.load_arrays(blob, expected, max_len=_max_listed(info), name=info.files[kind].name)
+    except safe_io.UnsafeFile as error:
+        raise CheckpointError(f"{info.run_id}: {error}") from None
+
+
+def _max_listed(info: StoredRun) -> int:
+    """The most display or probe digits an artefact can hold: two probes of each class (the display digits are
+    one of each)."""
+    from aecore import datasets
+    from aecore.train import PROBES_PER_DIGIT
+
+    return PROBES_PER_DIGIT * len(datasets.get(info.config.dataset).class_names)
 
 
 def load_evaluation(info: StoredRun) -> EvaluationArtefacts | None:
@@ -669,19 +677,14 @@ def load_evaluation(info: StoredRun) -> EvaluationArtefacts | None:
         return None
     n_test = info.n_test
     arrays = _npz(info, "evaluation", n_test * 4 + 64 * 1024 + (1 << 16))
-    try:
-        errors, indices = arrays["test_errors"], arrays["display_indices"]
-        images, recon = arrays["display_images"], arrays["display_recon"]
-    except KeyError as error:
-        raise CheckpointError(f"{info.run_id}: evaluation file lacks {error}") from None
+    errors, indices = arrays["test_errors"], arrays["display_indices"]
+    images, recon = arrays["display_images"], arrays["display_recon"]
     ok = (
-        errors.shape == (n_test,) and errors.dtype == np.float32 and bool(np.isfinite(errors).all())
-        and indices.ndim == 1 and indices.dtype == np.int64 and recon.shape == (len(indices), 32, 32)
-        and recon.dtype == np.uint8 and images.shape == recon.shape and images.dtype == np.uint8
+        bool(np.isfinite(errors).all()) and recon.shape == (len(indices), 32, 32) and images.shape == recon.shape
         and bool(((indices >= 0) & (indices < n_test)).all())
     )  # fmt: skip
     if not ok:
-        raise CheckpointError(f"{info.run_id}: evaluation file has arrays of the wrong shape or type")
+        raise CheckpointError(f"{info.run_id}: evaluation file has arrays of the wrong shape or values")
     return EvaluationArtefacts(errors, indices, images, recon)
 
 
@@ -689,19 +692,22 @@ def load_timeline(info: StoredRun) -> Timeline | None:
     """The stored training timeline, or None for a format-1 run (trained before timelines existed)."""
     if "timeline" not in info.files:
         return None
+    from aecore import datasets
+    from aecore.data import VAL_FRACTION
+
     epochs = info.epochs_trained
     arrays = _npz(info, "timeline", epochs * 200 * 1024 + (1 << 16))
-    try:
-        positions, labels, frames = arrays["probe_positions"], arrays["probe_labels"], arrays["frames"]
-    except KeyError as error:
-        raise CheckpointError(f"{info.run_id}: timeline file lacks {error}") from None
+    positions, labels, frames = arrays["probe_positions"], arrays["probe_labels"], arrays["frames"]
+    spec = datasets.get(info.config.dataset)
+    n_val = round(spec.train_images * VAL_FRACTION / (1 - VAL_FRACTION))  # the validation split the probes are in
     ok = (
-        positions.ndim == 1 and labels.shape == positions.shape and frames.dtype == np.uint8
-        and frames.shape == (epochs, len(positions), 32, 32)
+        labels.shape == positions.shape and frames.shape == (epochs, len(positions), 32, 32)
+        and bool(((labels >= 0) & (labels < len(spec.class_names))).all())
+        and bool(((positions >= 0) & (positions < n_val)).all())
     )  # fmt: skip
     if not ok:
-        raise CheckpointError(f"{info.run_id}: timeline file has arrays of the wrong shape or type")
-    return Timeline(positions.astype(np.int64), labels.astype(np.int64), frames)
+        raise CheckpointError(f"{info.run_id}: timeline file has arrays of the wrong shape or values")
+    return Timeline(positions, labels, frames)
 
 
 # --- the registry --------------------------------------------------------------------------------------
@@ -737,8 +743,9 @@ def _check_headers(info: RunInfo, kind: str, expected: dict[str, tuple[tuple | N
                     major, _ = fmt.read_magic(member)
                     read_header = fmt.read_array_header_1_0 if major == 1 else fmt.read_array_header_2_0
                     found, _, found_dtype = read_header(member)
+                longest = _max_listed(info)  # a None length is bounded too: a listed run's arrays all fit memory
                 if str(found_dtype) != dtype or len(found) != len(shape) or any(
-                    want is not None and want != got for want, got in zip(shape, found, strict=True)
+                    got > longest if want is None else want != got for want, got in zip(shape, found, strict=True)
                 ):
                     raise ValueError(f"{name} is {found_dtype} {found}")
     except (KeyError, ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
@@ -815,9 +822,13 @@ def run_lock(root: Path, run_id: str) -> Iterator[None]:
         if entry[1] == 0:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
-                fd = os.open(folder / f"{run_id}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+                if safe_io.is_link(folder):
+                    raise CheckpointError(f"{folder} is a symbolic link; remove it (nothing is created through it)")
+                fd = safe_io.open_lock_file(folder / f"{run_id}.lock")
             except OSError as error:
                 raise CheckpointError(_save_failure(Path(root), run_id, error)) from None
+            except safe_io.UnsafeFile as error:
+                raise CheckpointError(f"cannot save {run_id}: {error}") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -933,6 +944,7 @@ def save_run(
     try:
         root.mkdir(parents=True, exist_ok=True)
         with run_lock(root, config.run_id):
+            refuse_linked_folder(root, config.run_id)
             _remove_leftovers(root, config.run_id)
             if not folder.exists():
                 _stage_and_rename(root, folder, blobs, files, run_json)
@@ -943,10 +955,19 @@ def save_run(
     return read_run(folder)
 
 
+def refuse_linked_folder(root: Path, name: str) -> None:
+    """Raise CheckpointError when `root/name` is a symbolic link: saving through it would write into (and
+    remove files from) the link's target, outside the checkpoints folder."""
+    if safe_io.is_link(Path(root) / name):
+        raise CheckpointError(
+            f"{shown(name)} in {root} is a symbolic link, not a run folder; nothing was written (remove the link)"
+        )
+
+
 def _stage_and_rename(root: Path, folder: Path, blobs: dict, files: dict, run_json: bytes) -> None:
     stage = Path(tempfile.mkdtemp(dir=root, prefix=f"{TMP_PREFIX}{folder.name}-"))
     try:
-        os.chmod(stage, 0o755)  # mkdtemp makes it private; a run folder is as readable as its files
+        os.chmod(stage, safe_io.folder_mode())  # mkdtemp makes it private; a run folder gets what mkdir gives
         for kind, blob in blobs.items():
             _write_synced(stage / files[kind]["name"], blob)
         _write_synced(stage / RUN_FILE, run_json)
@@ -1046,6 +1067,7 @@ def write_atomic(target: Path, data: bytes) -> None:
     """Temporary file in the same folder, fsync, rename over the target, fsync the folder."""
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f"{TMP_PREFIX}{target.name}.")
     try:
+        os.fchmod(fd, safe_io.file_mode())  # mkstemp's 0600 would lock other users out of a shared folder
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

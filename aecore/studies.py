@@ -41,12 +41,13 @@ import pandas as pd
 import sqlalchemy
 from optuna.trial import FrozenTrial, TrialState
 
-from aecore import datasets
+from aecore import datasets, safe_io
 from aecore.config import LIMITS, RECIPE_DEFAULTS, ConfigError, RunConfig
 from aecore.data import DatasetUnavailable
 from aecore.pipeline import load_or_train
 from aecore.runstore import CheckpointError, RunInfo, default_checkpoint_root, read_run
 from aecore.sweep import sweep_configs
+from aecore.text import printable
 from aecore.train import Progress, TrainingCancelled, TrainingDiverged
 
 STORAGE_FILE = "studies.db"
@@ -276,6 +277,15 @@ class _GridSampler(optuna.samplers.GridSampler):
         pass
 
 
+def _attr(attrs: Any, key: str, kind: type) -> Any:
+    """`attrs[key]` when attrs is a dict and the value has the type aecore writes, else None: a study made by another
+    tool may hold anything under the same names."""
+    value = attrs.get(key) if isinstance(attrs, dict) else None
+    if kind is int and isinstance(value, bool):
+        return None
+    return value if isinstance(value, kind) else None
+
+
 def _params(trial: FrozenTrial) -> dict[str, Any]:
     """The trial's parameters, or those it was queued with when it has not started."""
     return trial.params or trial.system_attrs.get("fixed_params", {})
@@ -366,7 +376,13 @@ def open_storage(url: str, heartbeat: int = HEARTBEAT_SECONDS) -> optuna.storage
     if parsed.get_backend_name() == "sqlite":
         engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}}  # workers wait for each other's writes
         if parsed.database:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            database = Path(parsed.database)
+            if (database.exists() or database.is_symlink()) and not _regular_file(database):
+                raise StudyError(f"--storage {shown}: not a regular file (a FIFO, a device or a link); remove it")
+            try:
+                database.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StudyError(f"--storage {shown}: cannot create its folder ({error.strerror or error})") from None
     else:
         engine_kwargs = {"pool_pre_ping": True}
         if parsed.get_backend_name() == "postgresql":
@@ -391,8 +407,18 @@ def open_storage(url: str, heartbeat: int = HEARTBEAT_SECONDS) -> optuna.storage
         raise StudyError(f"--storage {shown}: unknown database kind {parsed.drivername!r}") from None
     except ImportError:
         raise StudyError(f"--storage {shown}: the database driver for {parsed.drivername} is not installed") from None
-    except sqlalchemy.exc.SQLAlchemyError as error:
-        raise StudyError(f"cannot use the study storage {shown}: {_first_line(error)}") from None
+    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError, OSError) as error:
+        raise StudyError(f"cannot use the study storage {shown}: {_storage_fault(error)}") from None
+
+
+def _regular_file(path: Path) -> bool:
+    """SQLite would open a FIFO and wait on it for ever, or follow a link out of the checkpoints folder."""
+    import stat
+
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager
@@ -403,6 +429,12 @@ def _creating(url) -> Iterator[None]:
         return
     with _file_lock(Path(f"{url.database}.lock")):
         yield
+
+
+def _storage_fault(error: BaseException) -> str:
+    """One printable line for a storage fault; Optuna's StorageInternalError hides the database's reason inside."""
+    inner = error.__cause__ if isinstance(error, optuna.exceptions.StorageInternalError) else None
+    return printable(_first_line(inner or error), 200)
 
 
 def _first_line(error: BaseException) -> str:
@@ -418,6 +450,10 @@ def _storage_errors(url: str) -> Iterator[None]:
         yield
     except sqlalchemy.exc.OperationalError as error:
         raise StudyError(f"lost the study storage {describe_storage(url)}: {_first_line(error)}") from None
+    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError, OSError) as error:
+        # a damaged file ("file is not a database"), a value the database refuses (a name too long), a read-only
+        # folder: Optuna wraps most of them in StorageInternalError
+        raise StudyError(f"the study storage {describe_storage(url)} failed: {_storage_fault(error)}") from None
 
 
 def _open_study(spec: SweepSpec | TuneSpec, name: str, url: str, heartbeat: int, sampler_seed: int | None):
@@ -427,6 +463,8 @@ def _open_study(spec: SweepSpec | TuneSpec, name: str, url: str, heartbeat: int,
                                     pruner=spec.pruner(), direction="minimize", load_if_exists=True)  # fmt: skip
         wanted = json.loads(json.dumps(spec.identity()))
         found = study.user_attrs.get(SPEC_ATTR)
+        if found is not None and not isinstance(found, dict):
+            raise StudyError(f"study {name!r} in {describe_storage(url)} was not made by aecore; pick another name")
         if found is None:
             if study.get_trials(deepcopy=False):
                 raise StudyError(f"study {name!r} in {describe_storage(url)} was not made by aecore; pick another name")
@@ -499,14 +537,14 @@ def list_studies(storage: str | None = None, root: Path | None = None) -> pd.Dat
             best = min((t for t in trials if t.state == TrialState.COMPLETE), key=lambda t: t.value, default=None)
             rows.append({
                 "study": summary.study_name,
-                "kind": summary.user_attrs.get(SPEC_ATTR, {}).get("kind", ""),
+                "kind": _attr(_attr(summary.user_attrs, SPEC_ATTR, dict) or {}, "kind", str) or "",
                 "trials": len(trials),
                 "complete": counts[TrialState.COMPLETE],
                 "pruned": counts[TrialState.PRUNED],
                 "failed": counts[TrialState.FAIL],
                 "running": counts[TrialState.RUNNING],
                 "best_value": best.value if best else math.nan,
-                "best_run_id": best.user_attrs.get("run_id") if best else None,
+                "best_run_id": _attr(best.user_attrs, "run_id", str) if best else None,
             })  # fmt: skip
     return pd.DataFrame(rows, columns=STUDY_COLUMNS).sort_values("study", ignore_index=True)
 
@@ -529,11 +567,11 @@ def trials_frame(study_name: str, storage: str | None = None, root: Path | None 
             "state": t.state.name,
             "value": t.value if t.value is not None else math.nan,
             **{name: _params(t).get(name) for name in names},
-            "run_id": t.user_attrs.get("run_id"),
-            "reused": t.user_attrs.get("reused"),
-            "error": t.user_attrs.get("error"),
-            "duplicate_of": t.user_attrs.get("duplicate_of"),
-            "host": t.user_attrs.get("worker", {}).get("host"),
+            "run_id": _attr(t.user_attrs, "run_id", str),
+            "reused": _attr(t.user_attrs, "reused", bool),
+            "error": _attr(t.user_attrs, "error", str),
+            "duplicate_of": _attr(t.user_attrs, "duplicate_of", int),
+            "host": _attr(_attr(t.user_attrs, "worker", dict) or {}, "host", str),
             "started": t.datetime_start,
             "seconds": t.duration.total_seconds() if t.duration is not None else math.nan,
         }
@@ -542,6 +580,11 @@ def trials_frame(study_name: str, storage: str | None = None, root: Path | None 
     columns = ["number", "state", "value", *names, "run_id", "reused", "error", "duplicate_of", "host", "started",
                "seconds"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
+
+
+def frozen_trials(study_name: str, storage: str | None = None, root: Path | None = None) -> list[FrozenTrial]:
+    """The study's trials as Optuna FrozenTrials (for Optuna's own plots); StudyError on any storage fault."""
+    return _trials(study_name, _resolve(storage, root))
 
 
 def trial_curves(study_name: str, storage: str | None = None, root: Path | None = None) -> pd.DataFrame:
@@ -839,11 +882,13 @@ def _file_lock(path: Path, waiting: str = "") -> Iterator[None]:
     """An exclusive flock on `path` (released by the kernel if the process dies); none on a read-only folder."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "a")  # noqa: SIM115  (held for the whole block)
+        fd = safe_io.open_lock_file(path)  # never a FIFO (which would hang) nor through a link
     except OSError:
         yield  # nothing can be created here anyway
         return
-    with handle:
+    except safe_io.UnsafeFile as error:
+        raise StudyError(str(error)) from None
+    with os.fdopen(fd, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

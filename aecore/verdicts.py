@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aecore.baselines import EXACT_MSE
 from aecore.stats import BootstrapConfig, Interval, mean_interval
 
 
@@ -23,6 +24,8 @@ def against_pca(name: str, errors: np.ndarray, pca_mse: float, latent_dim: int, 
     pca = f"PCA with {latent_dim:,} components"
     who = f"**{name}** ({parameters:,} parameters)"
     span = f"95% interval of its test MSE {interval.low:.5f}–{interval.high:.5f}, PCA {pca_mse:.5f}"
+    if pca_mse <= EXACT_MSE:
+        return f"{who} is behind {pca}, which rebuilds the images exactly: the code is as large as the image."
     if interval.low <= pca_mse <= interval.high:
         return f"{who} rebuilds test images about as well as {pca}: no clear difference ({span})."
     if interval.high < pca_mse:

@@ -30,9 +30,9 @@ sources = {name: [runs[r] for r in sweep_table(every, found[name])["run_id"]]
            for name in sorted(found, key=lambda name: (name != shipped, name))}  # fmt: skip
 url = studies_view.storage_url()
 signature = cache.studies_signature(url)
-studies = cache.studies(url, signature)
+studies = studies_view.studies(url, signature)
 for name in studies.loc[studies["kind"] == "sweep", "study"]:
-    trials = cache.study_trials(url, name, signature)
+    trials = studies_view.trials(url, name, signature)
     made = [runs[r] for r in dict.fromkeys(trials.loc[trials["state"] == "COMPLETE", "run_id"].dropna()) if r in runs]
     if made:
         sources[f"study {name} ({len(made)} runs)"] = made

@@ -1,6 +1,8 @@
 """Runs: every run in the registry; sort, filter, put one into slot A or B, delete one (asked twice for a shipped
 default), export the table."""
 
+import hashlib
+
 import streamlit as st
 
 from aecore.compare import SLOTS, picker_label, run_table
@@ -8,6 +10,11 @@ from aecore.runstore import CheckpointError, default_checkpoint_root, delete_run
 from ui import cache, session, widgets
 
 CONFIRM = "runs_confirm_delete"  # run id waiting for the user's confirmation
+# The columns in the table, all in view at 1400 px without scrolling: which run (slot, architecture, width, options),
+# how it scored (test, PCA, ratio), how it was trained, the id last (it names the dataset). The rest (budget, sizes,
+# times) is shown for the selected run and is in the CSV.
+SHOWN = ["slot", "shipped", "architecture", "latent dims", "test MSE", "PCA MSE", "vs PCA", "bottleneck", "options",
+         "recipe", "seed", "run"]
 
 widgets.require_frame()
 st.title("Runs")
@@ -24,9 +31,7 @@ shipped = {session.default_run_id(slot) for slot in SLOTS}
 # The run id is a hash: the columns that name a run come first, the id last, and where each run sits now in front.
 table.insert(0, "slot", [in_slots.get(run_id, "") for run_id in table["run"]])
 table.insert(1, "shipped", [run_id in shipped for run_id in table["run"]])
-table = table[[c for c in table.columns if c != "run"] + ["run"]]
-# Like runs side by side (a family, then its seeds) rather than in hash order; a column header re-sorts.
-table = table.sort_values(["architecture", "recipe", "bottleneck", "options", "seed"], kind="stable")
+table = table[[*SHOWN[:-1], *(c for c in table.columns if c not in SHOWN), "run"]]
 
 filters = st.columns([3, 2])
 text = filters[0].text_input("Filter", key="runs_filter", placeholder="part of a run id, e.g. vae or seed",
@@ -43,29 +48,41 @@ if architectures:
     shown = shown[shown["architecture"].isin(architectures)]
 shown = shown.reset_index(drop=True)
 
+# The table's key names the runs it shows: rows of a selection are positions in exactly that list, so a filter,
+# a delete or a new run starts a fresh table with nothing selected instead of moving the selection onto whichever
+# run now sits at that position.
+shown_ids = tuple(shown["run"])
+table_key = f"runs_table_{hashlib.sha256('/'.join(shown_ids).encode()).hexdigest()[:12]}"
 event = st.dataframe(
-    shown, hide_index=True, key="runs_table", on_select="rerun", selection_mode="single-row",
+    shown, hide_index=True, key=table_key, on_select="rerun", selection_mode="single-row",
     height=widgets.table_height(min(len(shown), 25)),
+    column_order=SHOWN,
     column_config={
-        "test MSE": st.column_config.NumberColumn(format="%.5f"),
-        "PCA MSE": st.column_config.NumberColumn(format="%.5f"),
-        "vs PCA": st.column_config.NumberColumn(format="%.2f×"),
-        "lr": st.column_config.NumberColumn(format="%g"),
-        "parameters": st.column_config.NumberColumn(format="localized"),
-        "training images": st.column_config.NumberColumn(format="localized"),
-        "training s": st.column_config.NumberColumn(format="%.0f"),
-        "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-        "run": st.column_config.TextColumn("run id"),
-        "shipped": st.column_config.CheckboxColumn(help="a shipped default: every new session opens on it"),
+        "slot": st.column_config.TextColumn(width=36),
+        "shipped": st.column_config.CheckboxColumn(help="a shipped default: every new session opens on it", width=56),
+        "architecture": st.column_config.TextColumn("model", width=60),
+        "latent dims": st.column_config.NumberColumn("dims", help="latent dimensions", width=46),
+        "test MSE": st.column_config.NumberColumn(format="%.5f", width=72),
+        "PCA MSE": st.column_config.NumberColumn(format="%.5f", width=72, help="PCA at the same dims"),
+        "vs PCA": st.column_config.NumberColumn(format="%.2f×", width=58, help="test MSE ÷ PCA MSE; below 1 beats PCA"),
+        "bottleneck": st.column_config.NumberColumn("b", help="bottleneck", width=36),
+        "options": st.column_config.TextColumn(width=90),
+        "recipe": st.column_config.TextColumn(width=66),
+        "seed": st.column_config.NumberColumn(width=38),
+        "run": st.column_config.TextColumn("run id", width=240),
     },
 )  # fmt: skip
 st.caption(f"{len(shown)} of {len(table)} runs shown.")
 widgets.csv_download(table.drop(columns=["slot", "shipped"]), "runs.csv", "runs_csv")
 
-selected = event.selection.rows if event is not None else []
-if selected:
-    run_id = shown.iloc[selected[0]]["run"]
+rows = [row for row in (event.selection.rows if event is not None else []) if 0 <= row < len(shown_ids)]
+run_id = shown_ids[rows[0]] if rows else None
+if run_id in runs:
     st.markdown(f"**Selected:** {widgets.escape(picker_label(runs[run_id]))} · `{run_id}`")
+    row = shown.iloc[rows[0]]
+    st.caption(f"{row['dataset']} · {row['epochs']} epochs · batch {row['batch']} · lr {row['lr']:g} · "
+               f"{row['training images'] or 0:,} training images · {row['parameters']:,} parameters · trained in "
+               f"{row['training s']:.0f} s · created {row['created']:%Y-%m-%d %H:%M %Z}")
     actions = st.columns(len(SLOTS) + 1)
     for column, slot in zip(actions, SLOTS, strict=False):
         column.button(f"Put into slot {slot}", key=f"runs_put_{slot}", on_click=session.put, args=(slot, run_id),

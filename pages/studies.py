@@ -20,7 +20,7 @@ st.markdown(f"In the slots now: {slots}" if slots else "Both slots are empty.", 
 
 url = studies_view.storage_url()
 signature = cache.studies_signature(url)
-table = cache.studies(url, signature)
+table = studies_view.studies(url, signature)
 if table.empty:
     st.info("No studies in this checkpoints folder yet: start a sweep or a tuning study below.",
             icon=":material/info:")  # fmt: skip
@@ -32,15 +32,15 @@ else:
     names = list(table["study"])
     name = st.selectbox("Study", names, key="studies_study")
     kind = table.loc[table["study"] == name, "kind"].item()
-    trials = cache.study_trials(url, name, signature)
-    st.subheader(f"Trials of {name}")
+    trials = studies_view.trials(url, name, signature)
+    st.subheader(f"Trials of {widgets.escape(name)}")
     st.dataframe(studies_view.trial_table(trials), hide_index=True, key="studies_trials",
                  height=widgets.table_height(min(len(trials), 20)),
                  column_config={"validation MSE": st.column_config.NumberColumn(format="%.5f"),
                                 "learning_rate": st.column_config.NumberColumn(format="%.3g"),
                                 "seconds": st.column_config.NumberColumn(format="%.0f")})  # fmt: skip
     widgets.csv_download(trials, f"{name}_trials.csv", "studies_trials_csv")
-    frozen = cache.study_frozen_trials(url, name, signature)
+    frozen = studies_view.frozen_trials(url, name, signature)
     if (trials["state"] == "COMPLETE").any():
         charts = st.columns(2) if kind == "tune" else [st.container()]
         with charts[0]:

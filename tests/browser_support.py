@@ -76,14 +76,15 @@ class DashboardServer:
 
 
 def start_dashboard(checkpoints: Path, log_path: Path, timeout: float = 120.0) -> DashboardServer:
-    """`streamlit run dashboard.py` headless on a free port with AECORE_CHECKPOINTS=`checkpoints`.
+    """`python -m ui.serve` (what `make run` starts: `streamlit run dashboard.py` with the Host check on every
+    endpoint) headless on a free port with AECORE_CHECKPOINTS=`checkpoints`.
 
     Returns once /_stcore/health answers "ok"; raises RuntimeError with the server log otherwise.
     """
     port = free_port()
     env = {**os.environ, "AECORE_CHECKPOINTS": str(checkpoints), "PYTHONUNBUFFERED": "1"}
     command = [
-        sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard.py"),
+        sys.executable, "-m", "ui.serve",
         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
     ]  # fmt: skip

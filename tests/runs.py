@@ -157,3 +157,25 @@ def save_in_child(source: str, root: str, barrier: Any, hold_seconds: float) -> 
     runstore._write_synced = slow_write
     barrier.wait(timeout=120)
     resave(info, Path(root))
+
+
+def within_limit(call: Callable[[], object], seconds: float) -> object:
+    """The result of `call()`, run in a thread; fails (instead of hanging the suite) when it has not returned after
+    `seconds` (a FIFO opened, /dev/zero read to its end). What it raises is raised here."""
+    import threading
+
+    box: dict = {}
+
+    def target() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as error:  # noqa: BLE001  (handed back below)
+            box["error"] = error
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "the call hung (a FIFO or an endless file was opened)"
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")

@@ -70,8 +70,13 @@ def texts(elements) -> str:
 
 
 def frame(at: AppTest, key: str):
-    """The table drawn with widget key `key` (tables with a selection have one)."""
-    return next(d for d in at.dataframe if d.key == key).value
+    """The table drawn with widget key `key` (tables with a selection have one; the Runs table's key also names the
+    runs it shows: `runs_table_<digest>`)."""
+    return next(d for d in at.dataframe if d.key == key or str(d.key).startswith(f"{key}_")).value
+
+
+def table_key(at: AppTest, key: str) -> str:
+    return next(str(d.key) for d in at.dataframe if d.key == key or str(d.key).startswith(f"{key}_"))
 
 
 def table_with(at: AppTest, column: str):
@@ -217,8 +222,52 @@ def select_run(at: AppTest, run_id: str) -> AppTest:
     """Select the table row of `run_id`, as a click on the row does."""
     table = frame(at, "runs_table")
     row = int(np.flatnonzero(table["run"] == run_id)[0])
-    at.session_state["runs_table"] = {"selection": {"rows": [row], "columns": []}}
+    at.session_state[table_key(at, "runs_table")] = {"selection": {"rows": [row], "columns": []}}
     return at.run()
+
+
+def selected(at: AppTest) -> list[str]:
+    """What the Runs page says is selected ("**Selected:** ..."), and whether it offers to delete it."""
+    return [m for m in texts(at.markdown).split("\n") if "Selected:" in m] + [b.key for b in at.button
+                                                                             if b.key == "runs_delete"]
+
+
+def test_5_after_deleting_the_selected_run_nothing_is_selected(own_root, monkeypatch):
+    at = open_app(own_root, monkeypatch, "pages/runs.py")
+    select_run(at, SWEEP_MLP_8)
+    at.button(key="runs_delete").click().run()
+    at.button(key="runs_confirm_yes").click().run()
+    assert not at.exception, at.exception
+    assert not (own_root / SWEEP_MLP_8).exists()
+    assert selected(at) == [], "the selection moved onto another run after a delete"
+
+
+def test_5_filtering_while_a_row_is_selected_never_selects_another_run(own_root, monkeypatch):
+    at = open_app(own_root, monkeypatch, "pages/runs.py")
+    table = frame(at, "runs_table")
+    last = str(table["run"].iloc[-1])
+    select_run(at, last)
+    assert any(picker_label(read_run(own_root / last)) in m for m in selected(at))
+    at.text_input(key="runs_filter").set_value("dae").run()  # fewer rows than the selected position
+    assert not at.exception, at.exception
+    assert selected(at) == []
+    at.text_input(key="runs_filter").set_value("").run()
+    first = str(frame(at, "runs_table")["run"].iloc[0])
+    select_run(at, first)
+    at.text_input(key="runs_filter").set_value("vae").run()  # another run now sits in row 0
+    assert not at.exception, at.exception
+    assert selected(at) == [], "a filter moved the selection onto the run that now sits in the selected row"
+
+
+def test_5_deleting_the_only_shown_row_is_no_error(own_root, monkeypatch):
+    at = open_app(own_root, monkeypatch, "pages/runs.py")
+    at.text_input(key="runs_filter").set_value(SWEEP_MLP_8).run()
+    assert list(frame(at, "runs_table")["run"]) == [SWEEP_MLP_8]
+    select_run(at, SWEEP_MLP_8)
+    at.button(key="runs_delete").click().run()
+    at.button(key="runs_confirm_yes").click().run()
+    assert not at.exception, at.exception
+    assert not (own_root / SWEEP_MLP_8).exists() and selected(at) == []
 
 
 def test_runs_page_lists_every_run_and_puts_a_selected_one_into_a_slot(shipped_root, monkeypatch):
@@ -229,6 +278,8 @@ def test_runs_page_lists_every_run_and_puts_a_selected_one_into_a_slot(shipped_r
                    "training images", "parameters", "test MSE", "PCA MSE", "created", "training s"):
         assert column in table.columns, column
     assert table.columns[-1] == "run" and table.columns[0] == "slot", "names first, the hash id last"
+    assert list(table.columns[:7]) == ["slot", "shipped", "architecture", "latent dims", "test MSE", "PCA MSE",
+                                       "vs PCA"], "the scores are in view without scrolling"
     mlp = table.set_index("run").loc[SHIPPED["mlp"]]
     assert (mlp["slot"], mlp["shipped"]) == ("A", True) and table["shipped"].sum() == 2
 

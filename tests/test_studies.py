@@ -304,7 +304,7 @@ def test_studies_are_listed_shown_and_deleted_without_touching_runs(checkpoint_r
     root = ["--checkpoints", str(checkpoint_root)]
     assert main([*root, "studies"]) == 0 and report.name in capsys.readouterr().out
     assert main([*root, "studies", report.name]) == 0 and spec.configs()[0].run_id in capsys.readouterr().out
-    assert main([*root, "studies", report.name, "--delete"]) == 0
+    assert main([*root, "studies", report.name, "--delete", "--yes"]) == 0  # asked otherwise (test_stored_text)
     assert list_studies(root=checkpoint_root).empty
     assert run_folders(checkpoint_root) == {spec.configs()[0].run_id}, "deleting a study keeps its runs"
     with pytest.raises(StudyError, match="no study named"):
@@ -329,11 +329,11 @@ def test_a_study_name_cannot_be_reused_for_other_settings(checkpoint_root):
         (["sweep", "--bottlenecks", "1", "--storage", "not a url"], "is not a database URL"),
         (["sweep", "--bottlenecks", "1", "--storage", "nosuchdb://host/db"], "unknown database kind 'nosuchdb'"),
         (["sweep", "--bottlenecks", "1", "--storage", "postgresql://me@127.0.0.1:{port}/db"], "cannot use the study"),
-        (["sweep", "--bottlenecks", "1", "--workers", "0"], "workers must be a whole number >= 1"),
+        (["sweep", "--bottlenecks", "1", "--workers", "0"], "--workers must be a whole number from 1 to 256"),
         (["sweep", "--bottlenecks", "1", "--seeds"], "expected at least one argument"),
         (["tune", "--learning-rates", "0.1", "0.01"], "learning_rates must be two values, low then high"),
         (["tune", "--epochs", "0", "3"], "epochs must be from 1"),
-        (["tune", "--trials", "0"], "trials must be a whole number >= 1"),
+        (["tune", "--trials", "0"], "--trials must be a whole number from 1 to 100,000"),
         (["studies", "no-such-study"], "no study named 'no-such-study'"),
         (["studies", "--delete"], "--delete needs a study name"),
         (["train", "--seed", "1", "--seeds", "2"], "not allowed with argument"),

@@ -597,11 +597,9 @@ def study_trials(url: str, name: str, signature: tuple) -> pd.DataFrame:
 @st.cache_data(show_spinner=False, max_entries=16)
 def study_frozen_trials(url: str, name: str, signature: tuple) -> list:
     """The study's trials as Optuna FrozenTrials, for Optuna's own plots."""
-    import optuna
+    from aecore.studies import frozen_trials
 
-    from aecore.studies import open_storage
-
-    return optuna.load_study(study_name=name, storage=open_storage(url)).get_trials(deepcopy=False)
+    return frozen_trials(name, storage=url)
 
 
 @st.cache_data(show_spinner="Bootstrapping the interval over test images…", max_entries=128)

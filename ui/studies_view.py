@@ -35,6 +35,47 @@ def study_table(studies: pd.DataFrame) -> pd.DataFrame:
                                                             "best_run_id": "best run"})  # fmt: skip
 
 
+# --- the study storage, read so that a fault in it is one warning, never an error on a page about runs -------
+
+
+def _storage_warning(error: Exception) -> None:
+    st.warning(f"The study storage cannot be read, so no studies are shown: {widgets.escape(error)}",
+               icon=":material/warning:")  # fmt: skip
+
+
+def studies(url: str, signature: tuple) -> pd.DataFrame:
+    """cache.studies; on a storage fault (a damaged file, a database gone) one warning and no studies."""
+    from aecore.studies import STUDY_COLUMNS, StudyError
+
+    try:
+        return cache.studies(url, signature)
+    except StudyError as error:
+        _storage_warning(error)
+        return pd.DataFrame(columns=STUDY_COLUMNS)
+
+
+def trials(url: str, name: str, signature: tuple) -> pd.DataFrame:
+    """cache.study_trials; on a storage fault one warning and no trials."""
+    from aecore.studies import StudyError
+
+    try:
+        return cache.study_trials(url, name, signature)
+    except StudyError as error:
+        _storage_warning(error)
+        return pd.DataFrame(columns=["number", "state", "value", "run_id"])
+
+
+def frozen_trials(url: str, name: str, signature: tuple) -> list:
+    """cache.study_frozen_trials; on a storage fault one warning and no trials."""
+    from aecore.studies import StudyError
+
+    try:
+        return cache.study_frozen_trials(url, name, signature)
+    except StudyError as error:
+        _storage_warning(error)
+        return []
+
+
 def trial_table(trials: pd.DataFrame) -> pd.DataFrame:
     """The trials as the page shows them: the columns that say something about this study, value named, and
     whether each trial's run is in this checkpoints folder ("run not shipped" when it is not)."""

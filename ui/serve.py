@@ -1,0 +1,45 @@
+"""What `make run` starts: `streamlit run dashboard.py` with the Host check (ui/hosts.py) in front of every HTTP
+endpoint, not only the websocket that Streamlit's own `server.allowedHosts` covers.
+
+    python -m ui.serve [streamlit options, e.g. --server.port 8501]
+
+Streamlit's script mode has no hook for middleware, so its internal middleware list gets the check put first before
+the server is built. Everything else (signals, the server's own exit) is plain `streamlit run`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard.py"
+
+
+def guard_every_endpoint() -> None:
+    """Put AllowedHosts in front of the middleware Streamlit builds its server with (once per process)."""
+    from starlette.middleware import Middleware
+    from streamlit.web.server.starlette import starlette_app
+
+    from ui.hosts import AllowedHosts
+
+    built = starlette_app.create_streamlit_middleware
+    if getattr(built, "guards_hosts", False):
+        return
+
+    def guarded() -> list[Middleware]:
+        return [Middleware(AllowedHosts), *built()]
+
+    guarded.guards_hosts = True  # type: ignore[attr-defined]
+    starlette_app.create_streamlit_middleware = guarded
+
+
+def main(options: list[str]) -> None:
+    from streamlit.web import cli
+
+    guard_every_endpoint()
+    sys.argv = ["streamlit", "run", str(DASHBOARD), *options]
+    cli.main(prog_name="streamlit")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
