@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+PROBES_PER_DIGIT = 2  # the timeline follows 2 validation images of each class
+
 
 @dataclass(frozen=True)
 class EpochRecord:

@@ -666,7 +666,7 @@ def _max_listed(info: StoredRun) -> int:
     """The most display or probe digits an artefact can hold: two probes of each class (the display digits are
     one of each)."""
     from aecore import datasets
-    from aecore.train import PROBES_PER_DIGIT
+    from aecore.records import PROBES_PER_DIGIT
 
     return PROBES_PER_DIGIT * len(datasets.get(info.config.dataset).class_names)
 

@@ -22,13 +22,12 @@ from aecore.data import Dataset, first_of_each_digit, training_subset
 from aecore.devices import resolve_device
 from aecore.inference import reconstruct
 from aecore.models import Autoencoder, reconstruction_loss
-from aecore.records import EpochRecord, Timeline
+from aecore.records import PROBES_PER_DIGIT, EpochRecord, Timeline
 
 # The models are too small to gain from a second intra-op thread (an epoch takes as long on 1 as on 2), and on
 # a busy machine two spinning OpenMP threads can make an epoch 10-20x slower. One thread also makes a CPU
 # run's loss history independent of the machine's core count.
 CPU_TRAIN_THREADS = 1
-PROBES_PER_DIGIT = 2  # the timeline follows 2 validation digits of each class
 
 
 class TrainingCancelled(RuntimeError):

@@ -252,22 +252,29 @@ def _run_study(request: StudyRequest, link: _Link, stop: _Stop, data_root: str |
 # A helper works on the same study in a process of its own. The job's worker is a daemon process, and a daemon
 # may not start multiprocessing children, so helpers are plain subprocesses that read their job from stdin.
 HELPER_CODE = (
-    "import pickle, sys\n"
-    "from aecore.studies import run_study\n"
-    "spec, name, storage, root, data_root, device = pickle.load(sys.stdin.buffer)\n"
-    "run_study(spec, study_name=name, storage=storage, root=root, data_root=data_root, device=device)\n"
-)
+    "import json, sys\n"
+    "from pathlib import Path\n"
+    "from aecore.studies import SweepSpec, TuneSpec, run_study\n"
+    "job = json.load(sys.stdin)\n"
+    "kind = {spec.kind: spec for spec in (SweepSpec, TuneSpec)}[job.pop('kind')]\n"
+    "spec = kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in job.pop('spec').items()})\n"
+    "run_study(spec, **{**job, 'root': Path(job['root'])})\n"
+)  # JSON, not pickle: nothing the project reads is unpickled (tests/test_hardening.py)
 
 
 def _start_helpers(request: StudyRequest, data_root: str | None, device: str) -> list:
     """Start `request.workers − 1` helper processes on the study (none for one worker)."""
-    import pickle
+    import dataclasses
+    import json
     import subprocess
     import sys
 
     repo = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))}
-    job = pickle.dumps((request.spec, request.name, request.storage, request.root, data_root, device))
+    job = json.dumps({
+        "kind": request.spec.kind, "spec": dataclasses.asdict(request.spec), "study_name": request.name,
+        "storage": request.storage, "root": str(request.root), "data_root": data_root, "device": device,
+    }).encode()  # fmt: skip
     helpers = []
     for _ in range(request.workers - 1):
         helper = subprocess.Popen([sys.executable, "-c", HELPER_CODE], stdin=subprocess.PIPE, env=env,

@@ -33,7 +33,7 @@ dataset_name = slots[0].run.config.dataset
 labels, class_names = cache.test_labels(dataset_name), get(dataset_name).class_names
 drawn = {s.name: series for s, series in zip(slots, widgets.series(comparison), strict=False)}
 
-controls = st.columns([1, 1, 2, 1, 1])
+controls = st.columns([1, 1, 1.7, 0.9, 1.2])
 two_d = any(s.run.latent_dim == 2 for s in slots)
 method = controls[0].selectbox("Projection", [m for m in METHODS if m != "raw" or two_d], format_func=METHOD_TITLES.get,
                                key="latent_method", help="UMAP keeps local neighbourhoods; PCA (a 2-D projection of "

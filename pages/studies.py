@@ -27,7 +27,13 @@ if table.empty:
 else:
     st.dataframe(studies_view.study_table(table),
                  hide_index=True, key="studies_table",
-                 column_config={"best validation MSE": st.column_config.NumberColumn(format="%.5f")})  # fmt: skip
+                 column_config={"best validation MSE": st.column_config.NumberColumn("best val. MSE", format="%.5f",
+                                                                                    width=96),
+                                **{c: st.column_config.NumberColumn(width=50)
+                                   for c in ("trials", "complete", "pruned", "failed", "running")},
+                                "kind": st.column_config.TextColumn(width=48),
+                                "study": st.column_config.TextColumn(width=170),
+                                "best run": st.column_config.TextColumn(width=250)})  # fmt: skip
     st.caption(f"Storage: {widgets.escape(url)}")
     names = list(table["study"])
     name = st.selectbox("Study", names, key="studies_study")

@@ -147,7 +147,7 @@ def test_recipe_defaults_and_latent_dims():
     seed = RunConfig.for_recipe("mlp", "seed")
     assert (seed.epochs, seed.batch_size, seed.learning_rate) == (20, 64, 1e-3)
     conv = RunConfig.for_recipe("conv")
-    assert (conv.epochs, conv.batch_size, conv.learning_rate) == (60, 128, 8e-2)
+    assert (conv.epochs, conv.batch_size, conv.learning_rate) == (44, 256, 0.065)
     assert RunConfig.for_recipe("mlp").latent_dim == 32
     assert RunConfig.for_recipe("conv").latent_dim == 32  # 2 channels x 4 x 4
     assert RunConfig.for_recipe("dae", bottleneck=3).latent_dim == 48

@@ -22,6 +22,7 @@ import pytest
 from aecore.config import RunConfig
 from aecore.jobs import CANCELLED, FAILED, FINISHED, RUNNING, JobBusy, JobSnapshot, TrainingJobs, _lost
 from aecore.runstore import LOCK_FOLDER, find_run, list_runs
+from aecore.studies import SHIPPED_STORAGE_FILE
 from aecore.worker import MIN_INTERVAL
 from tests.browser_support import REPO, copy_checkpoints
 
@@ -51,8 +52,9 @@ def diverging(config: RunConfig) -> RunConfig:
 
 
 def visible(root: Path) -> list[str]:
-    """What a user sees in the checkpoints folder: every entry but the run store's lock folder."""
-    return sorted(p.name for p in root.iterdir() if p.name != LOCK_FOLDER)
+    """What a run leaves in the checkpoints folder: every entry but the run store's lock folder and the shipped
+    studies file."""
+    return sorted(p.name for p in root.iterdir() if p.name not in (LOCK_FOLDER, SHIPPED_STORAGE_FILE))
 
 
 def folder_bytes(root: Path) -> dict[str, bytes]:

@@ -12,16 +12,16 @@ import urllib.request
 
 import pytest
 
-from tests.browser_support import REPO, free_port, launch_chromium, wait_for_app
+from tests.browser_support import REPO, free_port, wait_for_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 START_TIMEOUT_S = 180
 
 
 @pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_14_a_signal_to_make_run_stops_the_server_cleanly(number, tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_14_a_signal_to_make_run_stops_the_server_cleanly(number, tmp_path, browser):
+    # `browser` is the session's Chromium (tests/browser_support.py): a second sync_playwright() in the same
+    # process fails while the first is open.
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "AECORE_CHECKPOINTS": str(REPO / "checkpoints")}
     # -o: never rebuild the virtual environment from here, only run the server as `make run` does.
@@ -37,14 +37,15 @@ def test_14_a_signal_to_make_run_stops_the_server_cleanly(number, tmp_path):
                         break
             except OSError:
                 time.sleep(0.3)
-        with sync_playwright() as playwright:
-            browser = launch_chromium(playwright)
-            page = browser.new_page()
+        context = browser.new_context()
+        try:
+            page = context.new_page()
             page.goto(f"http://127.0.0.1:{port}", timeout=START_TIMEOUT_S * 1000)
             wait_for_app(page, "Test MSE")  # the session's first run has started the warm-up thread
             os.killpg(make.pid, number)  # what a terminal's Ctrl+C, a service manager or `kill -- -PGID` does
             output, _ = make.communicate(timeout=120)
-            browser.close()
+        finally:
+            context.close()
     finally:
         if make.poll() is None:
             os.killpg(make.pid, signal.SIGKILL)

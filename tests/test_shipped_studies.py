@@ -87,6 +87,7 @@ def test_trials_whose_runs_are_not_here_say_run_not_shipped(checkpoint_root):
 def shipped_app(tmp_path, monkeypatch):
     root = copy_checkpoints(tmp_path / "checkpoints")
     (root / STORAGE_FILE).unlink(missing_ok=True)
+    (root / SHIPPED_STORAGE_FILE).unlink(missing_ok=True)  # the test's own shipped storage replaces the real one
     make_shipped_storage(root)
     monkeypatch.setenv("AECORE_CHECKPOINTS", str(root))
     at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=APP_TIMEOUT).run()

@@ -22,7 +22,7 @@ from ui.navigation import PAGES
 
 APP_TIMEOUT = 240
 MLP = "mlp-mnist-8c87a3f7b8"  # a shipped default run
-CONV = "conv-mnist-6d263ec621"
+CONV = "conv-mnist-a330f631e4"  # the shipped default conv run
 PAYLOAD = "![x](http://leak.invalid/x.png) **b** $x^2$ :red[c] <img src=http://leak.invalid/y.png>"
 MARKDOWN_KINDS = ("markdown", "caption", "subheader", "header", "title", "info", "warning", "error", "success")
 

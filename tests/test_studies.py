@@ -408,7 +408,7 @@ def test_invalid_grids_are_refused(changes, message):
 
 def test_tune_defaults_come_from_the_recipe():
     spec = TuneSpec("conv")
-    assert spec.learning_rates == pytest.approx((8e-3, 0.8)) and spec.epochs == (15, 60)
+    assert spec.learning_rates == pytest.approx((0.0065, 0.65)) and spec.epochs == (11, 44)
     assert spec.default_name() == TuneSpec("conv", trials=50).default_name(), "more trials extend the same study"
     assert spec.default_name() != TuneSpec("conv", batch_sizes=(64,)).default_name()
 

@@ -15,7 +15,7 @@ from optuna.trial import TrialState, create_trial
 from streamlit.testing.v1 import AppTest
 
 from aecore.jobs import CANCELLED, FINISHED, JobBusy, TrainingJobs
-from aecore.studies import SweepSpec, default_storage, open_storage, run_study, trials_frame
+from aecore.studies import SHIPPED_STORAGE_FILE, SweepSpec, default_storage, open_storage, run_study, trials_frame
 from tests.browser_support import REPO, copy_checkpoints
 from tests.test_jobs import JOB_TIMEOUT
 from ui import cache
@@ -39,6 +39,7 @@ def table(at: AppTest, column: str):
 def root(tmp_path_factory) -> Path:
     """A copy of the shipped runs plus a 2-point sweep study made with run_study."""
     root = copy_checkpoints(tmp_path_factory.mktemp("studies") / "checkpoints")
+    (root / SHIPPED_STORAGE_FILE).unlink()  # this page's tests read the one study they make, not the shipped ones
     report = run_study(STUDY, root=root, device="cpu")
     assert set(report.trials["run_id"]) == points(STUDY)
     return root

@@ -133,7 +133,7 @@ def decode_spot(comparison: Comparison, maps: dict) -> None:
                        f"code of the {len(spot.rows)} nearest shown digits ({nearby}, …), so the pictures below show "
                        "the edge of the nearest cluster, not a new digit.", icon=":material/warning:")  # fmt: skip
         else:
-            st.caption(f"Among the data (nearest shown digit {spot.distance:.2f} away; neighbours: {nearby}).")
+            st.caption(f"Among the data (the nearest shown point is {spot.distance:.2f} away; neighbours: {nearby}).")
     decoded, captions = [], []
     for s in comparison.slots:
         if spot_map.provenance["method"] == "raw" and s.name == spot_slot:
