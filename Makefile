@@ -17,10 +17,12 @@ run: $(BIN)/activate
 
 test: $(BIN)/activate
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/activate
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Every bench, its table written into BENCHMARKS.md; `make bench BENCH_FLAGS=--smoke` checks the scripts run.
 BENCH_FLAGS ?= --write

@@ -72,41 +72,72 @@ def train_form() -> None:
     st.header("Train")
     specs = {spec.name: spec for spec in architectures.ARCHITECTURES}
     with st.form("train_form", border=False):
-        model = st.selectbox("Architecture", list(specs), format_func=lambda name: specs[name].title,
-                             key="train_model", help="\n\n".join(f"**{s.title}**: {s.summary}" for s in specs.values()))
+        model = st.selectbox(
+            "Architecture",
+            list(specs),
+            format_func=lambda name: specs[name].title,
+            key="train_model",
+            help="\n\n".join(f"**{s.title}**: {s.summary}" for s in specs.values()),
+        )
         left, right = st.columns(2)
         bottleneck = left.text_input(
             "Bottleneck", "", key="train_bottleneck", placeholder="default",
             help="\n\n".join(f"**{s.title}**: {s.bottleneck_help} (default {s.default_bottleneck})"
                              for s in specs.values()),
         )  # fmt: skip
-        slot = right.radio("Into slot", SLOTS, key="train_slot", horizontal=True,
-                           help="the finished run replaces the run in this slot (in this browser tab only)")
+        slot = right.radio(
+            "Into slot",
+            SLOTS,
+            key="train_slot",
+            horizontal=True,
+            help="the finished run replaces the run in this slot (in this browser tab only)",
+        )
         options = {}
         for name, owners in _options().items():
             option = owners[0]
             which = ", ".join(spec.title for spec in specs.values() if option in spec.options)
-            options[name] = st.text_input(f"{option.title} ({which} only)", "", key=f"train_option_{name}",
-                                          placeholder=f"{option.default:g}", help=option.help)
-        recipe = st.selectbox("Recipe", RECIPES, key="train_recipe", format_func=lambda r: RECIPE_DEFAULTS[r].title,
-                              help="\n\n".join(f"**{r.title}**: {r.description}" for r in RECIPE_DEFAULTS.values()))
-        dataset_name = st.selectbox("Dataset", datasets.names(), key="train_dataset",
-                                    format_func=lambda name: datasets.get(name).title,
-                                    help="MNIST (60k) and its 5k sample are bundled and work offline; "
-                                    "Fashion-MNIST needs Debian's dataset-fashion-mnist package")
+            options[name] = st.text_input(
+                f"{option.title} ({which} only)",
+                "",
+                key=f"train_option_{name}",
+                placeholder=f"{option.default:g}",
+                help=option.help,
+            )
+        recipe = st.selectbox(
+            "Recipe",
+            RECIPES,
+            key="train_recipe",
+            format_func=lambda r: RECIPE_DEFAULTS[r].title,
+            help="\n\n".join(f"**{r.title}**: {r.description}" for r in RECIPE_DEFAULTS.values()),
+        )
+        dataset_name = st.selectbox(
+            "Dataset",
+            datasets.names(),
+            key="train_dataset",
+            format_func=lambda name: datasets.get(name).title,
+            help="MNIST (60k) and its 5k sample are bundled and work offline; "
+            "Fashion-MNIST needs Debian's dataset-fashion-mnist package",
+        )
         epochs = left.text_input("Epochs", "", key="train_epochs", placeholder="recipe's")
         batch_size = right.text_input("Batch size", "", key="train_batch_size", placeholder="recipe's")
         learning_rate = left.text_input("Learning rate", "", key="train_learning_rate", placeholder="recipe's")
         seeds = right.text_input("Seeds", "0", key="train_seeds", help="one run per seed, e.g. 0 1 2")
-        train_limit = st.text_input("Train on the first N images only", "", key="train_train_limit",
-                                    placeholder="all (e.g. 500 for a quick run)")
+        train_limit = st.text_input(
+            "Train on the first N images only",
+            "",
+            key="train_train_limit",
+            placeholder="all (e.g. 500 for a quick run)",
+        )
         submitted = st.form_submit_button("Train", type="primary", key="train_submit", width="stretch")
-    st.caption("Blank fields take the recipe's and architecture's defaults. A config that already has a run loads "
-               "instantly instead of training again: change the seed to train a fresh copy.")
+    st.caption(
+        "Blank fields take the recipe's and architecture's defaults. A config that already has a run loads "
+        "instantly instead of training again: change the seed to train a fresh copy."
+    )
     if submitted:
         try:
-            configs = form_configs(model, bottleneck, options, recipe, dataset_name, epochs, batch_size,
-                                   learning_rate, seeds, train_limit)
+            configs = form_configs(
+                model, bottleneck, options, recipe, dataset_name, epochs, batch_size, learning_rate, seeds, train_limit
+            )
         except ConfigError as error:
             st.error(f"Not started: {widgets.escape(error)}", icon=":material/error:")
             return
@@ -262,11 +293,15 @@ def job_result(snapshot) -> None:
                     f"loaded instantly instead of trained again (change the seed to train a new copy); now in slot "
                     f"{slot}.", icon=":material/bolt:")  # fmt: skip
         if snapshot.state == CANCELLED:
-            st.warning(f"Training cancelled: {widgets.escape(snapshot.message)}. Earlier runs are untouched.",
-                       icon=":material/stop_circle:")
+            st.warning(
+                f"Training cancelled: {widgets.escape(snapshot.message)}. Earlier runs are untouched.",
+                icon=":material/stop_circle:",
+            )
         elif snapshot.state == FAILED:
-            st.error(f"Training failed: {widgets.escape(snapshot.message)}. Earlier runs are untouched.",
-                     icon=":material/error:")
+            st.error(
+                f"Training failed: {widgets.escape(snapshot.message)}. Earlier runs are untouched.",
+                icon=":material/error:",
+            )
         if st.button("Dismiss", key="job_dismiss"):
             session.dismiss(snapshot.job_id)
             st.rerun()
@@ -298,13 +333,19 @@ def run_page(page: StreamlitPage) -> None:
         page.run()
     except (CheckpointError, DatasetUnavailable) as error:
         cache.forget_registry()  # the next rerun reads the folder again and drops what is gone
-        st.warning(f"This page stopped: {widgets.escape(printable(error, 300))}. Rerun or pick another run.",
-                   icon=":material/warning:")
+        st.warning(
+            f"This page stopped: {widgets.escape(printable(error, 300))}. Rerun or pick another run.",
+            icon=":material/warning:",
+        )
 
 
 # The sidebar is wider than Streamlit's default so a closed run picker shows its whole label.
-st.set_page_config(page_title="Autoencoders side by side", page_icon=":material/compare:", layout="wide",
-                   initial_sidebar_state=SIDEBAR_PX)
+st.set_page_config(
+    page_title="Autoencoders side by side",
+    page_icon=":material/compare:",
+    layout="wide",
+    initial_sidebar_state=SIDEBAR_PX,
+)
 # Streamlit reads that width only if the page config arrives before the sidebar mounts, which on the first load
 # after a server start it does not (the sidebar came up 300 px wide, cutting the pickers, 3 times out of 3). A
 # minimum width holds it at SIDEBAR_PX on every load; a user can still drag it wider or collapse it.

@@ -194,9 +194,7 @@ def configs_from_args(args: argparse.Namespace) -> list[RunConfig]:
         )
         if value is not None
     }
-    options = {
-        name: value for name in _option_specs() if (value := getattr(args, f"option_{name}", None)) is not None
-    }
+    options = {name: value for name in _option_specs() if (value := getattr(args, f"option_{name}", None)) is not None}
     if options:
         overrides["options"] = options
     seeds = list(dict.fromkeys(args.seeds or [args.seed or 0]))
@@ -474,8 +472,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return INTERRUPTED
     runs = {info.run_id: info for info in study_runs(report.name, args.storage, args.checkpoints)}
     done = report.trials[report.trials["state"] == "COMPLETE"].drop_duplicates("run_id")
-    print(f"study {printable(report.name)} in {printable(report.storage)}: {len(done)} of {spec.size} grid points "
-          "have a run")
+    print(
+        f"study {printable(report.name)} in {printable(report.storage)}: {len(done)} of {spec.size} grid points "
+        "have a run"
+    )
     for row in done.itertuples():
         info = runs.get(row.run_id)
         if info is None:
@@ -714,8 +714,15 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         check_arguments(args)
         return COMMANDS[args.command](args)
-    except (UsageError, ConfigError, CheckpointError, DatasetUnavailable, TrainingDiverged, DeviceError,
-            StudyError) as error:
+    except (
+        UsageError,
+        ConfigError,
+        CheckpointError,
+        DatasetUnavailable,
+        TrainingDiverged,
+        DeviceError,
+        StudyError,
+    ) as error:
         from aecore.text import printable
 
         print(f"aecore: error: {printable(error, 500)}", file=sys.stderr)

@@ -37,7 +37,6 @@ MAX_IDX_BYTES = 64 << 20  # the largest IDX file, MNIST's training images, is 47
 SPLIT_SEED = 0  # fixed so every run of a dataset is validated on the same images
 
 
-
 @dataclass(frozen=True)
 class Split:
     images: torch.Tensor  # (N, 1, 32, 32) float32 in [0, 1]
@@ -207,9 +206,7 @@ def read_idx_pair(folder: Path, split: str, cache: Path, cache_prefix: str = "")
         raise DatasetUnavailable(
             f"the {what} is missing from {folder}: restore it from the repository (git checkout data/)"
         )
-    images_path, labels_path = (
-        _decompressed(folder, f"{split}-{stem}", cache, cache_prefix) for stem in IDX_STEMS
-    )
+    images_path, labels_path = (_decompressed(folder, f"{split}-{stem}", cache, cache_prefix) for stem in IDX_STEMS)
     images, labels = _read_idx(images_path), _read_idx(labels_path).astype(np.int64)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise DatasetUnavailable(f"{folder}: {split} images {images.shape} and labels {labels.shape} do not match")

@@ -118,9 +118,7 @@ def latent_quality_table(
     return LatentQuality(pd.DataFrame(rows), correct)
 
 
-def pca_codes(
-    pca: PCABaseline, train_images: torch.Tensor, test_images: torch.Tensor
-) -> tuple[np.ndarray, np.ndarray]:
+def pca_codes(pca: PCABaseline, train_images: torch.Tensor, test_images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Codes of the training and test images under a PCA baseline (fit on training images only)."""
     return pca.encode(train_images), pca.encode(test_images)
 

@@ -744,8 +744,12 @@ def _check_headers(info: RunInfo, kind: str, expected: dict[str, tuple[tuple | N
                     read_header = fmt.read_array_header_1_0 if major == 1 else fmt.read_array_header_2_0
                     found, _, found_dtype = read_header(member)
                 longest = _max_listed(info)  # a None length is bounded too: a listed run's arrays all fit memory
-                if str(found_dtype) != dtype or len(found) != len(shape) or any(
-                    got > longest if want is None else want != got for want, got in zip(shape, found, strict=True)
+                if (
+                    str(found_dtype) != dtype
+                    or len(found) != len(shape)
+                    or any(
+                        got > longest if want is None else want != got for want, got in zip(shape, found, strict=True)
+                    )
                 ):
                     raise ValueError(f"{name} is {found_dtype} {found}")
     except (KeyError, ValueError, OSError, zipfile.BadZipFile, EOFError) as error:

@@ -49,9 +49,7 @@ def read_bytes(path: Path, max_bytes: int) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise UnsafeFile(f"{printable(path.name)} is not a regular file; only regular files are read")
         if info.st_size > max_bytes:
-            raise UnsafeFile(
-                f"{printable(path.name)} is {info.st_size:,} bytes, more than the {max_bytes:,} it can be"
-            )
+            raise UnsafeFile(f"{printable(path.name)} is {info.st_size:,} bytes, more than the {max_bytes:,} it can be")
         with os.fdopen(os.dup(fd), "rb") as handle:
             data = handle.read(max_bytes + 1)
     except OSError as error:
@@ -132,8 +130,12 @@ def _header(handle) -> tuple[tuple[int, ...], str]:
 
 def _check_shape(key: str, shape: tuple[int, ...], dtype: str, spec: ArraySpec, max_len: int) -> None:
     want_shape, want_dtype = spec
-    fits = np.dtype(dtype) == np.dtype(want_dtype) and len(shape) == len(want_shape) and all(
-        (0 <= got <= max_len) if want is None else got == want for want, got in zip(want_shape, shape, strict=True)
+    fits = (
+        np.dtype(dtype) == np.dtype(want_dtype)
+        and len(shape) == len(want_shape)
+        and all(
+            (0 <= got <= max_len) if want is None else got == want for want, got in zip(want_shape, shape, strict=True)
+        )
     )
     if not fits:
         wanted = "×".join("n" if w is None else str(w) for w in want_shape)

@@ -149,8 +149,10 @@ class SeedComparison:
             return (f"{first} and {second} are the same config trained from different seeds, so their difference is "
                     "itself a sample of the seed-to-seed spread.")  # fmt: skip
         if not self.enough_seeds:
-            return (f"Comparing configs across seeds needs at least 2 training seeds of each ({first} has "
-                    f"{self.a.n}, {second} has {self.b.n}); train more seeds of the same settings to see it.")
+            return (
+                f"Comparing configs across seeds needs at least 2 training seeds of each ({first} has "
+                f"{self.a.n}, {second} has {self.b.n}); train more seeds of the same settings to see it."
+            )
         ratio = abs(self.difference) / max(self.a.sd, self.b.sd) if max(self.a.sd, self.b.sd) > 0 else math.inf
         compared = (
             f"Mean {self.quantity} across seeds: {first} {self.a.mean:.5f} ({self.a.n} seeds, min–max "
@@ -161,10 +163,12 @@ class SeedComparison:
         if self.exceeds:
             other = second if self.better == first else first
             n_better, n_other = (self.a.n, self.b.n) if self.better == first else (self.b.n, self.a.n)
-            return (f"{compared} Every one of {self.better}'s {n_better} seeds scored below every one of "
-                    f"{other}'s {n_other}: the difference between the configs exceeds the seed-to-seed spread. "
-                    f"With this few seeds, a separation this complete would still happen by chance "
-                    f"{self.chance:.0%} of the time if the configs were equal, so read it as a hint, not proof.")
+            return (
+                f"{compared} Every one of {self.better}'s {n_better} seeds scored below every one of "
+                f"{other}'s {n_other}: the difference between the configs exceeds the seed-to-seed spread. "
+                f"With this few seeds, a separation this complete would still happen by chance "
+                f"{self.chance:.0%} of the time if the configs were equal, so read it as a hint, not proof."
+            )
         return (f"{compared} Their seeds' ranges overlap: the difference is within the seed-to-seed spread, so these "
                 "seeds do not show that one config is better.")  # fmt: skip
 

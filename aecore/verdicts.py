@@ -55,8 +55,16 @@ def paired_mean_interval(a: np.ndarray, b: np.ndarray, config: BootstrapConfig =
     diff = np.asarray(a, np.float64) - np.asarray(b, np.float64)
     if diff.std() == 0:  # every resample gives the same mean; scipy would warn about a degenerate distribution
         return Interval(float(diff.mean()), float(diff.mean()), float(diff.mean()), len(diff))
-    result = bootstrap((diff,), np.mean, n_resamples=config.resamples, confidence_level=config.confidence,
-                       method="percentile", vectorized=True, batch=200, random_state=np.random.default_rng(config.seed))
+    result = bootstrap(
+        (diff,),
+        np.mean,
+        n_resamples=config.resamples,
+        confidence_level=config.confidence,
+        method="percentile",
+        vectorized=True,
+        batch=200,
+        random_state=np.random.default_rng(config.seed),
+    )
     interval = result.confidence_interval
     return Interval(float(diff.mean()), float(interval.low), float(interval.high), len(diff))
 
@@ -110,8 +118,10 @@ def best_of(
     word = "lower" if lower_is_better else "higher"
     head = f"{claim} **{best.name}** ({fmt(own.mean)}, 95% interval {fmt(own.low)} to {fmt(own.high)})"
     if not clear:
-        return (f"{head}, but there is **no clear difference** from {_join(level)}: every paired 95% interval of the "
-                "difference crosses zero.")
+        return (
+            f"{head}, but there is **no clear difference** from {_join(level)}: every paired 95% interval of the "
+            "difference crosses zero."
+        )
     parts = [f"clearly {word} than {_join(clear)}"]
     if level:
         parts.append(f"no clear difference from {_join(level)}")
@@ -125,8 +135,12 @@ def _join(names: list[str]) -> str:
 def trust_sentence(slot: str, trust) -> str:
     """What a map's trustworthiness (aecore.latent_quality.Trust) says, or why it says nothing."""
     if trust.by_construction:
-        return (f"The {slot} map is the raw 2-D code itself, so its trustworthiness is 1 by construction: it says "
-                "nothing about the code.")
+        return (
+            f"The {slot} map is the raw 2-D code itself, so its trustworthiness is 1 by construction: it says "
+            "nothing about the code."
+        )
     i = trust.interval
-    return (f"Trustworthiness of the {slot} map: {i.mean:.3f} (95% interval {i.low:.3f}–{i.high:.3f} over "
-            f"{i.n:,} shown test images, k={trust.k}); 1 means every map neighbour is also a latent neighbour.")
+    return (
+        f"Trustworthiness of the {slot} map: {i.mean:.3f} (95% interval {i.low:.3f}–{i.high:.3f} over "
+        f"{i.n:,} shown test images, k={trust.k}); 1 means every map neighbour is also a latent neighbour."
+    )

@@ -184,7 +184,12 @@ def _run(
                 raise TrainingCancelled("cancelled before it started")
             report = _Reporter(link, index)
             info, _ = load_or_train(
-                config, root=root, data_root=data_root, device=device, progress=report, should_stop=stop,
+                config,
+                root=root,
+                data_root=data_root,
+                device=device,
+                progress=report,
+                should_stop=stop,
                 precompute=True,  # what the pages show of this run alone, stored before the run is announced
             )
             link.send(Saved(index, info.run_id, reused=not report.trained, history=info.history))
@@ -277,8 +282,9 @@ def _start_helpers(request: StudyRequest, data_root: str | None, device: str) ->
     }).encode()  # fmt: skip
     helpers = []
     for _ in range(request.workers - 1):
-        helper = subprocess.Popen([sys.executable, "-c", HELPER_CODE], stdin=subprocess.PIPE, env=env,
-                                  stdout=subprocess.DEVNULL)  # fmt: skip  (errors go to the server log)
+        helper = subprocess.Popen(
+            [sys.executable, "-c", HELPER_CODE], stdin=subprocess.PIPE, env=env, stdout=subprocess.DEVNULL
+        )  # fmt: skip  (errors go to the server log)
         helper.stdin.write(job)
         helper.stdin.close()
         helpers.append(helper)

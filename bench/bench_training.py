@@ -213,10 +213,12 @@ def full_set(batches: int, threads: tuple[int, ...], repeats: int) -> list[dict]
             for n in threads:
                 rates.setdefault(f"seed loop, {n} thread(s)", []).append(seed_epoch_rate(model_name, data, batches, n))
                 rates.setdefault(f"aecore cpu, {n} thread(s)", []).append(
-                    aecore_rate(model_name, data, batches, "cpu", n))
+                    aecore_rate(model_name, data, batches, "cpu", n)
+                )
             if accelerator.type != "cpu":
                 rates.setdefault(f"aecore {accelerator.type}", []).append(
-                    aecore_rate(model_name, data, batches, "auto", 1))
+                    aecore_rate(model_name, data, batches, "auto", 1)
+                )
         results.append({"model": model_name, "batches": batches, "rates": rates})
     return results
 

@@ -1,6 +1,6 @@
 """Print the table of shipped runs for BENCHMARKS.md: config, training seconds, test MSE beside PCA at the same dims.
 
-    python bench/shipped_runs.py [CHECKPOINTS]
+python bench/shipped_runs.py [CHECKPOINTS]
 """
 
 from __future__ import annotations

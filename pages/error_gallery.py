@@ -25,8 +25,9 @@ drawn = widgets.series(comparison)
 labels_of = {s.id: s.label for s in drawn}
 
 controls = st.columns([3, 2, 2, 3])
-ranking = controls[0].radio("Rank by", [s.id for s in drawn], format_func=labels_of.get, horizontal=True,
-                            key="gallery_rank_model")
+ranking = controls[0].radio(
+    "Rank by", [s.id for s in drawn], format_func=labels_of.get, horizontal=True, key="gallery_rank_model"
+)
 end = controls[1].radio("Show", ["worst", "best"], horizontal=True, key="gallery_end")
 digit = widgets.class_picker(comparison, "gallery_digit", controls[2])
 k = controls[3].slider("How many", 4, GALLERY_MAX, 8, key="gallery_k")
@@ -38,8 +39,14 @@ class_names = widgets.dataset_spec(comparison).class_names
 chosen = ranked_indices(errors[ranking], labels, digit, worst=end == "worst", k=k)
 indices = tuple(int(i) for i in chosen)
 
-rows = [ImageRow("original", cache.test_images(dataset_name, indices), colour=TEXT_GREY,
-                 captions=tuple(f"{class_names[labels[i]]} · #{i}" for i in indices))]
+rows = [
+    ImageRow(
+        "original",
+        cache.test_images(dataset_name, indices),
+        colour=TEXT_GREY,
+        captions=tuple(f"{class_names[labels[i]]} · #{i}" for i in indices),
+    )
+]
 keys = dict(widgets.methods(comparison))
 for s in drawn:
     key = keys[s.id]
@@ -54,6 +61,7 @@ table = pd.DataFrame({"rank": np.arange(1, len(indices) + 1), "test index": indi
 table = widgets.name_classes(table, comparison)
 for s in drawn:
     table[f"{s.label} MSE"] = errors[s.id][chosen]
-st.dataframe(table.style.format({c: "{:.5f}" for c in table.columns if c.endswith("MSE")}), hide_index=True,
-             key="gallery_table")
+st.dataframe(
+    table.style.format({c: "{:.5f}" for c in table.columns if c.endswith("MSE")}), hide_index=True, key="gallery_table"
+)
 widgets.csv_download(table, f"{end}_{k}_{ranking}_class-{'all' if digit is None else digit}_test.csv", "gallery_csv")

@@ -25,8 +25,15 @@ chance = 1 / len(datasets.get(dataset_name).class_names)
 
 contenders = [Contender(widgets.escape(labels[m]), right["probe"].astype(float), baseline=m not in comparison.names)
               for m, right in quality.correct.items()]  # fmt: skip
-st.markdown(best_of("Most linearly separable code (linear-probe accuracy on the test images):", contenders,
-                    lower_is_better=False, fmt="{:.1%}".format) + f" Chance is {chance:.0%}.")
+st.markdown(
+    best_of(
+        "Most linearly separable code (linear-probe accuracy on the test images):",
+        contenders,
+        lower_is_better=False,
+        fmt="{:.1%}".format,
+    )
+    + f" Chance is {chance:.0%}."
+)
 st.plotly_chart(accuracy_bars(table, drawn, chance=chance), key="latent_quality_chart", width="stretch")
 widgets.pca_caption(comparison)
 # Below the chart, not beside it: in a narrow column the accuracy columns were cut off.
@@ -36,6 +43,9 @@ for column, title in (("knn", "5-NN accuracy"), ("probe", "linear-probe accuracy
     shown[f"{title} 95% CI"] = [f"{lo:.1%}–{hi:.1%}" for lo, hi in zip(table[f"{column}_low"], table[f"{column}_high"],
                                                                        strict=True)]  # fmt: skip
 shown = shown.rename(columns={"latent_dims": "latent dims"})
-st.dataframe(shown.style.format({"5-NN accuracy": "{:.1%}", "linear-probe accuracy": "{:.1%}"}), hide_index=True,
-             key="latent_quality_table")
+st.dataframe(
+    shown.style.format({"5-NN accuracy": "{:.1%}", "linear-probe accuracy": "{:.1%}"}),
+    hide_index=True,
+    key="latent_quality_table",
+)
 widgets.csv_download(shown, "latent_quality.csv", "latent_quality_csv")

@@ -42,13 +42,30 @@ method = controls[0].selectbox("Projection", [m for m in METHODS if m != "raw" o
 sizes = [n for n in SIZES if n < len(labels)] + [len(labels)]
 n_points = int(controls[1].selectbox("Test digits shown", sizes, index=len(sizes) - 1, format_func="{:,}".format,
                                      key="latent_points"))  # fmt: skip
-colouring = controls[2].radio("Colour by", list(COLOURINGS) if len(slots) == 2 else ["digit", "mse"],
-                              format_func=COLOURINGS.get, horizontal=True, key="latent_colour")
-k = int(controls[3].number_input("Neighbours (k)", 1, 50, 10, key="latent_k",
-                                 help="how many nearest neighbours the panel shows and the agreement score counts"))
-show_digits = controls[4].toggle("Show digits", key="latent_show_digits", help="draw test images on the maps at "
-                                 f"their places, one per cell of a {latent_view.DIGIT_CELLS} × "
-                                 f"{latent_view.DIGIT_CELLS} grid, so that they never pile up")
+colouring = controls[2].radio(
+    "Colour by",
+    list(COLOURINGS) if len(slots) == 2 else ["digit", "mse"],
+    format_func=COLOURINGS.get,
+    horizontal=True,
+    key="latent_colour",
+)
+k = int(
+    controls[3].number_input(
+        "Neighbours (k)",
+        1,
+        50,
+        10,
+        key="latent_k",
+        help="how many nearest neighbours the panel shows and the agreement score counts",
+    )
+)
+show_digits = controls[4].toggle(
+    "Show digits",
+    key="latent_show_digits",
+    help="draw test images on the maps at "
+    f"their places, one per cell of a {latent_view.DIGIT_CELLS} × "
+    f"{latent_view.DIGIT_CELLS} grid, so that they never pile up",
+)
 # A run whose code is not 2-D has no raw map: it falls back to UMAP (and says so).
 configs = {s.name: ProjectionConfig(method if method != "raw" or s.run.latent_dim == 2 else "umap", n_points=n_points)
            for s in slots}  # fmt: skip
@@ -109,20 +126,39 @@ with map_area:
         here = st.session_state[SPOT["slot"]] == s.name
         spot = (st.session_state[SPOT["x"]], st.session_state[SPOT["y"]]) if here else None
         with column:
-            st.markdown(widgets.slot_heading(comparison, s.name, f" · {s.run.latent_dim}-d code"),
-                        unsafe_allow_html=True)
+            st.markdown(
+                widgets.slot_heading(comparison, s.name, f" · {s.run.latent_dim}-d code"), unsafe_allow_html=True
+            )
             if configs[s.name].method != method:
-                st.info(f"This run's code has {s.run.latent_dim} dims, so there are no raw 2-D coordinates: "
-                        "showing UMAP instead.", icon=":material/info:")
+                st.info(
+                    f"This run's code has {s.run.latent_dim} dims, so there are no raw 2-D coordinates: "
+                    "showing UMAP instead.",
+                    icon=":material/info:",
+                )
             figure = latent_view.slot_figure(
-                comparison, s.name, proj, colouring, drawn, selection=selection, marks=marks, decoded_spot=spot,
-                digits=latent_view.digit_layer(dataset_name, proj) if show_digits else None)
-            st.plotly_chart(figure, key=f"latent_map_{s.name}", on_select=lambda n=s.name: on_map_select(n),
-                            selection_mode=("points", "box", "lasso"), width="stretch")
+                comparison,
+                s.name,
+                proj,
+                colouring,
+                drawn,
+                selection=selection,
+                marks=marks,
+                decoded_spot=spot,
+                digits=latent_view.digit_layer(dataset_name, proj) if show_digits else None,
+            )
+            st.plotly_chart(
+                figure,
+                key=f"latent_map_{s.name}",
+                on_select=lambda n=s.name: on_map_select(n),
+                selection_mode=("points", "box", "lasso"),
+                width="stretch",
+            )
             st.caption(widgets.escape(proj.caption))
-    st.caption("On the maps: digits selected with a box or lasso keep their colours while the others fade (a few "
-               "are ringed), ○ the digit clicked, △ and □ the interpolation ends you picked, ✕ the decoded spot. "
-               "Hover a point for its class, index and MSEs; click it to see the image.")
+    st.caption(
+        "On the maps: digits selected with a box or lasso keep their colours while the others fade (a few "
+        "are ringed), ○ the digit clicked, △ and □ the interpolation ends you picked, ✕ the decoded spot. "
+        "Hover a point for its class, index and MSEs; click it to see the image."
+    )
 with score_area:
     widgets.latent_scores(comparison, projections, n_points, k)
 
@@ -132,12 +168,16 @@ st.subheader("Interpolate between two test digits")
 for end, default in zip(ENDS, (0, 1), strict=True):
     st.session_state.setdefault(end, default)
 ends = st.columns([1, 1, 2])
-start, stop = (int(column.number_input(label, 0, len(labels) - 1, key=end, on_change=pick_end, args=(end,)))
-               for column, label, end in zip(ends, ("From test image #", "To test image #"), ENDS, strict=False))
+start, stop = (
+    int(column.number_input(label, 0, len(labels) - 1, key=end, on_change=pick_end, args=(end,)))
+    for column, label, end in zip(ends, ("From test image #", "To test image #"), ENDS, strict=False)
+)
 steps = int(ends[2].slider("Steps", 2, 16, 8, key="latent_interp_steps"))
 ends_named = " → ".join(widgets.escape(class_names[labels[i]]) for i in (start, stop))
-st.caption(f"{ends_named}: each row decodes {steps} evenly spaced points on the "
-           "straight line between the two codes in that run's latent space, framed by the two originals.")
+st.caption(
+    f"{ends_named}: each row decodes {steps} evenly spaced points on the "
+    "straight line between the two codes in that run's latent space, framed by the two originals."
+)
 originals = cache.test_images(dataset_name, (start, stop))
 rows = [ImageRow(s.name, np.concatenate([originals[:1], cache.interpolation(keys[s.name], start, stop, steps),
                                          originals[1:]]), colour=SLOT_COLOURS[s.name]) for s in slots]  # fmt: skip

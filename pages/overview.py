@@ -43,12 +43,17 @@ for column, slot in zip(columns, comparison.slots, strict=True):
         bottom = st.columns(3)
         bottom[0].metric("Test MSE", f"{info.test_mse:.5f}")
         bottom[1].metric(f"PCA-{info.latent_dim}", f"{pca_mse:.5f}", help=widgets.pca_description(info))
-        bottom[2].metric("vs PCA", f"{info.test_mse / pca_mse:.2f}×",
-                         help="run MSE ÷ PCA MSE: below 1 means the autoencoder beats PCA")
+        bottom[2].metric(
+            "vs PCA",
+            f"{info.test_mse / pca_mse:.2f}×",
+            help="run MSE ÷ PCA MSE: below 1 means the autoencoder beats PCA",
+        )
         with st.expander("Architecture"):
             st.code(info.architecture or cache.architecture(key), language=None)  # stored: no torch needed
-        st.caption(f"Kept epoch {info.best_epoch} of {len(info.history)} · trained {info.train_seconds:,.0f} s · "
-                   f"created {info.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
+        st.caption(
+            f"Kept epoch {info.best_epoch} of {len(info.history)} · trained {info.train_seconds:,.0f} s · "
+            f"created {info.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        )
 
 LAYOUT = (1, 2)  # the MSE chart beside the gallery
 chart, gallery = st.columns(LAYOUT)

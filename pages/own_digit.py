@@ -27,14 +27,23 @@ with left:
     if source == "Draw":
         from streamlit_drawable_canvas import st_canvas
 
-        canvas = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", width=280,
-                           height=280, drawing_mode="freedraw", return_image_data=True, key="own_digit_canvas")
+        canvas = st_canvas(
+            stroke_width=18,
+            stroke_color="#FFFFFF",
+            background_color="#000000",
+            width=280,
+            height=280,
+            drawing_mode="freedraw",
+            return_image_data=True,
+            key="own_digit_canvas",
+        )
         st.caption("Draw one digit with the mouse or a finger; use the canvas toolbar to undo or clear.")
         if canvas is not None and canvas.image_data is not None:
             grey = canvas_to_grey(canvas.image_data)
     else:
-        upload = st.file_uploader(f"A PNG or JPEG of one digit (at most {MAX_UPLOAD_BYTES / 1e6:g} MB)",
-                                  key="own_digit_upload")
+        upload = st.file_uploader(
+            f"A PNG or JPEG of one digit (at most {MAX_UPLOAD_BYTES / 1e6:g} MB)", key="own_digit_upload"
+        )
         if upload is not None:
             try:
                 grey = read_upload(upload.getvalue())
@@ -58,23 +67,34 @@ results = cache.reconstruct_one(widgets.methods(comparison), image, image)
 with right:
     tiles = np.stack([image[0, 0].numpy(), *(results[s.id][0] for s in drawn)])
     captions = ("yours", *(f"{s.short}: {results[s.id][1]:.4f}" for s in drawn))
-    widgets.gallery([ImageRow("", tiles, colour=TEXT_GREY, captions=captions)], "own_digit_tiles", tile_px=80,
-                    max_width=column_width(LAYOUT, 1))
+    widgets.gallery(
+        [ImageRow("", tiles, colour=TEXT_GREY, captions=captions)],
+        "own_digit_tiles",
+        tile_px=80,
+        max_width=column_width(LAYOUT, 1),
+    )
     table = pd.DataFrame({"method": [s.label for s in drawn], "MSE vs your digit": [results[s.id][1] for s in drawn]})
     st.dataframe(table.style.format({"MSE vs your digit": "{:.5f}"}), hide_index=True, key="own_digit_table")
     widgets.csv_download(table, "own_digit_mse.csv", "own_digit_csv")
     widgets.pca_caption(comparison)
 
 st.subheader("Where your digit lands")
-st.caption("Each run's codes of the test digits, projected to 2-D with PCA (fit on those test codes); the star is "
-           "your digit, projected by the same PCA. Landing inside a cluster means the model reads your digit as "
-           "that class of shapes. Same digit colours as the Latent space page.")
+st.caption(
+    "Each run's codes of the test digits, projected to 2-D with PCA (fit on those test codes); the star is "
+    "your digit, projected by the same PCA. Landing inside a cluster means the model reads your digit as "
+    "that class of shapes. Same digit colours as the Latent space page."
+)
 for column, s in zip(st.columns(len(comparison.slots)), comparison.slots, strict=True):
     key = RunKey.of(s.run)
     _, coords = cache.digit_map(key)
     spot, nearest = cache.own_digit_position(key, image)
     labels = cache.test_labels(s.run.config.dataset)
-    column.plotly_chart(digit_map(coords, labels, f"{s.name} · {s.label} ({s.run.latent_dim}-d code)", spot),
-                        key=f"own_digit_map_{s.name}", width="stretch")
-    column.caption(f"Its 25 nearest test codes in the {s.run.latent_dim}-d latent space: mostly "
-                   f"**{int(nearest.argmax())}**s ({nearest.max()} of 25).")
+    column.plotly_chart(
+        digit_map(coords, labels, f"{s.name} · {s.label} ({s.run.latent_dim}-d code)", spot),
+        key=f"own_digit_map_{s.name}",
+        width="stretch",
+    )
+    column.caption(
+        f"Its 25 nearest test codes in the {s.run.latent_dim}-d latent space: mostly "
+        f"**{int(nearest.argmax())}**s ({nearest.max()} of 25)."
+    )

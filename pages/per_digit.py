@@ -54,8 +54,10 @@ with right:
     widgets.pca_caption(comparison)
 
 st.subheader("How sure is this?")
-st.caption("95% percentile-bootstrap intervals (2,000 resamples of the test images, seed 0). A paired difference "
-           "whose interval does not cross zero is not luck of the test sample.")
+st.caption(
+    "95% percentile-bootstrap intervals (2,000 resamples of the test images, seed 0). A paired difference "
+    "whose interval does not cross zero is not luck of the test sample."
+)
 if not widgets.need_same_test_set(comparison):
     st.stop()
 methods = widgets.methods(comparison)
@@ -69,8 +71,10 @@ if comparison.pair is not None:
     first, second = (drawn[0], drawn[1])
     a, b = comparison.pair
     difference = cache.paired_difference(RunKey.of(a.run), RunKey.of(b.run), (a.name, b.name))
-    st.markdown(f"**Paired difference {a.name} − {b.name}** (negative: {a.name} better) and the share of test images "
-                f"{a.name} rebuilds better (win rate)")
+    st.markdown(
+        f"**Paired difference {a.name} − {b.name}** (negative: {a.name} better) and the share of test images "
+        f"{a.name} rebuilds better (win rate)"
+    )
     st.plotly_chart(difference_chart(difference, first, second, **classes), key="per_digit_diff_chart", width="stretch")
     shown = difference.rename(columns={"diff": f"{a.name} − {b.name}", "ci_low": "CI low", "ci_high": "CI high",
                                        "win_rate": f"{a.name} win rate", "win_low": "win CI low",

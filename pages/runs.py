@@ -13,14 +13,28 @@ CONFIRM = "runs_confirm_delete"  # run id waiting for the user's confirmation
 # The columns in the table, all in view at 1400 px without scrolling: which run (slot, architecture, width, options),
 # how it scored (test, PCA, ratio), how it was trained, the id last (it names the dataset). The rest (budget, sizes,
 # times) is shown for the selected run and is in the CSV.
-SHOWN = ["slot", "shipped", "architecture", "latent dims", "test MSE", "PCA MSE", "vs PCA", "bottleneck", "options",
-         "recipe", "seed", "run"]
+SHOWN = [
+    "slot",
+    "shipped",
+    "architecture",
+    "latent dims",
+    "test MSE",
+    "PCA MSE",
+    "vs PCA",
+    "bottleneck",
+    "options",
+    "recipe",
+    "seed",
+    "run",
+]
 
 widgets.require_frame()
 st.title("Runs")
-st.markdown("Every run in the checkpoints folder. Click a column header to sort; select a row to put that run "
-            "into slot A or B, or to delete it. PCA MSE is the clipped PCA at the same dims, fit on the run's own "
-            "training images.")
+st.markdown(
+    "Every run in the checkpoints folder. Click a column header to sort; select a row to put that run "
+    "into slot A or B, or to delete it. PCA MSE is the clipped PCA at the same dims, fit on the run's own "
+    "training images."
+)
 runs, broken = widgets.registry()
 if not runs:
     st.info("No readable runs yet: train one from the sidebar.", icon=":material/info:")
@@ -34,15 +48,21 @@ table.insert(1, "shipped", [run_id in shipped for run_id in table["run"]])
 table = table[[*SHOWN[:-1], *(c for c in table.columns if c not in SHOWN), "run"]]
 
 filters = st.columns([3, 2])
-text = filters[0].text_input("Filter", key="runs_filter", placeholder="part of a run id, e.g. vae or seed",
-                             help="keeps rows whose run id, architecture or recipe contains this text")
-architectures = filters[1].multiselect("Architectures", sorted(table["architecture"].unique()), key="runs_arch",
-                                       placeholder="all")
+text = filters[0].text_input(
+    "Filter",
+    key="runs_filter",
+    placeholder="part of a run id, e.g. vae or seed",
+    help="keeps rows whose run id, architecture or recipe contains this text",
+)
+architectures = filters[1].multiselect(
+    "Architectures", sorted(table["architecture"].unique()), key="runs_arch", placeholder="all"
+)
 shown = table
 if text.strip():
     needle = text.strip().lower()
     keep = shown[["run", "architecture", "recipe", "options"]].apply(
-        lambda column: column.astype(str).str.lower().str.contains(needle, regex=False))
+        lambda column: column.astype(str).str.lower().str.contains(needle, regex=False)
+    )
     shown = shown[keep.any(axis=1)]
 if architectures:
     shown = shown[shown["architecture"].isin(architectures)]
@@ -80,25 +100,37 @@ run_id = shown_ids[rows[0]] if rows else None
 if run_id in runs:
     st.markdown(f"**Selected:** {widgets.escape(picker_label(runs[run_id]))} · `{run_id}`")
     row = shown.iloc[rows[0]]
-    st.caption(f"{row['dataset']} · {row['epochs']} epochs · batch {row['batch']} · lr {row['lr']:g} · "
-               f"{row['training images'] or 0:,} training images · {row['parameters']:,} parameters · trained in "
-               f"{row['training s']:.0f} s · created {row['created']:%Y-%m-%d %H:%M %Z}")
+    st.caption(
+        f"{row['dataset']} · {row['epochs']} epochs · batch {row['batch']} · lr {row['lr']:g} · "
+        f"{row['training images'] or 0:,} training images · {row['parameters']:,} parameters · trained in "
+        f"{row['training s']:.0f} s · created {row['created']:%Y-%m-%d %H:%M %Z}"
+    )
     actions = st.columns(len(SLOTS) + 1)
     for column, slot in zip(actions, SLOTS, strict=False):
-        column.button(f"Put into slot {slot}", key=f"runs_put_{slot}", on_click=session.put, args=(slot, run_id),
-                      icon=":material/input:")
+        column.button(
+            f"Put into slot {slot}",
+            key=f"runs_put_{slot}",
+            on_click=session.put,
+            args=(slot, run_id),
+            icon=":material/input:",
+        )
     if actions[-1].button("Delete…", key="runs_delete", icon=":material/delete:"):
         st.session_state[CONFIRM] = run_id
 
 pending = st.session_state.get(CONFIRM)
 if pending in runs:
     with st.container(border=True, key="runs_confirm"):
-        st.warning(f"Delete {widgets.escape(picker_label(runs[pending]))} (`{pending}`) for good? Its weights, "
-                   "artefacts and cached maps are removed.", icon=":material/delete_forever:")
+        st.warning(
+            f"Delete {widgets.escape(picker_label(runs[pending]))} (`{pending}`) for good? Its weights, "
+            "artefacts and cached maps are removed.",
+            icon=":material/delete_forever:",
+        )
         sure = True
         if pending in shipped:
-            sure = st.checkbox("This is a shipped default run, opened by every new session. Delete it anyway.",
-                               key="runs_confirm_shipped")
+            sure = st.checkbox(
+                "This is a shipped default run, opened by every new session. Delete it anyway.",
+                key="runs_confirm_shipped",
+            )
         yes, no = st.columns(2)
         if yes.button("Delete", key="runs_confirm_yes", type="primary", disabled=not sure):
             try:

@@ -40,8 +40,9 @@ def toggle_play() -> None:
 
 def image_rows(epoch: int) -> list[ImageRow]:
     """The probe digits (one block of rows) and each run's reconstructions of them after `epoch`."""
-    rows = [ImageRow("validation" if r == 0 else "", originals[order], colour=TEXT_GREY)
-            for r, order in enumerate(rows_of)]
+    rows = [
+        ImageRow("validation" if r == 0 else "", originals[order], colour=TEXT_GREY) for r, order in enumerate(rows_of)
+    ]
     for s in slots:
         frames = timelines[s.name].frames
         shown = min(epoch, len(frames))
@@ -64,8 +65,12 @@ def player() -> None:
         st.rerun(scope="app")  # Play, Pause or the last epoch: start or stop the timer with a run of the whole page
     if last > 1:
         controls = st.columns([1, 6])
-        controls[0].button("Pause" if st.session_state[PLAYING] else "Play", key="timeline_play", on_click=toggle_play,
-                           icon=":material/pause:" if st.session_state[PLAYING] else ":material/play_arrow:")
+        controls[0].button(
+            "Pause" if st.session_state[PLAYING] else "Play",
+            key="timeline_play",
+            on_click=toggle_play,
+            icon=":material/pause:" if st.session_state[PLAYING] else ":material/play_arrow:",
+        )
         epoch = controls[1].slider("Epoch", 1, last, key=EPOCH)
     else:  # a slider from 1 to 1 is refused by Streamlit
         epoch = 1
@@ -75,11 +80,19 @@ def player() -> None:
         st.markdown(f"**After epoch {epoch} of {last}**")
         widgets.gallery(image_rows(epoch), "timeline_images", tile_px=40, max_width=column_width(LAYOUT, 0))
         at = {s.name: s.run.history[min(epoch, len(s.run.history)) - 1].val_loss for s in slots}
-        st.caption(" · ".join(f"{name}: validation MSE {value:.5f}" for name, value in at.items())
-                   + (" · each column one digit class, 0 to 9" if len(rows_of) > 1 else ""))
+        st.caption(
+            " · ".join(f"{name}: validation MSE {value:.5f}" for name, value in at.items())
+            + (" · each column one digit class, 0 to 9" if len(rows_of) > 1 else "")
+        )
     drawn = [
-        Curve(f"{s.name} · {s.label}", SLOT_COLOURS[s.name], [e.epoch for e in s.run.history],
-              [e.val_loss for e in s.run.history], [e.train_loss for e in s.run.history], s.run.best_epoch)
+        Curve(
+            f"{s.name} · {s.label}",
+            SLOT_COLOURS[s.name],
+            [e.epoch for e in s.run.history],
+            [e.val_loss for e in s.run.history],
+            [e.train_loss for e in s.run.history],
+            s.run.best_epoch,
+        )
         for s in slots
     ]
     curves.plotly_chart(loss_curves(drawn, marker_epoch=epoch, height=380), key="timeline_curves", width="stretch")

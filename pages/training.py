@@ -69,8 +69,9 @@ for seeds in solver_seeds.values():
     images = f"{info.train_images:,} imgs" if info.train_images else "its run's images"
     label = f"PCA-{info.latent_dim} (validation; fit on {images})"
     baselines.append((label, float(np.mean(values)), baseline_colour(len(baselines))))
-st.plotly_chart(loss_curves(curves, baselines, log_scale=log_scale, show_train=show_train),
-                key="training_curves", width="stretch")
+st.plotly_chart(
+    loss_curves(curves, baselines, log_scale=log_scale, show_train=show_train), key="training_curves", width="stretch"
+)
 
 st.subheader("Wall time")
 rows = [
@@ -95,5 +96,7 @@ st.dataframe(
         "test MSE": st.column_config.NumberColumn(format="%.5f"),
     },
 )  # fmt: skip
-st.caption("Wall time is training plus per-epoch validation, on the machine that trained the run "
-           "(the shipped runs were trained on a 2-core CPU, maybe not like yours).")
+st.caption(
+    "Wall time is training plus per-epoch validation, on the machine that trained the run "
+    "(the shipped runs were trained on a 2-core CPU, maybe not like yours)."
+)

@@ -228,8 +228,9 @@ def select_run(at: AppTest, run_id: str) -> AppTest:
 
 def selected(at: AppTest) -> list[str]:
     """What the Runs page says is selected ("**Selected:** ..."), and whether it offers to delete it."""
-    return [m for m in texts(at.markdown).split("\n") if "Selected:" in m] + [b.key for b in at.button
-                                                                             if b.key == "runs_delete"]
+    return [m for m in texts(at.markdown).split("\n") if "Selected:" in m] + [
+        b.key for b in at.button if b.key == "runs_delete"
+    ]
 
 
 def test_5_after_deleting_the_selected_run_nothing_is_selected(own_root, monkeypatch):
@@ -274,12 +275,33 @@ def test_runs_page_lists_every_run_and_puts_a_selected_one_into_a_slot(shipped_r
     at = open_app(shipped_root, monkeypatch, "pages/runs.py")
     table = frame(at, "runs_table")
     assert set(table["run"]) == {p.name for p in shipped_root.iterdir() if (p / "run.json").exists()}
-    for column in ("architecture", "bottleneck", "latent dims", "recipe", "epochs", "batch", "lr", "seed",
-                   "training images", "parameters", "test MSE", "PCA MSE", "created", "training s"):
+    for column in (
+        "architecture",
+        "bottleneck",
+        "latent dims",
+        "recipe",
+        "epochs",
+        "batch",
+        "lr",
+        "seed",
+        "training images",
+        "parameters",
+        "test MSE",
+        "PCA MSE",
+        "created",
+        "training s",
+    ):
         assert column in table.columns, column
     assert table.columns[-1] == "run" and table.columns[0] == "slot", "names first, the hash id last"
-    assert list(table.columns[:7]) == ["slot", "shipped", "architecture", "latent dims", "test MSE", "PCA MSE",
-                                       "vs PCA"], "the scores are in view without scrolling"
+    assert list(table.columns[:7]) == [
+        "slot",
+        "shipped",
+        "architecture",
+        "latent dims",
+        "test MSE",
+        "PCA MSE",
+        "vs PCA",
+    ], "the scores are in view without scrolling"
     mlp = table.set_index("run").loc[SHIPPED["mlp"]]
     assert (mlp["slot"], mlp["shipped"]) == ("A", True) and table["shipped"].sum() == 2
 

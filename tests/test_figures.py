@@ -132,8 +132,10 @@ def test_gallery_tiles_are_square_of_one_size_in_aligned_rows(tile_px):
 
 def test_a_gallery_shrinks_its_tiles_to_fit_its_column_and_keeps_captions_off_the_next_row():
     captions = tuple(f"{v:.4f}" for v in RNG.uniform(0, 0.1, 10))
-    rows = [ImageRow(title, images(10), captions=captions)  # the Overview's gallery
-            for title in ("original", "A · MLP b=8 · seed recipe · 30 ep", "B · MLP b=8 · onecycle · 60 ep")]
+    rows = [
+        ImageRow(title, images(10), captions=captions)  # the Overview's gallery
+        for title in ("original", "A · MLP b=8 · seed recipe · 30 ep", "B · MLP b=8 · onecycle · 60 ep")
+    ]
     width = column_width((1, 2), 1)
     fig = image_rows_figure(rows, tile_px=64, max_width=width)
     assert fig.layout.width <= width + 1

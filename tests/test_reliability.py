@@ -238,8 +238,15 @@ def test_a_long_job_asks_first_and_starts_only_on_start(app_root, jobs):
     assert snapshot.job_id == before + 1 and snapshot.configs[0].epochs == 1000
 
 
-@pytest.mark.parametrize(("field", "value", "named"), [("epochs", "lots", "epochs"), ("batch_size", "0", "batch_size"),
-                                                  ("learning_rate", "2", "learning_rate"), ("seeds", "-1", "seed")])
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("epochs", "lots", "epochs"),
+        ("batch_size", "0", "batch_size"),
+        ("learning_rate", "2", "learning_rate"),
+        ("seeds", "-1", "seed"),
+    ],
+)
 def test_a_bad_value_in_the_train_form_is_one_line_and_starts_nothing(app_root, jobs, field, value, named):
     before = jobs.snapshot().job_id
     at = submit_train_form(open_app(), **{field: value})

@@ -249,7 +249,10 @@ def test_the_per_digit_page_shows_the_seed_spread_beside_the_intervals(app):
     assert list(table["digit"]) == [str(d) for d in range(10)] + ["all"]
     assert (table["A seeds"] == 3).all() and (table["B seeds"] == 3).all()
     assert table.set_index("digit").loc["all", "verdict"] in (
-        "A better, beyond seed spread", "B better, beyond seed spread", "within seed spread")
+        "A better, beyond seed spread",
+        "B better, beyond seed spread",
+        "within seed spread",
+    )
     shown = texts(app)
     assert "A: 3 training seeds (0, 1, 2)" in shown and "95% interval over test images" in shown
     chart = next(c for c in app.get("plotly_chart") if "across 3 training seeds" in c.proto.spec)

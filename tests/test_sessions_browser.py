@@ -116,8 +116,12 @@ def test_markdown_in_run_files_is_shown_as_text_and_never_fetched(server, browse
 
 # --- sessions stay apart -------------------------------------------------------------------------------------
 
-TINY = {"Epochs": "30", "Batch size": "16", "Seeds": "11",  # ~30-90 s on 2 busy cores: long enough to be watched
-        "Train on the first N images only": "4500"}
+TINY = {
+    "Epochs": "30",
+    "Batch size": "16",
+    "Seeds": "11",  # ~30-90 s on 2 busy cores: long enough to be watched
+    "Train on the first N images only": "4500",
+}
 TINY_CONFIG = RunConfig.for_recipe("mlp", epochs=30, batch_size=16, seed=11, train_limit=4500)
 
 

@@ -244,8 +244,9 @@ def test_tune_prunes_on_validation_loss_and_never_reads_test_metrics(checkpoint_
 def test_tune_in_a_space_of_one_config_reuses_its_run_instead_of_looping(checkpoint_root, count_trainings):
     spec = TuneSpec("mlp", trials=3, learning_rates=(0.01, 0.01), epochs=(1, 1), batch_sizes=(100,), train_limit=100)
     asked = []
-    report = run_study(spec, root=checkpoint_root, device="cpu", on_trial_end=asked.append,
-                       should_stop=lambda: len(asked) > 10)  # fmt: skip  (a loop would end in TrainingCancelled)
+    report = run_study(
+        spec, root=checkpoint_root, device="cpu", on_trial_end=asked.append, should_stop=lambda: len(asked) > 10
+    )  # fmt: skip  (a loop would end in TrainingCancelled)
     assert list(report.trials["state"]) == ["COMPLETE"] * 3 and len(count_trainings) == 1
     assert report.trials["reused"].tolist() == [False, True, True]
 
@@ -385,8 +386,16 @@ LAST = {"model": "conv", "bottleneck": 1, "seed": 1}
         ([*THREE_DONE, point("conv", 1, TrialState.PRUNED, duplicate_of=9)], "run", [LAST]),
         ([*THREE_DONE[:2], point("mlp", 1, TrialState.RUNNING)], "run", []),
     ],
-    ids=["fresh", "complete", "last-running", "killed-point-retried", "diverged-point-final", "died-before-a-point",
-         "twin-gave-way-and-twin-died", "untouched-point-left"],  # fmt: skip
+    ids=[
+        "fresh",
+        "complete",
+        "last-running",
+        "killed-point-retried",
+        "diverged-point-final",
+        "died-before-a-point",
+        "twin-gave-way-and-twin-died",
+        "untouched-point-left",
+    ],  # fmt: skip
 )
 def test_a_grid_plan_retries_only_points_that_died(trials, action, retry):
     assert GRID.plan(trials)[:2] == (action, retry)

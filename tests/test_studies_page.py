@@ -182,9 +182,16 @@ def test_study_figures_wrap_optunas_plots(root):
 
     distributions = {"learning_rate": FloatDistribution(1e-4, 1e-1, log=True),
                      "batch_size": CategoricalDistribution([32, 64])}  # fmt: skip
-    tune = [create_trial(state=TrialState.COMPLETE, value=v, params={"learning_rate": lr, "batch_size": 64},
-                         distributions=distributions, intermediate_values={1: v * 2, 2: v})  # fmt: skip
-            for v, lr in ((0.03, 1e-3), (0.02, 1e-2))]
+    tune = [
+        create_trial(
+            state=TrialState.COMPLETE,
+            value=v,
+            params={"learning_rate": lr, "batch_size": 64},
+            distributions=distributions,
+            intermediate_values={1: v * 2, 2: v},
+        )  # fmt: skip
+        for v, lr in ((0.03, 1e-3), (0.02, 1e-2))
+    ]
     tune.append(create_trial(state=TrialState.PRUNED, value=0.2, params={"learning_rate": 1e-4, "batch_size": 32},
                              distributions=distributions, intermediate_values={1: 0.2}))  # fmt: skip
     history = study_history_figure(tune)

@@ -215,8 +215,13 @@ def test_shipped_sweep_is_charted_on_a_fresh_clone(shipped_copy, monkeypatch):
     assert at.selectbox(key="sweep_family").value == "onecycle (recipe defaults) · seed 0 · mnist"
     table = at.dataframe[0].value
     latent = {arch: sorted(rows["latent dims"]) for arch, rows in table.groupby("architecture")}
-    shipped = [r for r in list_runs(shipped_copy)[0] if r.config.dataset == "mnist" and r.config.seed == 0
-               and r.config == RunConfig.for_recipe(r.config.model, bottleneck=r.config.bottleneck)]
+    shipped = [
+        r
+        for r in list_runs(shipped_copy)[0]
+        if r.config.dataset == "mnist"
+        and r.config.seed == 0
+        and r.config == RunConfig.for_recipe(r.config.model, bottleneck=r.config.bottleneck)
+    ]
     expected: dict[str, list[int]] = {}
     for run in shipped:
         expected.setdefault(run.spec.title, []).append(run.latent_dim)

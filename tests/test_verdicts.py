@@ -53,8 +53,12 @@ def test_best_of_with_every_gap_inside_its_interval_claims_no_winner():
     right = (rng.random(300) < 0.8).astype(float)
     flipped = right.copy()
     flipped[:2] = 1 - flipped[:2]  # two images differ: far inside the interval
-    line = best_of("Most separable:", [Contender("A", right), Contender("PCA-32", flipped, baseline=True)],
-                   lower_is_better=False, fmt="{:.1%}".format)
+    line = best_of(
+        "Most separable:",
+        [Contender("A", right), Contender("PCA-32", flipped, baseline=True)],
+        lower_is_better=False,
+        fmt="{:.1%}".format,
+    )
     assert "**no clear difference**" in line and "clearly" not in line, line
     assert "PCA-32" in line and "95% interval" in line
 

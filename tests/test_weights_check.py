@@ -139,8 +139,11 @@ def test_the_home_page_imports_no_torch(home_page_modules):
     assert not home_page_modules["torch"], "rendering the home page imported torch"
 
 
-@pytest.mark.xfail(strict=True, reason="the Overview's seed table is a pandas Styler in st.dataframe, and its "
-                   "verdicts and seed statistics use pandas (aecore.stats, aecore.seeds)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="the Overview's seed table is a pandas Styler in st.dataframe, and its "
+    "verdicts and seed statistics use pandas (aecore.stats, aecore.seeds)",
+)
 def test_the_home_page_imports_no_pandas(home_page_modules):
     assert not home_page_modules["pandas"], "rendering the home page imported pandas"
 

@@ -309,9 +309,7 @@ def method_errors(methods: tuple[tuple[str, RunKey | BaselineKey], ...]) -> dict
                     return stored
         return pca_test_errors(key)
 
-    return {
-        method: test_errors(key) if isinstance(key, RunKey) else baseline_errors(key) for method, key in methods
-    }
+    return {method: test_errors(key) if isinstance(key, RunKey) else baseline_errors(key) for method, key in methods}
 
 
 @st.cache_data(show_spinner="Bootstrapping confidence intervals (2,000 resamples)…", max_entries=16)

@@ -332,9 +332,15 @@ def loss_curves(
     for curve in curves:
         width = 2.5 if curve.emphasis else 1.4
         group = curve.label
-        fig.add_scatter(x=list(curve.epochs), y=list(curve.val), name=curve.label, mode="lines",
-                        line={"color": curve.colour, "width": width, "dash": VALIDATION_DASH}, legendgroup=group,
-                        hovertemplate=f"{_html(curve.label)}<br>epoch %{{x}}: validation %{{y:.5f}}<extra></extra>")
+        fig.add_scatter(
+            x=list(curve.epochs),
+            y=list(curve.val),
+            name=curve.label,
+            mode="lines",
+            line={"color": curve.colour, "width": width, "dash": VALIDATION_DASH},
+            legendgroup=group,
+            hovertemplate=f"{_html(curve.label)}<br>epoch %{{x}}: validation %{{y:.5f}}<extra></extra>",
+        )
         if show_train:
             fig.add_scatter(x=list(curve.epochs), y=list(curve.train), name=f"{curve.label} · training objective",
                             mode="lines", line={"color": curve.colour, "width": width, "dash": TRAINING_DASH},
@@ -356,8 +362,16 @@ def loss_curves(
     styles = [(VALIDATION_DASH, "validation (solid)")] + ([(TRAINING_DASH, "training objective (dotted)")]
                                                          if show_train else [])  # fmt: skip
     for dash, name in styles:  # a titled group, so that the key is not read as one more run
-        fig.add_scatter(x=[None], y=[None], mode="lines", name=name, line={"color": TEXT_GREY, "dash": dash},
-                        legendgroup="line styles", legendgrouptitle_text="line styles:", hoverinfo="skip")
+        fig.add_scatter(
+            x=[None],
+            y=[None],
+            mode="lines",
+            name=name,
+            line={"color": TEXT_GREY, "dash": dash},
+            legendgroup="line styles",
+            legendgrouptitle_text="line styles:",
+            hoverinfo="skip",
+        )
     if marker_epoch is not None:
         fig.add_vline(x=marker_epoch, line={"color": TEXT_GREY, "width": 1.5, "dash": "dot"},
                       annotation_text=f"epoch {marker_epoch}", annotation_position="top")  # fmt: skip
@@ -379,8 +393,15 @@ def _digit_axis(digits: Sequence, classes: Sequence[str] = (), item: str = "digi
     """
     shown = [str(d) for d in digits]
     names = dict(zip(map(str, range(len(classes))), classes, strict=True))
-    return {"title": item, "type": "category", "categoryorder": "array", "categoryarray": shown,
-            "tickmode": "array", "tickvals": shown, "ticktext": [names.get(d, d) for d in shown]}
+    return {
+        "title": item,
+        "type": "category",
+        "categoryorder": "array",
+        "categoryarray": shown,
+        "tickmode": "array",
+        "tickvals": shown,
+        "ticktext": [names.get(d, d) for d in shown],
+    }
 
 
 def per_digit_bars(
@@ -447,8 +468,17 @@ def robustness_figure(curves: pd.DataFrame, series: Sequence[Series], units: dic
             fig.add_scatter(x=x + x[::-1], y=list(rows["ci_high"]) + list(rows["ci_low"])[::-1], fill="toself",
                             fillcolor=s.colour, opacity=0.18, line={"width": 0}, hoverinfo="skip", showlegend=False,
                             row=1, col=column)  # fmt: skip
-            fig.add_scatter(x=x, y=rows["mse"], mode="lines+markers", name=s.label, legendgroup=s.id,
-                            line={"color": s.colour, "dash": s.dash}, showlegend=column == 1, row=1, col=column)
+            fig.add_scatter(
+                x=x,
+                y=rows["mse"],
+                mode="lines+markers",
+                name=s.label,
+                legendgroup=s.id,
+                line={"color": s.colour, "dash": s.dash},
+                showlegend=column == 1,
+                row=1,
+                col=column,
+            )
     fig.update_yaxes(title_text="test MSE vs clean", row=1, col=1)
     fig.update_layout(height=380, margin={"t": 40}, legend=LEGEND_BELOW)
     return fig
@@ -503,8 +533,14 @@ def sweep_figure(
                     line={"color": baseline_colour, "dash": "dot"},
                     hovertemplate="PCA, %{x} components<br>test MSE %{y:.5f}<extra></extra>")  # fmt: skip
     for x, y, label, colour in marks:
-        fig.add_scatter(x=[x], y=[y], mode="markers", name=label, hovertemplate=f"{_html(label)}<extra></extra>",
-                        marker={"symbol": "circle-open", "size": 16, "color": colour, "line": {"width": 3}})
+        fig.add_scatter(
+            x=[x],
+            y=[y],
+            mode="markers",
+            name=label,
+            hovertemplate=f"{_html(label)}<extra></extra>",
+            marker={"symbol": "circle-open", "size": 16, "color": colour, "line": {"width": 3}},
+        )
     values = [*table["test_mse"], *table["pca_mse"], *(y for _, y, _, _ in marks)]
     fig.update_layout(height=420, margin={"t": 10}, xaxis={"title": "latent dims", "type": "log", "dtick": 0.30103},
                       yaxis=_log_axis(values, "test MSE"), legend=LEGEND_BELOW)  # fmt: skip
@@ -538,8 +574,14 @@ def digit_map(coords: np.ndarray, labels: np.ndarray, title: str, spot: np.ndarr
     fig = go.Figure()
     for digit in range(10):
         mine = labels == digit
-        fig.add_scattergl(x=coords[mine, 0], y=coords[mine, 1], mode="markers", name=str(digit),
-                          marker={"size": 3, "opacity": 0.55, "color": DIGIT_COLOURS[digit]}, hoverinfo="name")
+        fig.add_scattergl(
+            x=coords[mine, 0],
+            y=coords[mine, 1],
+            mode="markers",
+            name=str(digit),
+            marker={"size": 3, "opacity": 0.55, "color": DIGIT_COLOURS[digit]},
+            hoverinfo="name",
+        )
     if spot is not None:
         # A WebGL layer is drawn above SVG traces, so the star is WebGL too and added last: it stays on top.
         fig.add_scattergl(x=[spot[0]], y=[spot[1]], mode="markers", name="your digit",
@@ -605,9 +647,12 @@ def study_intermediate_figure(trials: Sequence) -> go.Figure:
     from optuna.visualization import plot_intermediate_values
 
     fig = plot_intermediate_values(_study_of(trials))
-    fig.update_layout(title={"text": "Validation MSE after each epoch, one line per trial (pruned ones stop early)"},
-                      xaxis_title="epoch", showlegend=False,
-                      yaxis={"title": STUDY_TARGET, "type": "log", "tickvals": list(LOSS_TICKS), "tickformat": ".2~g"})
+    fig.update_layout(
+        title={"text": "Validation MSE after each epoch, one line per trial (pruned ones stop early)"},
+        xaxis_title="epoch",
+        showlegend=False,
+        yaxis={"title": STUDY_TARGET, "type": "log", "tickvals": list(LOSS_TICKS), "tickformat": ".2~g"},
+    )
     fig.update_traces(hovertemplate="%{fullData.name}: epoch %{x}, validation MSE %{y:.5f}<extra></extra>")
     return _study_layout(fig, 380)
 
@@ -626,9 +671,15 @@ def seed_strip_figure(seeds: pd.DataFrame, runs: pd.DataFrame, series: Sequence[
         spread_row = f"<b>{_html(s.label)}</b>: {len(mine)} training seeds"
         run_row = f"<b>{_html(s.label)}</b>: this run (seed {run['seed']}),<br>95% interval over test images"
         rows += [spread_row, run_row]
-        fig.add_scatter(y=[spread_row] * len(mine), x=mine["test_mse"], mode="markers", showlegend=False,
-                        marker={"color": s.colour, "size": 11, "opacity": 0.75, "line": {"color": "white", "width": 1}},
-                        customdata=mine["seed"], hovertemplate="seed %{customdata}: test MSE %{x:.5f}<extra></extra>")
+        fig.add_scatter(
+            y=[spread_row] * len(mine),
+            x=mine["test_mse"],
+            mode="markers",
+            showlegend=False,
+            marker={"color": s.colour, "size": 11, "opacity": 0.75, "line": {"color": "white", "width": 1}},
+            customdata=mine["seed"],
+            hovertemplate="seed %{customdata}: test MSE %{x:.5f}<extra></extra>",
+        )
         mean = float(mine["test_mse"].mean())
         fig.add_scatter(y=[spread_row], x=[mean], mode="markers", showlegend=False,
                         marker={"symbol": "line-ns-open", "size": 26, "color": s.colour, "line": {"width": 3}},
@@ -690,9 +741,16 @@ def sweep_seed_figure(
     fig = sweep_figure(points, series, baseline_colour, marks)
     for s in series:
         rows = points[points["model"] == s.id].sort_values("latent_dims")
-        fig.update_traces(selector={"name": s.label},
-                          error_y={"type": "data", "array": rows["ci_high"] - rows["test_mse"],
-                                   "arrayminus": rows["test_mse"] - rows["ci_low"], "thickness": 1, "width": 4})
+        fig.update_traces(
+            selector={"name": s.label},
+            error_y={
+                "type": "data",
+                "array": rows["ci_high"] - rows["test_mse"],
+                "arrayminus": rows["test_mse"] - rows["ci_low"],
+                "thickness": 1,
+                "width": 4,
+            },
+        )
         seeded = rows[rows["n_seeds"] >= 2]
         if seeded.empty:
             continue
@@ -707,6 +765,11 @@ def sweep_seed_figure(
     drawn = [points[c] for c in ("test_mse", "pca_mse", "ci_low", "ci_high", "min", "max") if c in points]
     fig.update_layout(yaxis=_log_axis([v for column in drawn for v in column], "test MSE"))  # whiskers included
     if (points["n_seeds"] >= 2).any():  # one legend entry says what every open diamond is
-        fig.add_scatter(x=[None], y=[None], mode="markers", name="mean across training seeds (bar: min–max)",
-                        marker={"symbol": "diamond-open", "size": 10, "color": TEXT_GREY, "line": {"width": 2}})
+        fig.add_scatter(
+            x=[None],
+            y=[None],
+            mode="markers",
+            name="mean across training seeds (bar: min–max)",
+            marker={"symbol": "diamond-open", "size": 10, "color": TEXT_GREY, "line": {"width": 2}},
+        )
     return fig

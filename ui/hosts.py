@@ -32,6 +32,11 @@ class AllowedHosts:
             await send({"type": "websocket.close", "code": 1008})  # before the handshake: the server answers 403
             return
         body = b"403: this dashboard is not served under that host name (server.allowedHosts)\n"
-        await send({"type": "http.response.start", "status": 403,
-                    "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 403,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -73,9 +73,14 @@ def map_groups(
         values = np.log10(np.maximum(errors, 1e-8))
         ticks = np.arange(np.floor(values.min()), np.ceil(values.max()) + 1)
         # Fixed ends: the selected digits, drawn again on top, must get the same colours from a part of the values.
-        style = {"color": values, "colorscale": "Viridis", "showscale": True, "cmin": float(values.min()),
-                 "cmax": float(values.max()),
-                 "colorbar": {"title": {"text": "MSE"}, "tickvals": ticks, "ticktext": [f"{10**t:g}" for t in ticks]}}
+        style = {
+            "color": values,
+            "colorscale": "Viridis",
+            "showscale": True,
+            "cmin": float(values.min()),
+            "cmax": float(values.max()),
+            "colorbar": {"title": {"text": "MSE"}, "tickvals": ticks, "ticktext": [f"{10**t:g}" for t in ticks]},
+        }
         return [("per-image MSE", np.arange(len(labels)), style, False)], [], ""
     if other is None or other_errors is None:
         raise ValueError("colouring by the better run needs the other run's errors")
@@ -277,4 +282,3 @@ def summary_title(count: int, shown: int) -> str:
     hidden = count - shown
     return f"{count:,} selected digit{'s' if count != 1 else ''}" + (
         f" ({hidden:,} not among the digits the maps show)" if hidden else "")  # fmt: skip
-

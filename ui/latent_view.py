@@ -23,8 +23,12 @@ def digit_layer(dataset_name: str, projection) -> object:
     rows = grid_representatives(projection.coords, DIGIT_CELLS)
     chosen = projection.indices[rows]
     span = projection.coords.max(0) - projection.coords.min(0)
-    return DigitLayer(projection.coords[rows], cache.test_images(dataset_name, tuple(int(i) for i in chosen)),
-                      cache.test_labels(dataset_name)[chosen], cell=(span[0] / DIGIT_CELLS, span[1] / DIGIT_CELLS))
+    return DigitLayer(
+        projection.coords[rows],
+        cache.test_images(dataset_name, tuple(int(i) for i in chosen)),
+        cache.test_labels(dataset_name)[chosen],
+        cell=(span[0] / DIGIT_CELLS, span[1] / DIGIT_CELLS),
+    )
 
 
 def slot_figure(comparison: Comparison, slot: str, projection, colouring: str, drawn: dict, **layers):
@@ -77,9 +81,13 @@ def selection_panel(comparison: Comparison, selection: tuple[int, ...], maps: di
             column.metric(f"{names.get(method, method)} mean MSE", f"{summary.mse[method]:.5f}")
         if overlap is not None:
             value = "–" if summary.agreement is None else f"{summary.agreement:.2f}"
-            columns[-1].metric("Neighbourhood agreement", value, help=f"k={k}: of each selected digit shown on the "
-                               "maps, the share of its nearest neighbours in A's latent space that are also among "
-                               f"its nearest in B's, averaged over the {summary.agreement_n:,} such digits")
+            columns[-1].metric(
+                "Neighbourhood agreement",
+                value,
+                help=f"k={k}: of each selected digit shown on the "
+                "maps, the share of its nearest neighbours in A's latent space that are also among "
+                f"its nearest in B's, averaged over the {summary.agreement_n:,} such digits",
+            )
         pca = [f"**{widgets.escape(b.label)}** is PCA with the same dims as {' and '.join(b.slots)}"
                for b in comparison.baselines()]  # fmt: skip
         st.caption("Mean per-image test MSE over the selected digits. " + "; ".join(pca) + ".")
@@ -97,8 +105,15 @@ def selection_panel(comparison: Comparison, selection: tuple[int, ...], maps: di
         files[0].download_button("Selection as CSV", table.to_csv(index=False).encode(), "latent_selection.csv",
                                  mime="text/csv", key="latent_export_csv", on_click="ignore",
                                  icon=":material/download:")  # fmt: skip
-        files[1].download_button("Gallery as PNG", png_bytes(picture), "latent_selection.png", mime="image/png",
-                                 key="latent_export_png", on_click="ignore", icon=":material/download:")
+        files[1].download_button(
+            "Gallery as PNG",
+            png_bytes(picture),
+            "latent_selection.png",
+            mime="image/png",
+            key="latent_export_png",
+            on_click="ignore",
+            icon=":material/download:",
+        )
         test = cache.dataset(dataset_name).test.images  # (n_test, 1, 32, 32): read when the button is clicked
         files[2].download_button("Images and codes (.npz)",
                                  lambda: selection_npz(selection, test[list(selection), 0].numpy(), labels, codes),

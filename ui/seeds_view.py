@@ -106,8 +106,10 @@ def per_digit_block(comparison: Comparison, intervals: pd.DataFrame) -> None:
     drawn = widgets.series(comparison)[: len(comparison.slots)]
     spread = pd.concat([per_digit_spread(seeds[s.id]).assign(slot=s.id) for s in drawn], ignore_index=True)
     counts = ", ".join(f"{s.id}: {len(seeds[s.id])} training seeds ({_seed_list(seeds[s.id])})" for s in drawn)
-    st.markdown(f"Mean test MSE per digit across the seeds of each slot's config ({counts}), bars from the best to "
-                "the worst seed; open diamonds: the run in the slot with its 95% interval over test images.")
+    st.markdown(
+        f"Mean test MSE per digit across the seeds of each slot's config ({counts}), bars from the best to "
+        "the worst seed; open diamonds: the run in the slot with its 95% interval over test images."
+    )
     st.plotly_chart(per_digit_seed_figure(spread, intervals, drawn), key="per_digit_seed_chart", width="stretch")
     st.caption(TWO_KINDS)
     if comparison.pair is None:
@@ -136,22 +138,51 @@ def sweep_tables(points: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     The one to read joins each interval into one "low–high" column and the seed spread into "mean ± sd" and
     "min–max", so it fits the page; the download keeps every number in its own column for a spreadsheet."""
-    by_name = {"model": "architecture", "latent_dims": "latent dims", "test_mse": "test MSE",
-               "ci_low": "CI low (test images)", "ci_high": "CI high (test images)", "pca_mse": "PCA MSE (same dims)",
-               "n_seeds": "training seeds (n)", "mean": "mean across seeds", "sd": "sd across seeds",
-               "min": "min across seeds", "max": "max across seeds", "runs": "runs in point", "run_ids": "run ids"}
+    by_name = {
+        "model": "architecture",
+        "latent_dims": "latent dims",
+        "test_mse": "test MSE",
+        "ci_low": "CI low (test images)",
+        "ci_high": "CI high (test images)",
+        "pca_mse": "PCA MSE (same dims)",
+        "n_seeds": "training seeds (n)",
+        "mean": "mean across seeds",
+        "sd": "sd across seeds",
+        "min": "min across seeds",
+        "max": "max across seeds",
+        "runs": "runs in point",
+        "run_ids": "run ids",
+    }
     full = points.drop(columns=["config"]).rename(columns=by_name)
     full["architecture"] = full["architecture"].map(lambda name: architectures.get(name).title)
     full["seeds"] = full["seeds"].map(lambda seeds: ", ".join(map(str, seeds)))
     full["run ids"] = full["run ids"].map(", ".join)
-    full = full[["architecture", "bottleneck", "latent dims", "test MSE", "CI low (test images)",
-                 "CI high (test images)", "PCA MSE (same dims)", "training seeds (n)", "seeds", "mean across seeds",
-                 "sd across seeds", "min across seeds", "max across seeds", "parameters", "runs in point", "run ids"]]
+    full = full[
+        [
+            "architecture",
+            "bottleneck",
+            "latent dims",
+            "test MSE",
+            "CI low (test images)",
+            "CI high (test images)",
+            "PCA MSE (same dims)",
+            "training seeds (n)",
+            "seeds",
+            "mean across seeds",
+            "sd across seeds",
+            "min across seeds",
+            "max across seeds",
+            "parameters",
+            "runs in point",
+            "run ids",
+        ]
+    ]
 
     read = full[["architecture", "bottleneck", "latent dims"]].copy()
     read["test MSE"] = full["test MSE"].map("{:.5f}".format)
-    read["95% CI (test images)"] = list(map(widgets.interval_text, full["CI low (test images)"],
-                                            full["CI high (test images)"]))
+    read["95% CI (test images)"] = list(
+        map(widgets.interval_text, full["CI low (test images)"], full["CI high (test images)"])
+    )
     read["PCA MSE (same dims)"] = full["PCA MSE (same dims)"].map("{:.5f}".format)
     read["training seeds (n)"] = full["training seeds (n)"]
     read["seeds"] = full["seeds"]
@@ -162,4 +193,3 @@ def sweep_tables(points: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     read["parameters"] = full["parameters"].map("{:,}".format)
     read["run ids"] = full["run ids"]
     return read, full
-

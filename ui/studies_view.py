@@ -236,8 +236,10 @@ def job_result(snapshot) -> None:
                    f"{states.get('FAIL', 0)} failed")  # fmt: skip
         study = widgets.escape(snapshot.study)
         if snapshot.state == CANCELLED:
-            st.warning(f"Study {study} cancelled ({summary}): {widgets.escape(snapshot.message)}.",
-                       icon=":material/stop_circle:")
+            st.warning(
+                f"Study {study} cancelled ({summary}): {widgets.escape(snapshot.message)}.",
+                icon=":material/stop_circle:",
+            )
         elif snapshot.state == FAILED:
             st.error(f"Study {study} failed ({summary}): {widgets.escape(snapshot.message)}.", icon=":material/error:")
         else:

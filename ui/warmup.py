@@ -142,7 +142,11 @@ def steps() -> Iterator[Callable[[], object]]:
     for s in mapped:
         yield lambda s=s: projections.setdefault(s.name, cache.projection(s.run, keys[s.name], config))
         yield lambda s=s: cache.trust_interval(
-            keys[s.name], projections[s.name].coords, projections[s.name].indices, seed=0, k=LATENT_K,
+            keys[s.name],
+            projections[s.name].coords,
+            projections[s.name].indices,
+            seed=0,
+            k=LATENT_K,
             raw=projections[s.name].provenance["method"] == "raw",
         )
     # The maps' figures (10,000 points each), as ui.latent_view.slot_figure asks for them with the default colouring

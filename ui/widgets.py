@@ -119,8 +119,10 @@ def pca_mse(info: RunInfo) -> float:
 def pca_description(info: RunInfo) -> str:
     """Which PCA a figure is: its dims, the images it was fit on, clipped."""
     images = f"{info.train_images:,}" if info.train_images else "the run's"
-    return (f"PCA with {info.latent_dim} components, fit on the same {images} training images as the run, "
-            "reconstructions clipped to [0, 1] like a Sigmoid output")
+    return (
+        f"PCA with {info.latent_dim} components, fit on the same {images} training images as the run, "
+        "reconstructions clipped to [0, 1] like a Sigmoid output"
+    )
 
 
 def pca_caption(comparison: Comparison) -> None:
@@ -128,8 +130,9 @@ def pca_caption(comparison: Comparison) -> None:
     parts = []
     for baseline in comparison.baselines():
         owner = comparison.slot(baseline.slots[0]).run
-        parts.append(f"**{escape(baseline.label)}** (beside {' and '.join(baseline.slots)}): "
-                     f"{escape(pca_description(owner))}")
+        parts.append(
+            f"**{escape(baseline.label)}** (beside {' and '.join(baseline.slots)}): {escape(pca_description(owner))}"
+        )
     st.caption("  \n".join(parts))
 
 
@@ -231,8 +234,9 @@ def intervals_for_reading(intervals: pd.DataFrame, names: dict[str, str]) -> pd.
     for method in dict.fromkeys(c.rsplit(" ", 1)[0] for c in intervals.columns if c.endswith(" MSE")):
         name = names.get(method, method)
         shown[f"{name} MSE"] = intervals[f"{method} MSE"].map("{:.5f}".format)
-        shown[f"{name} 95% CI"] = list(map(interval_text, intervals[f"{method} CI low"],
-                                           intervals[f"{method} CI high"]))
+        shown[f"{name} 95% CI"] = list(
+            map(interval_text, intervals[f"{method} CI low"], intervals[f"{method} CI high"])
+        )
     return shown
 
 
@@ -255,8 +259,11 @@ def projections(comparison: Comparison, configs: dict) -> dict:
     for step, s in enumerate(comparison.slots):
         config = configs[s.name]
         if bar is not None and s.name in missing:
-            bar.progress(step / len(comparison.slots), text=f"Computing the {METHOD_TITLES[config.method]} map of "
-                         f"{s.name} ({config.n_points:,} test digits; UMAP ~15 s, t-SNE ~20 s the first time)…")
+            bar.progress(
+                step / len(comparison.slots),
+                text=f"Computing the {METHOD_TITLES[config.method]} map of "
+                f"{s.name} ({config.n_points:,} test digits; UMAP ~15 s, t-SNE ~20 s the first time)…",
+            )
         try:
             found[s.name] = cache.projection(s.run, s.key, config)
         except (ValueError, ImportError, MemoryError) as error:
@@ -322,8 +329,18 @@ def latent_details(
         for s in comparison.slots:
             near = cache.neighbours(s.key, index, k)
             same = int((labels[near] == labels[index]).sum())
-            st.markdown(slot_heading(comparison, s.name, f" · {len(near)} nearest in its latent space (whole test "
-                                     f"set) · {same} of them are also a {name}"), unsafe_allow_html=True)
-            row = ImageRow(s.name, cache.test_images(dataset_name, tuple(int(i) for i in near)),
-                           colour=SLOT_COLOURS[s.name], captions=tuple(f"#{i}" for i in near))
+            st.markdown(
+                slot_heading(
+                    comparison,
+                    s.name,
+                    f" · {len(near)} nearest in its latent space (whole test set) · {same} of them are also a {name}",
+                ),
+                unsafe_allow_html=True,
+            )
+            row = ImageRow(
+                s.name,
+                cache.test_images(dataset_name, tuple(int(i) for i in near)),
+                colour=SLOT_COLOURS[s.name],
+                captions=tuple(f"#{i}" for i in near),
+            )
             gallery([row], f"latent_near_{s.name}", tile_px=48)
