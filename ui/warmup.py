@@ -104,6 +104,10 @@ def warm(wait: Callable[[], None] | None = None) -> None:
             wait()
             step()
     except Exception:  # a broken run or a missing dataset: the page that needs it will say so
+        if getattr(threading, "_SHUTTING_DOWN", False) or not threading.main_thread().is_alive():
+            # The server is exiting (SIGTERM): a step that failed because the interpreter is shutting down
+            # ("can't register atexit after shutdown" while importing) is not a fault worth a traceback.
+            return
         log.warning("cache warm-up stopped early", exc_info=True)
 
 
