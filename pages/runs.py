@@ -79,17 +79,17 @@ event = st.dataframe(
     column_order=SHOWN,
     column_config={
         "slot": st.column_config.TextColumn(width=36),
-        "shipped": st.column_config.CheckboxColumn(help="a shipped default: every new session opens on it", width=48),
-        "architecture": st.column_config.TextColumn("model", width=50),
+        "shipped": st.column_config.CheckboxColumn(help="a shipped default: every new session opens on it", width=56),
+        "architecture": st.column_config.TextColumn("model", width=46),
         "latent dims": st.column_config.NumberColumn("dims", help="latent dimensions", width=40),
         "test MSE": st.column_config.NumberColumn(format="%.5f", width=66),
         "PCA MSE": st.column_config.NumberColumn(format="%.5f", width=66, help="PCA at the same dims"),
         "vs PCA": st.column_config.NumberColumn(format="%.2f×", width=52, help="test MSE ÷ PCA MSE; below 1 beats PCA"),
         "bottleneck": st.column_config.NumberColumn("b", help="bottleneck", width=36),
-        "options": st.column_config.TextColumn(width=56),
+        "options": st.column_config.TextColumn(width=70),
         "recipe": st.column_config.TextColumn(width=62),
         "seed": st.column_config.NumberColumn(width=38),
-        "run": st.column_config.TextColumn("run id", width=220),
+        "run": st.column_config.TextColumn("run id", width=202),
     },
 )  # fmt: skip
 st.caption(f"{len(shown)} of {len(table)} runs shown.")
