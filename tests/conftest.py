@@ -91,13 +91,17 @@ def _set_immutable(path: Path, on: bool) -> bool:
 @pytest.fixture
 def read_only() -> Iterator[Callable[[Path], contextlib.AbstractContextManager]]:
     """`with read_only(folder):` makes a folder truly unwritable: immutable (chattr +i) as root, who ignores
-    permission bits, else mode 0555. Skips the test when that is impossible here."""
+    permission bits, else mode 0555. Skips the test when that is impossible here, and fails it under CI=true
+    (CI must prove read-only behaviour, not skip past it)."""
 
     @contextlib.contextmanager
     def make(folder: Path) -> Iterator[None]:
         if os.geteuid() == 0:
             if not _set_immutable(folder, True):
-                pytest.skip("chattr +i is not possible here (no root capability or filesystem support)")
+                why = "chattr +i is not possible here (no root capability or filesystem support)"
+                if os.environ.get("CI") == "true":
+                    pytest.fail(f"{why}: CI must be able to make a folder read-only")
+                pytest.skip(why)
             try:
                 yield
             finally:
