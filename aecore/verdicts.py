@@ -15,22 +15,30 @@ from aecore.baselines import EXACT_MSE
 from aecore.stats import BootstrapConfig, Interval, mean_interval
 
 
-def against_pca(name: str, errors: np.ndarray, pca_mse: float, latent_dim: int, parameters: int) -> str:
+def against_pca(name: str, errors: np.ndarray, pca_errors: np.ndarray, latent_dim: int, parameters: int) -> str:
     """One sentence: does this run beat PCA with as many components as its code, by how much, how sure.
 
-    errors : ndarray of shape (n_images,), the run's per-image test MSE
+    The interval is paired (run − PCA on the same test images, resampled jointly): the run's own interval
+    against PCA's point value would ignore PCA's noise and the images both find hard.
+
+    errors, pca_errors : ndarray of shape (n_images,), the run's and PCA's per-image test MSE, image i in row i
     """
-    interval = mean_interval(errors, BootstrapConfig())
+    pca_mse = float(np.mean(pca_errors))
     pca = f"PCA with {latent_dim:,} components"
     who = f"**{name}** ({parameters:,} parameters)"
-    span = f"95% interval of its test MSE {interval.low:.5f}–{interval.high:.5f}, PCA {pca_mse:.5f}"
     if pca_mse <= EXACT_MSE:
         return f"{who} is behind {pca}, which rebuilds the images exactly: the code is as large as the image."
-    if interval.low <= pca_mse <= interval.high:
+    diff = paired_mean_interval(errors, pca_errors)
+    run_mse = float(np.mean(errors))
+    span = (
+        f"test MSE {run_mse:.5f} vs PCA {pca_mse:.5f}; paired 95% interval of the difference "
+        f"{diff.low:+.5f} to {diff.high:+.5f}"
+    )
+    if diff.low <= 0 <= diff.high:
         return f"{who} rebuilds test images about as well as {pca}: no clear difference ({span})."
-    if interval.high < pca_mse:
-        return f"{who} rebuilds test images {pca_mse / interval.mean:.1f}× better than {pca} ({span})."
-    return f"{who} is {interval.mean / pca_mse - 1:.0%} worse than {pca} at rebuilding test images ({span})."
+    if diff.high < 0:
+        return f"{who} rebuilds test images {pca_mse / run_mse:.1f}× better than {pca} ({span})."
+    return f"{who} is {run_mse / pca_mse - 1:.0%} worse than {pca} at rebuilding test images ({span})."
 
 
 def between_runs(names: tuple[str, str], errors_a: np.ndarray, errors_b: np.ndarray) -> str:

@@ -10,20 +10,31 @@ def errors(mean: float, n: int = 2000, seed: int = 0) -> np.ndarray:
 
 
 def test_a_run_well_below_pca_is_called_better_with_the_ratio():
-    line = against_pca("A", errors(0.005), pca_mse=0.011, latent_dim=32, parameters=286_000)
+    pca = errors(0.011, seed=5)
+    line = against_pca("A", pca * 0.005 / 0.011, pca_errors=pca, latent_dim=32, parameters=286_000)
     assert "better than PCA with 32 components" in line and "2.2×" in line, line
-    assert "286,000 parameters" in line and "95% interval" in line
+    assert "286,000 parameters" in line and "paired 95% interval" in line
 
 
 def test_a_run_above_pca_is_called_worse_by_a_percentage():
-    line = against_pca("B", errors(0.0130), pca_mse=0.0118, latent_dim=32, parameters=3_147)
-    assert "worse than PCA" in line and "%" in line, line
+    pca = errors(0.0118, seed=6)
+    line = against_pca("B", pca * 0.0130 / 0.0118, pca_errors=pca, latent_dim=32, parameters=3_147)
+    assert "worse than PCA" in line and "10%" in line, line
 
 
 def test_pca_inside_the_interval_is_no_clear_difference():
     values = errors(0.0118)
-    line = against_pca("B", values, pca_mse=float(values.mean()), latent_dim=32, parameters=10)
+    noise = np.where(np.arange(len(values)) % 2 == 0, 0.001, -0.001)  # a difference of mean exactly zero
+    line = against_pca("B", values + noise, pca_errors=values, latent_dim=32, parameters=10)
     assert "no clear difference" in line and "better" not in line, line
+
+
+def test_the_pca_verdict_is_paired_a_constant_small_gain_on_every_image_is_clear():
+    """Unpaired, the run's interval (wide: images differ a lot) would swallow a 1% gain; paired, every image
+    gains, so the difference is clear."""
+    pca = errors(0.0118, seed=7)
+    line = against_pca("A", pca * 0.99, pca_errors=pca, latent_dim=32, parameters=10)
+    assert "better than PCA" in line and "no clear difference" not in line, line
 
 
 def test_two_close_runs_are_no_clear_difference_and_a_clear_gap_names_the_better():

@@ -199,12 +199,15 @@ def evaluation(key: RunKey) -> EvaluationArtefacts:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def overview_verdicts(slots: tuple[tuple[str, RunKey, float, int, int], ...], paired: bool) -> list[str]:
-    """The Overview's first lines: each (slot name, run, PCA MSE, latent dims, parameters) against its PCA, and,
-    when both runs were scored on the same test images, A against B."""
+def overview_verdicts(slots: tuple[tuple[str, RunKey, int, int], ...], paired: bool) -> list[str]:
+    """The Overview's first lines: each (slot name, run, latent dims, parameters) against its PCA (paired over
+    the test images), and, when both runs were scored on the same test images, A against B."""
     from aecore import verdicts
 
-    lines = [verdicts.against_pca(name, test_errors(key), pca, dims, params) for name, key, pca, dims, params in slots]
+    lines = []
+    for name, key, dims, params in slots:
+        errors = method_errors((("run", key), ("pca", key.baseline)))
+        lines.append(verdicts.against_pca(name, errors["run"], errors["pca"], dims, params))
     if paired and len(slots) == 2:
         (a, key_a, *_), (b, key_b, *_) = slots
         lines.append(verdicts.between_runs((a, b), test_errors(key_a), test_errors(key_b)))
