@@ -81,3 +81,9 @@ def test_best_of_refuses_scores_of_different_images():
 
     with pytest.raises(ValueError, match="same images"):
         best_of("x", [Contender("A", np.zeros(3)), Contender("B", np.zeros(4))], lower_is_better=True, fmt=str)
+
+
+def test_pca_scored_on_other_images_falls_back_to_the_runs_own_interval():
+    run, pca = errors(0.005, n=200), errors(0.011, n=2000, seed=3)
+    line = against_pca("A", run, pca_errors=pca, latent_dim=32, parameters=10)
+    assert "better than PCA" in line and "PCA scored on other images" in line, line
