@@ -15,6 +15,11 @@ from aecore.baselines import EXACT_MSE
 from aecore.stats import BootstrapConfig, Interval, mean_interval
 
 
+def signed(value: float) -> str:
+    """A difference with its sign, a typographic minus like the "A − B" it describes: +0.00016, −0.00654."""
+    return f"{value:+.5f}".replace("-", "−")
+
+
 def against_pca(name: str, errors: np.ndarray, pca_errors: np.ndarray, latent_dim: int, parameters: int) -> str:
     """One sentence: does this run beat PCA with as many components as its code, by how much, how sure.
 
@@ -36,7 +41,7 @@ def against_pca(name: str, errors: np.ndarray, pca_errors: np.ndarray, latent_di
         own = mean_interval(errors, BootstrapConfig())
         diff = Interval(run_mse - pca_mse, own.low - pca_mse, own.high - pca_mse, own.n)
         kind = "95% interval of the difference, PCA scored on other images"
-    span = f"test MSE {run_mse:.5f} vs PCA {pca_mse:.5f}; {kind} {diff.low:+.5f} to {diff.high:+.5f}"
+    span = f"test MSE {run_mse:.5f} vs PCA {pca_mse:.5f}; {kind} {signed(diff.low)} to {signed(diff.high)}"
     if diff.low <= 0 <= diff.high:
         return f"{who} rebuilds test images about as well as {pca}: no clear difference ({span})."
     if diff.high < 0:
@@ -48,7 +53,7 @@ def between_runs(names: tuple[str, str], errors_a: np.ndarray, errors_b: np.ndar
     """One sentence: which of two runs scored on the same test images rebuilds them better (paired bootstrap)."""
     diff = mean_interval(np.asarray(errors_a, np.float64) - np.asarray(errors_b, np.float64), BootstrapConfig())
     mse_a, mse_b = float(np.mean(errors_a)), float(np.mean(errors_b))
-    span = f"paired 95% interval of {names[0]} − {names[1]}: {diff.low:+.5f} to {diff.high:+.5f}"
+    span = f"paired 95% interval of {names[0]} − {names[1]}: {signed(diff.low)} to {signed(diff.high)}"
     if diff.low <= 0 <= diff.high:
         return f"**{names[0]}** and **{names[1]}**: no clear difference in test MSE ({span})."
     better, worse = (0, 1) if diff.mean < 0 else (1, 0)
