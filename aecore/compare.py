@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from aecore import datasets
 from aecore.baselines import EXACT_MSE, BaselineKey, baseline_key
 from aecore.config import RECIPE_DEFAULTS, RunConfig
-from aecore.runstore import RunInfo, StoredFile
+from aecore.run_schema import RunInfo, StoredFile
 
 if TYPE_CHECKING:  # the run pickers read this module: pandas (and torch, with aecore.data) load only when used
     import pandas as pd

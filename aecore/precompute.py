@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from aecore.baselines import BaselineKey
+from aecore.safe_io import write_atomic
 from aecore.stats import BootstrapConfig
 
 if TYPE_CHECKING:
@@ -103,8 +104,6 @@ def interval_table(columns: dict[str, list[list]]) -> pd.DataFrame:
 
 
 def _write(path: Path, data: bytes) -> None:
-    from aecore.runstore import write_atomic
-
     path.parent.mkdir(exist_ok=True)
     write_atomic(path, data)
 

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from aecore import safe_io
-from aecore.runstore import RunInfo, write_atomic
+from aecore.runstore import RunInfo
+from aecore.safe_io import write_atomic
 
 METHODS = ("umap", "pca", "tsne", "raw")
 METHOD_TITLES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE", "raw": "raw 2-D latent"}

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
-import fcntl
 import functools
 import hashlib
 import itertools
@@ -878,27 +877,17 @@ def train_once(
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path, waiting: str = "") -> Iterator[None]:
-    """An exclusive flock on `path` (released by the kernel if the process dies); none on a read-only folder."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = safe_io.open_lock_file(path)  # never a FIFO (which would hang) nor through a link
-    except OSError:
-        yield  # nothing can be created here anyway
-        return
-    except safe_io.UnsafeFile as error:
-        raise StudyError(str(error)) from None
-    with os.fdopen(fd, "a") as handle:
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` (released by the kernel if the process dies); none on a read-only folder."""
+    with contextlib.ExitStack() as stack:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if waiting:
-                log.info("waiting: %s", waiting)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(safe_io.file_lock(path))  # never a FIFO (which would hang) nor through a link
+        except OSError:
+            pass  # nothing can be created here anyway
+        except safe_io.UnsafeFile as error:
+            raise StudyError(str(error)) from None
+        yield
 
 
 # --- which worker runs a trial, and whether it is still alive ------------------------------------

@@ -148,13 +148,13 @@ def save_in_child(source: str, root: str, barrier: Any, hold_seconds: float) -> 
 
     torch.set_num_threads(1)
     info = read_run(Path(source))
-    real_write = runstore._write_synced
+    real_write = runstore.write_synced
 
     def slow_write(target: Path, data: bytes) -> None:
         real_write(target, data)
         time.sleep(hold_seconds)
 
-    runstore._write_synced = slow_write
+    runstore.write_synced = slow_write
     barrier.wait(timeout=120)
     resave(info, Path(root))
 
