@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from aecore import datasets
 from aecore.baselines import EXACT_MSE, BaselineKey, baseline_key
-from aecore.config import RECIPE_DEFAULTS, RunConfig
+from aecore.config import BUDGET_FIELDS, RECIPE_DEFAULTS, RunConfig
 from aecore.run_schema import RunInfo, StoredFile
 
 if TYPE_CHECKING:  # the run pickers read this module: pandas (and torch, with aecore.data) load only when used
@@ -73,9 +73,6 @@ class RunKey:
 
 
 # --- labels --------------------------------------------------------------------------------------------
-
-
-BUDGET_FIELDS = ("epochs", "batch_size", "learning_rate")
 
 
 def _fields(config: RunConfig) -> list[tuple[str, str, object]]:
@@ -266,9 +263,6 @@ class Comparison:
         if len(set(labels)) < len(labels):  # a key difference no label says: name whose baseline each is
             result = [dataclasses.replace(b, label=f"{b.label} for {' & '.join(b.slots)}") for b in result]
         return result
-
-    def baseline_of(self, slot_name: str) -> Baseline:
-        return next(b for b in self.baselines() if slot_name in b.slots)
 
 
 def run_table(runs: Sequence[RunInfo]) -> pd.DataFrame:

@@ -41,7 +41,7 @@ import sqlalchemy
 from optuna.trial import FrozenTrial, TrialState
 
 from aecore import datasets, safe_io
-from aecore.config import LIMITS, RECIPE_DEFAULTS, ConfigError, RunConfig
+from aecore.config import LIMITS, ONECYCLE_WARMUP, RECIPE_DEFAULTS, ConfigError, RunConfig
 from aecore.data import DatasetUnavailable
 from aecore.pipeline import load_or_train
 from aecore.runstore import CheckpointError, RunInfo, default_checkpoint_root, read_run
@@ -206,7 +206,7 @@ class TuneSpec:
         if self.epochs is None:
             object.__setattr__(self, "epochs", (max(1, budget.epochs // 4), budget.epochs))
         if self.warmup_epochs is None:
-            warmup = math.ceil(0.3 * max(self.epochs)) if self.recipe == "onecycle" else 2
+            warmup = math.ceil(ONECYCLE_WARMUP * max(self.epochs)) if self.recipe == "onecycle" else 2
             object.__setattr__(self, "warmup_epochs", warmup)
         object.__setattr__(self, "bottleneck", base.bottleneck)
         object.__setattr__(self, "learning_rates", tuple(float(x) for x in self.learning_rates))
