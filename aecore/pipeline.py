@@ -136,6 +136,8 @@ def _precompute(
         if not precompute.missing(info):
             return
         data = data or load_dataset(info.config.dataset, data_root)
+        if errors is None:
+            errors = evaluation_of(info, data).test_errors  # stored, or computed for a format-1 run
         precompute.precompute_run(info, data, model, errors=errors, pca_errors=pca_errors)
     except Exception:
         log.warning("could not precompute the dashboard's values for %s", info.run_id, exc_info=True)

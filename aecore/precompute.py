@@ -108,6 +108,16 @@ def _write(path: Path, data: bytes) -> None:
     write_atomic(path, data)
 
 
+def _stored_errors(info: RunInfo) -> np.ndarray:
+    """The run's stored (n_test,) test errors; a format-1 run stores none (aecore.pipeline computes them)."""
+    from aecore.runstore import load_evaluation
+
+    stored = load_evaluation(info)
+    if stored is None:
+        raise ValueError(f"{info.run_id} stores no evaluation (format 1); `python -m aecore migrate` upgrades it")
+    return stored.test_errors
+
+
 def missing(info: RunInfo) -> list[str]:
     """What of the run's precomputed values is not stored: "pca errors", "intervals", "umap map", "pca map"."""
     from aecore.compare import RunKey
@@ -134,7 +144,7 @@ def precompute_run(
     """Compute and store what `missing` lists for the run (`data`: its dataset; `model`, `errors`, `pca_errors`: its
     model, its (n_test,) test errors and its PCA baseline's, when the caller has them). Returns what it stored.
     A read-only run folder is an OSError; a dataset whose test split is not the one the run was scored on, a
-    ValueError."""
+    ValueError, as is a format-1 run given no `errors`."""
     from aecore.baselines import fit_baseline
     from aecore.compare import RunKey
     from aecore.projection import ProjectionConfig, project_run
@@ -157,9 +167,7 @@ def precompute_run(
             _write(pca_errors_path(info.path, key.baseline), buffer.getvalue())
         if "intervals" in absent:
             if errors is None:
-                from aecore.pipeline import evaluation_of
-
-                errors = evaluation_of(info, data).test_errors
+                errors = _stored_errors(info)
             config = BootstrapConfig()
             rows = interval_rows(np.asarray(errors, dtype=np.float64), pca_errors, data.test.labels.numpy(), config)
             _write(intervals_path(info.path, info.weights_sha256, key.baseline, config), json.dumps(rows).encode())

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aecore import datasets
+from aecore import dataset_files, datasets
 from aecore.__main__ import build_parser
 from aecore.config import ConfigError, RunConfig
 from aecore.data import DatasetUnavailable, default_data_root, estimate_train_images, load_dataset
@@ -57,7 +57,7 @@ def test_the_sample_is_inside_mnist_and_shares_its_test_set(mnist):
 
 
 def test_fashion_mnist_missing_says_how_to_get_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets, "FASHION_FOLDERS", ("fashion-mnist", str(tmp_path / "nowhere")))
+    monkeypatch.setattr(dataset_files, "FASHION_FOLDERS", ("fashion-mnist", str(tmp_path / "nowhere")))
     (tmp_path / "mnist-test").mkdir()
     with pytest.raises(DatasetUnavailable, match="apt-get install dataset-fashion-mnist"):
         load_dataset.__wrapped__("fashion-mnist", str(tmp_path))
