@@ -46,7 +46,7 @@ class RunKey:
         return cls(
             run_id=info.run_id, path=info.path, config=info.config, parameters=info.parameters, format=info.format,
             files_=tuple(sorted(info.files.items())), n_test=info.n_test, epochs_trained=info.epochs_trained,
-            dataset_fingerprint=info.dataset["fingerprint"],
+            dataset_fingerprint=info.dataset.fingerprint,
         )  # fmt: skip
 
     @property
@@ -223,7 +223,7 @@ class Comparison:
         test_sets = {datasets.get(s.run.config.dataset).test_set for s in self.slots}
         copies: dict[str, set[str]] = {}
         for s in self.slots:
-            copies.setdefault(s.run.config.dataset, set()).add(s.run.dataset["fingerprint"])
+            copies.setdefault(s.run.config.dataset, set()).add(s.run.dataset.fingerprint)
         return len(test_sets) <= 1 and all(len(prints) == 1 for prints in copies.values())
 
     def test_set_mismatch(self) -> str | None:
@@ -287,8 +287,8 @@ def run_table(runs: Sequence[RunInfo]) -> pd.DataFrame:
             "training images": r.train_images,
             "parameters": r.parameters,
             "test MSE": r.test_mse,
-            "PCA MSE": r.pca_mse if r.format >= 2 else None,
-            "vs PCA": r.test_mse / r.pca_mse if r.format >= 2 and r.pca_mse > EXACT_MSE else None,
+            "PCA MSE": r.pca_mse if r.metrics.pca.is_baseline else None,
+            "vs PCA": r.test_mse / r.pca_mse if r.metrics.pca.is_baseline and r.pca_mse > EXACT_MSE else None,
             "created": r.created_at,
             "training s": r.train_seconds,
         })  # fmt: skip

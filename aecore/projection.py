@@ -241,7 +241,7 @@ def cache_key(run: RunInfo, config: ProjectionConfig) -> str:
     material = {
         "run_id": run.run_id,
         "weights_sha256": run.weights_sha256,
-        "dataset": run.dataset.get("fingerprint"),
+        "dataset": run.dataset.fingerprint,
         "method": config.method,
         "params": config.params,
         "seed": config.seed,
@@ -313,7 +313,7 @@ def project_run(
         "key": cache_key(run, config),
         "run_id": run.run_id,
         "weights_sha256": run.weights_sha256,
-        "dataset": run.dataset.get("name"),
+        "dataset": run.dataset.name,
         "split": "test",
         "method": config.method,
         "params": config.params,

@@ -60,6 +60,76 @@ class TensorSpec:
 
 
 @dataclass(frozen=True)
+class DigitScore:
+    """One row of a per-digit table: the test images of one class and their mean squared error (NaN when n is 0)."""
+
+    digit: int
+    n: int
+    mse: float
+
+
+@dataclass(frozen=True)
+class EvalMetrics:
+    """Test MSE of a model (or of its PCA baseline), overall and per digit (10 rows, in digit order)."""
+
+    mse: float
+    per_digit: tuple[DigitScore, ...]
+
+    @property
+    def n(self) -> int:
+        """How many test images were scored."""
+        return sum(row.n for row in self.per_digit)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mse": self.mse, "per_digit": [{"digit": r.digit, "n": r.n, "mse": r.mse} for r in self.per_digit]}
+
+
+@dataclass(frozen=True)
+class PcaMetrics(EvalMetrics):
+    """The PCA baseline's test MSE, and how it was fit. A format-1 run recorded a PCA fit on other images and none
+    of the rest: there `train_images` and `val_mse` are None and the pages compute the baseline themselves."""
+
+    train_images: int | None = None  # the run's own training images, which the PCA was fit on
+    val_mse: float | None = None  # on the validation images the run's loss curve uses
+    clipped: bool = False  # reconstructions clipped to [0, 1], as the models' are
+
+    @property
+    def is_baseline(self) -> bool:
+        """Whether these are the figures of the run's PCA baseline (fit on its training images)."""
+        return self.train_images is not None
+
+    def to_json(self) -> dict[str, Any]:
+        if not self.is_baseline:
+            return super().to_json()
+        fit = {"val_mse": self.val_mse, "train_images": self.train_images, "clipped": self.clipped}
+        return {**super().to_json(), **fit}
+
+
+@dataclass(frozen=True)
+class RunMetrics:
+    """run.json's `metrics`: the model's and its PCA baseline's test figures, and the model's best validation MSE."""
+
+    test: EvalMetrics
+    pca: PcaMetrics
+    val_mse: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"test": self.test.to_json(), "pca": self.pca.to_json(), "val_mse": self.val_mse}
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """run.json's `dataset`: which copy of the data the run was trained and scored on."""
+
+    name: str
+    fingerprint: str
+    description: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "fingerprint": self.fingerprint, "description": self.description}
+
+
+@dataclass(frozen=True)
 class RunInfo:
     """Everything stored about a run except the arrays themselves; every field was validated when read."""
 
@@ -68,11 +138,11 @@ class RunInfo:
     config: RunConfig
     history: tuple[EpochRecord, ...]
     best_epoch: int
-    metrics: dict[str, Any]  # test: {"mse", "per_digit"}, pca: {"mse", "per_digit", ...}, val_mse
+    metrics: RunMetrics
     parameters: int
     created: str  # ISO 8601 with a zone
     train_seconds: float
-    dataset: dict[str, str]  # name, fingerprint, description
+    dataset: DatasetRecord
     versions: dict[str, str]
     files: Mapping[str, StoredFile]  # "weights" always; "evaluation" and "timeline" in format 2
     format: int = FORMAT
@@ -89,11 +159,11 @@ class RunInfo:
 
     @property
     def test_mse(self) -> float:
-        return float(self.metrics["test"]["mse"])
+        return self.metrics.test.mse
 
     @property
     def pca_mse(self) -> float:
-        return float(self.metrics["pca"]["mse"])
+        return self.metrics.pca.mse
 
     @property
     def weights_sha256(self) -> str:
@@ -110,7 +180,7 @@ class RunInfo:
     @property
     def n_test(self) -> int:
         """How many test images the run was scored on."""
-        return sum(int(row["n"]) for row in self.metrics["test"]["per_digit"])
+        return self.metrics.test.n
 
     @property
     def epochs_trained(self) -> int:
@@ -119,7 +189,7 @@ class RunInfo:
     @property
     def train_images(self) -> int | None:
         """How many training images the run saw, when run.json records it (format 2)."""
-        return self.metrics["pca"].get("train_images")
+        return self.metrics.pca.train_images
 
 
 class RunFieldError(ValueError):
@@ -213,9 +283,9 @@ def parse_run(path: Path, raw: Any) -> RunInfo:
     _check_created(created_at, created)
     train_seconds = top.number("train_seconds", 0.0, 1e8)
     dataset_block = top.object("dataset")
-    dataset = {key: dataset_block.text(key, limit=500) for key in ("name", "fingerprint", "description")}
-    if dataset["name"] != config.dataset:
-        raise RunFieldError(f"dataset.name is {shown(dataset['name'])}, but the config trains on {config.dataset}")
+    dataset = DatasetRecord(*(dataset_block.text(key, limit=500) for key in ("name", "fingerprint", "description")))
+    if dataset.name != config.dataset:
+        raise RunFieldError(f"dataset.name is {shown(dataset.name)}, but the config trains on {config.dataset}")
     versions_block = top.object("versions")
     versions = {printable(k, 40): versions_block.text(k, limit=100) for k in list(versions_block.block)[:20]}
     if version == LEGACY_FORMAT:
@@ -345,8 +415,10 @@ def _parse_epoch(entry: _Fields, number: int) -> EpochRecord:
     )
 
 
-def _parse_metrics(block: _Fields, version: int) -> dict[str, Any]:
-    metrics: dict[str, Any] = {"val_mse": block.number("val_mse", 0.0, 1.0)}
+def _parse_metrics(block: _Fields, version: int) -> RunMetrics:
+    """The metrics block; a format-1 run's PCA figures are kept with `train_images` None (see PcaMetrics)."""
+    val_mse = block.number("val_mse", 0.0, 1.0)
+    parts = {}
     for part in ("test", "pca"):
         section = block.object(part)
         # A model's MSE of exactly 0 is impossible on real digits; PCA's is not: with as many components as
@@ -359,18 +431,15 @@ def _parse_metrics(block: _Fields, version: int) -> dict[str, Any]:
         for digit, row in enumerate(rows):
             fields = _Fields(row, f"metrics.{part}.per_digit[{digit}]")
             n = fields.whole("n", 0, 10**8)
-            per_digit.append({
-                "digit": fields.whole("digit", digit, digit),
-                "n": n,
-                "mse": fields.number("mse", 0.0, 1.0, allow_nan=n == 0),
-            })  # fmt: skip
-        metrics[part] = {"mse": mse, "per_digit": per_digit}
+            per_digit.append(DigitScore(fields.whole("digit", digit, digit), n,
+                                        fields.number("mse", 0.0, 1.0, allow_nan=n == 0)))  # fmt: skip
+        parts[part] = (mse, tuple(per_digit))
+    pca = PcaMetrics(*parts["pca"])
     if version >= FORMAT:
-        pca = block.object("pca")
-        metrics["pca"]["train_images"] = pca.whole("train_images", 1, 10**8)
-        metrics["pca"]["val_mse"] = pca.number("val_mse", 0.0, 1.0)
-        metrics["pca"]["clipped"] = pca.get("clipped") is True
-    return metrics
+        fit = block.object("pca")
+        pca = replace(pca, train_images=fit.whole("train_images", 1, 10**8), val_mse=fit.number("val_mse", 0.0, 1.0),
+                      clipped=fit.get("clipped") is True)  # fmt: skip
+    return RunMetrics(EvalMetrics(*parts["test"]), pca, val_mse)
 
 
 def _parse_files(block: _Fields) -> dict[str, StoredFile]:

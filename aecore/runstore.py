@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -46,8 +46,10 @@ from aecore.run_schema import (
     FORMAT,
     LEGACY_FORMAT,
     LEGACY_WEIGHTS,
+    DatasetRecord,
     RunFieldError,
     RunInfo,
+    RunMetrics,
     StoredFile,
     TensorSpec,
     expected_tensors,
@@ -523,8 +525,8 @@ def save_run(
     *,
     history: list[EpochRecord] | tuple[EpochRecord, ...],
     best_epoch: int,
-    metrics: dict[str, Any],
-    dataset: dict[str, str],
+    metrics: RunMetrics,
+    dataset: DatasetRecord,
     train_seconds: float,
     evaluation: EvaluationArtefacts,
     timeline: Timeline | None,
@@ -567,13 +569,13 @@ def save_run(
         "config": config.to_dict(),
         "history": [vars(e) for e in history],
         "best_epoch": best_epoch,
-        "metrics": metrics,
+        "metrics": metrics.to_json(),
         "parameters": sum(t.numel for t in tensors if t.parameter),
         "tensors": tensors_record(tensors),
         "architecture": describe(model),
         "created": created or datetime.now(UTC).isoformat(timespec="seconds"),
         "train_seconds": train_seconds,
-        "dataset": dataset,
+        "dataset": dataset.to_json(),
         "versions": library_versions(),
         "files": files,
     }

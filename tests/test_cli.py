@@ -275,5 +275,5 @@ def test_the_shipped_default_runs_load_and_beat_the_seed(model):
     assert info.format != 1, "checkpoints/ holds a format-1 run; retrain and re-ship it in format 2"
     load_model(info)
     assert load_evaluation(info).test_errors.shape == (10_000,) and load_timeline(info) is not None
-    assert info.latent_dim == 32 and info.train_images == 54_000 and info.metrics["pca"]["clipped"]
+    assert info.latent_dim == 32 and info.train_images == 54_000 and info.metrics.pca.clipped
     assert info.test_mse < SHIPPED[model], f"shipped {model} run ({info.test_mse:.4f}) does not beat the seed"

@@ -121,5 +121,5 @@ def test_adding_a_dataset_is_one_registry_entry(tiny_dataset, tmp_path):
     assert estimate_train_images("tiny", None) == 180
     assert build_parser().parse_args(["train", "--dataset", "tiny"]).dataset == "tiny"
     info, _ = load_or_train(config, root=tmp_path)
-    assert info.config.dataset == "tiny" and info.dataset["description"].endswith("the 50 tiny test images")
-    assert info.metrics["test"]["mse"] > 0
+    assert info.config.dataset == "tiny" and info.dataset.description.endswith("the 50 tiny test images")
+    assert info.metrics.test.mse > 0

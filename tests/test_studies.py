@@ -199,16 +199,15 @@ def test_two_workers_asking_for_one_run_train_it_once(checkpoint_root, monkeypat
 # --- tuning --------------------------------------------------------------------------------------
 
 
-class GuardedMetrics(dict):
+class GuardedMetrics:
     """A run's metrics that fail the test if anything reads the test-set numbers."""
 
-    def __getitem__(self, key):
-        assert key not in ("test", "pca"), f"the study read the {key} metrics"
-        return super().__getitem__(key)
+    def __init__(self, metrics) -> None:
+        self.metrics = metrics
 
-    def get(self, key, default=None):
-        assert key not in ("test", "pca"), f"the study read the {key} metrics"
-        return super().get(key, default)
+    def __getattr__(self, name):
+        assert name not in ("test", "pca"), f"the study read the {name} metrics"
+        return getattr(self.metrics, name)
 
 
 def test_tune_prunes_on_validation_loss_and_never_reads_test_metrics(checkpoint_root, monkeypatch):
