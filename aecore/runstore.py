@@ -1,4 +1,4 @@
-"""Run folders on disk: the format, validation of every field in one place, safe reads, atomic saves, deletes.
+"""Run folders on disk: listing, reading (run.json is parsed by aecore.run_schema), loading, saving, deleting.
 
 A run lives in `<root>/<model>-<dataset>-<hash>/`:
 - `run.json`: config, history, test metrics (and the PCA baseline's), dataset, versions, and the name,
@@ -10,7 +10,8 @@ A run lives in `<root>/<model>-<dataset>-<hash>/`:
 A new run is written into a hidden staging folder and renamed into place, so a crash never leaves a visible
 half-written run. Format-1 runs (weights in a `.pt` file, no artefacts) are still read, with
 `torch.load(weights_only=True)`. Files are read only when they are regular files (no FIFO, device or
-symlink) and no larger than their kind can be. Nothing here trains.
+symlink) and no larger than their kind can be; reads, writes and the per-run lock go through aecore.safe_io.
+Nothing here trains.
 """
 
 from __future__ import annotations
