@@ -297,13 +297,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         check_weights(info)  # stored metrics of damaged weights are not the run's: one line, exit 2
         if info.format != 2:
             raise UsageError(f"{info.run_id} is in an old format; run `python -m aecore migrate {info.run_id}` first")
-        table = pd.DataFrame(info.metrics["test"]["per_digit"]).rename(columns={"mse": info.spec.name})
-        table[f"pca-{info.latent_dim}"] = [row["mse"] for row in info.metrics["pca"]["per_digit"]]
+        table = pd.DataFrame([vars(row) for row in info.metrics.test.per_digit]).rename(columns={"mse": info.spec.name})
+        table[f"pca-{info.latent_dim}"] = [row.mse for row in info.metrics.pca.per_digit]
         table = table.astype({"digit": object})
         table.loc[len(table)] = ["all", int(table["n"].sum()), info.test_mse, info.pca_mse]
         print(
             f"{info.run_id} · {info.spec.title}, latent {info.latent_dim}, {info.parameters:,} parameters · "
-            f"{printable(info.dataset['description'], 200)}"
+            f"{printable(info.dataset.description, 200)}"
         )
         print(f"PCA-{info.latent_dim}: fit on the run's {info.train_images:,} training images, clipped to [0, 1]")
         with pd.option_context("display.float_format", "{:.5f}".format):

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from aecore import datasets
 from aecore.baselines import EXACT_MSE, BaselineKey, baseline_key
-from aecore.config import RECIPE_DEFAULTS, RunConfig
-from aecore.runstore import RunInfo, StoredFile
+from aecore.config import BUDGET_FIELDS, RECIPE_DEFAULTS, RunConfig
+from aecore.run_schema import RunInfo, StoredFile
 
 if TYPE_CHECKING:  # the run pickers read this module: pandas (and torch, with aecore.data) load only when used
     import pandas as pd
@@ -46,7 +46,7 @@ class RunKey:
         return cls(
             run_id=info.run_id, path=info.path, config=info.config, parameters=info.parameters, format=info.format,
             files_=tuple(sorted(info.files.items())), n_test=info.n_test, epochs_trained=info.epochs_trained,
-            dataset_fingerprint=info.dataset["fingerprint"],
+            dataset_fingerprint=info.dataset.fingerprint,
         )  # fmt: skip
 
     @property
@@ -73,9 +73,6 @@ class RunKey:
 
 
 # --- labels --------------------------------------------------------------------------------------------
-
-
-BUDGET_FIELDS = ("epochs", "batch_size", "learning_rate")
 
 
 def _fields(config: RunConfig) -> list[tuple[str, str, object]]:
@@ -226,7 +223,7 @@ class Comparison:
         test_sets = {datasets.get(s.run.config.dataset).test_set for s in self.slots}
         copies: dict[str, set[str]] = {}
         for s in self.slots:
-            copies.setdefault(s.run.config.dataset, set()).add(s.run.dataset["fingerprint"])
+            copies.setdefault(s.run.config.dataset, set()).add(s.run.dataset.fingerprint)
         return len(test_sets) <= 1 and all(len(prints) == 1 for prints in copies.values())
 
     def test_set_mismatch(self) -> str | None:
@@ -267,9 +264,6 @@ class Comparison:
             result = [dataclasses.replace(b, label=f"{b.label} for {' & '.join(b.slots)}") for b in result]
         return result
 
-    def baseline_of(self, slot_name: str) -> Baseline:
-        return next(b for b in self.baselines() if slot_name in b.slots)
-
 
 def run_table(runs: Sequence[RunInfo]) -> pd.DataFrame:
     """One row per run with everything that tells runs apart and how they scored (the Runs page, `list`)."""
@@ -293,8 +287,8 @@ def run_table(runs: Sequence[RunInfo]) -> pd.DataFrame:
             "training images": r.train_images,
             "parameters": r.parameters,
             "test MSE": r.test_mse,
-            "PCA MSE": r.pca_mse if r.format >= 2 else None,
-            "vs PCA": r.test_mse / r.pca_mse if r.format >= 2 and r.pca_mse > EXACT_MSE else None,
+            "PCA MSE": r.pca_mse if r.metrics.pca.is_baseline else None,
+            "vs PCA": r.test_mse / r.pca_mse if r.metrics.pca.is_baseline and r.pca_mse > EXACT_MSE else None,
             "created": r.created_at,
             "training s": r.train_seconds,
         })  # fmt: skip

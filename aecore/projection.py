@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from aecore import safe_io
-from aecore.runstore import RunInfo, write_atomic
+from aecore.runstore import RunInfo
+from aecore.safe_io import write_atomic
 
 METHODS = ("umap", "pca", "tsne", "raw")
 METHOD_TITLES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE", "raw": "raw 2-D latent"}
@@ -240,7 +241,7 @@ def cache_key(run: RunInfo, config: ProjectionConfig) -> str:
     material = {
         "run_id": run.run_id,
         "weights_sha256": run.weights_sha256,
-        "dataset": run.dataset.get("fingerprint"),
+        "dataset": run.dataset.fingerprint,
         "method": config.method,
         "params": config.params,
         "seed": config.seed,
@@ -312,7 +313,7 @@ def project_run(
         "key": cache_key(run, config),
         "run_id": run.run_id,
         "weights_sha256": run.weights_sha256,
-        "dataset": run.dataset.get("name"),
+        "dataset": run.dataset.name,
         "split": "test",
         "method": config.method,
         "params": config.params,

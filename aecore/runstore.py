@@ -1,4 +1,4 @@
-"""Run folders on disk: the format, validation of every field in one place, safe reads, atomic saves, deletes.
+"""Run folders on disk: listing, reading (run.json is parsed by aecore.run_schema), loading, saving, deleting.
 
 A run lives in `<root>/<model>-<dataset>-<hash>/`:
 - `run.json`: config, history, test metrics (and the PCA baseline's), dataset, versions, and the name,
@@ -10,20 +10,19 @@ A run lives in `<root>/<model>-<dataset>-<hash>/`:
 A new run is written into a hidden staging folder and renamed into place, so a crash never leaves a visible
 half-written run. Format-1 runs (weights in a `.pt` file, no artefacts) are still read, with
 `torch.load(weights_only=True)`. Files are read only when they are regular files (no FIFO, device or
-symlink) and no larger than their kind can be. Nothing here trains.
+symlink) and no larger than their kind can be; reads, writes and the per-run lock go through aecore.safe_io.
+Nothing here trains.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import functools
 import hashlib
 import io
 import json
 import logging
-import math
 import os
 import platform
 import re
@@ -31,19 +30,36 @@ import secrets
 import shutil
 import stat
 import tempfile
-import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from aecore import safe_io
-from aecore.architectures import ArchSpec, build_model
+from aecore.architectures import build_model
 from aecore.config import ConfigError, RunConfig
 from aecore.records import EpochRecord, Timeline
+from aecore.run_schema import (
+    FILE_PATTERNS,
+    FORMAT,
+    LEGACY_FORMAT,
+    LEGACY_WEIGHTS,
+    DatasetRecord,
+    RunFieldError,
+    RunInfo,
+    RunMetrics,
+    StoredFile,
+    TensorSpec,
+    expected_tensors,
+    model_tensors,
+    parse_run,
+    tensor_specs,
+    tensors_record,
+)
+from aecore.safe_io import TMP_PREFIX, fsync_folder, write_atomic, write_synced
 from aecore.text import printable, shown
 
 if TYPE_CHECKING:  # torch is imported only where a model is built or loaded: listing runs never needs it
@@ -51,21 +67,11 @@ if TYPE_CHECKING:  # torch is imported only where a model is built or loaded: li
 
     from aecore.models import Autoencoder
 
-FORMAT = 2
-LEGACY_FORMAT = 1
 RUN_FILE = "run.json"
-TMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
 LOCK_FOLDER = ".locks"
 INCOMPLETE_MARKER = ".incomplete"  # left by older versions in a run folder whose first save did not finish
 MAX_RUN_JSON_BYTES = 4 * 1024 * 1024  # a real run.json is ~15 kB
-FILE_PATTERNS: dict[str, re.Pattern] = {
-    "weights": re.compile(r"^weights-[0-9a-f]{12}\.safetensors$"),
-    "evaluation": re.compile(r"^evaluation-[0-9a-f]{12}\.npz$"),
-    "timeline": re.compile(r"^timeline-[0-9a-f]{12}\.npz$"),
-}
-LEGACY_WEIGHTS = re.compile(r"^weights-[0-9a-f]{12}\.pt$")
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
 EXTENSIONS = {"weights": "safetensors", "evaluation": "npz", "timeline": "npz"}
 
 
@@ -74,93 +80,6 @@ log = logging.getLogger(__name__)
 
 class CheckpointError(RuntimeError):
     """A run cannot be read, written or deleted; the message says which run, why, and what to do."""
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    """A file of a run, as run.json names it."""
-
-    name: str
-    sha256: str
-    size: int
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """One tensor of a run's weights file as run.json records it: safetensors' dtype name ("F32") and shape, and
-    whether it is a trained parameter (a batch norm's running statistics are not)."""
-
-    name: str
-    dtype: str
-    shape: tuple[int, ...]
-    parameter: bool = True
-
-    @property
-    def numel(self) -> int:
-        return math.prod(self.shape)
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """Everything stored about a run except the arrays themselves; every field was validated when read."""
-
-    run_id: str
-    path: Path
-    config: RunConfig
-    history: tuple[EpochRecord, ...]
-    best_epoch: int
-    metrics: dict[str, Any]  # test: {"mse", "per_digit"}, pca: {"mse", "per_digit", ...}, val_mse
-    parameters: int
-    created: str  # ISO 8601 with a zone
-    train_seconds: float
-    dataset: dict[str, str]  # name, fingerprint, description
-    versions: dict[str, str]
-    files: Mapping[str, StoredFile]  # "weights" always; "evaluation" and "timeline" in format 2
-    format: int = FORMAT
-    tensors: tuple[TensorSpec, ...] | None = None  # the weights file's tensors; None in run.json of older versions
-    architecture: str | None = None  # the model's layers, one a line (aecore.models.describe); None in older ones
-
-    @property
-    def spec(self) -> ArchSpec:
-        return self.config.spec
-
-    @property
-    def latent_dim(self) -> int:
-        return self.config.latent_dim
-
-    @property
-    def test_mse(self) -> float:
-        return float(self.metrics["test"]["mse"])
-
-    @property
-    def pca_mse(self) -> float:
-        return float(self.metrics["pca"]["mse"])
-
-    @property
-    def weights_sha256(self) -> str:
-        return self.files["weights"].sha256
-
-    @property
-    def weights_path(self) -> Path:
-        return self.path / self.files["weights"].name
-
-    @property
-    def created_at(self) -> datetime:
-        return datetime.fromisoformat(self.created)
-
-    @property
-    def n_test(self) -> int:
-        """How many test images the run was scored on."""
-        return sum(int(row["n"]) for row in self.metrics["test"]["per_digit"])
-
-    @property
-    def epochs_trained(self) -> int:
-        return len(self.history)
-
-    @property
-    def train_images(self) -> int | None:
-        """How many training images the run saw, when run.json records it (format 2)."""
-        return self.metrics["pca"].get("train_images")
 
 
 class StoredRun(Protocol):
@@ -218,7 +137,7 @@ def read_run(path: Path) -> RunInfo:
         detail = "nested too deeply" if isinstance(error, RecursionError) else printable(error, 100)
         raise CheckpointError(f"{name}: {RUN_FILE} is not valid JSON ({detail})") from None
     try:
-        return _parse_run(path, raw)
+        return parse_run(path, raw)
     except (ConfigError, RunFieldError) as error:
         raise CheckpointError(f"{name}: {RUN_FILE} is malformed: {error}") from None
     except RecursionError:
@@ -236,212 +155,6 @@ def _entries(path: Path) -> list[Path]:
         return list(path.iterdir())
     except OSError:
         return []
-
-
-class RunFieldError(ValueError):
-    """A field of run.json has the wrong type or an impossible value."""
-
-
-class _Fields:
-    """Typed access to one JSON object, with the field's dotted path in every error."""
-
-    def __init__(self, block: Any, where: str) -> None:
-        if not isinstance(block, dict):
-            raise RunFieldError(f"{where or 'the top level'} must be an object, got {_kind(block)}")
-        self.block, self.where = block, where
-
-    def _name(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else key
-
-    def get(self, key: str) -> Any:
-        if key not in self.block:
-            raise RunFieldError(f"missing field {self._name(key)}")
-        return self.block[key]
-
-    def object(self, key: str) -> _Fields:
-        return _Fields(self.get(key), self._name(key))
-
-    def text(self, key: str, pattern: re.Pattern | None = None, limit: int = 1000) -> str:
-        value = self.get(key)
-        if not isinstance(value, str) or len(value) > limit:
-            raise RunFieldError(f"{self._name(key)} must be a string of at most {limit} characters, got {shown(value)}")
-        if pattern is not None and not pattern.match(value):
-            raise RunFieldError(f"{self._name(key)} has an unexpected form: {shown(value)}")
-        return value
-
-    def whole(self, key: str, low: int, high: int) -> int:
-        value = self.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            allowed = f"a whole number from {low:,} to {high:,}"
-            raise RunFieldError(f"{self._name(key)} must be {allowed}, got {shown(value)}")
-        return value
-
-    def number(self, key: str, low: float = 0.0, high: float = math.inf, allow_nan: bool = False) -> float:
-        value = self.get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise RunFieldError(f"{self._name(key)} must be a number, got {shown(value)}")
-        value = float(value)
-        if math.isnan(value) and allow_nan:
-            return value
-        if not (math.isfinite(value) and low <= value <= high):
-            allowed = f"a finite number from {low:g} to {high:g}"
-            raise RunFieldError(f"{self._name(key)} must be {allowed}, got {shown(value)}")
-        return value
-
-    def array(self, key: str) -> list:
-        value = self.get(key)
-        if not isinstance(value, list):
-            raise RunFieldError(f"{self._name(key)} must be a list, got {_kind(value)}")
-        return value
-
-
-def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}.get(
-        type(value), "a number"
-    )
-
-
-def _parse_run(path: Path, raw: Any) -> RunInfo:
-    top = _Fields(raw, "")
-    version = top.whole("format", LEGACY_FORMAT, FORMAT)
-    config = RunConfig.from_dict(top.get("config"))
-    if config.run_id != path.name:
-        raise RunFieldError(f"the config hashes to {config.run_id}, not the folder name")
-    entries = enumerate(top.array("history"), start=1)
-    history = tuple(_parse_epoch(_Fields(entry, f"history[{n - 1}]"), n) for n, entry in entries)
-    if not 1 <= len(history) <= config.epochs:
-        raise RunFieldError(f"history must hold 1 to {config.epochs} epochs (the config's), got {len(history)}")
-    best_epoch = top.whole("best_epoch", 1, len(history))
-    metrics = _parse_metrics(top.object("metrics"), version)
-    parameters = top.whole("parameters", 1, 10**10)
-    tensors = _parse_tensors(top)
-    _check_parameters(config, parameters, tensors)
-    architecture = top.text("architecture", limit=20_000) if "architecture" in top.block else None
-    created = top.text("created", limit=64)
-    try:
-        created_at = datetime.fromisoformat(created)
-    except ValueError:
-        raise RunFieldError(f"created must be an ISO 8601 time, got {shown(created)}") from None
-    if created_at.tzinfo is None:
-        raise RunFieldError(f"created must include a time zone, got {shown(created)}")
-    _check_created(created_at, created)
-    train_seconds = top.number("train_seconds", 0.0, 1e8)
-    dataset_block = top.object("dataset")
-    dataset = {key: dataset_block.text(key, limit=500) for key in ("name", "fingerprint", "description")}
-    if dataset["name"] != config.dataset:
-        raise RunFieldError(f"dataset.name is {shown(dataset['name'])}, but the config trains on {config.dataset}")
-    versions_block = top.object("versions")
-    versions = {printable(k, 40): versions_block.text(k, limit=100) for k in list(versions_block.block)[:20]}
-    if version == LEGACY_FORMAT:
-        files = {"weights": StoredFile(top.text("weights", LEGACY_WEIGHTS), top.text("weights_sha256", SHA256), 0)}
-    else:
-        files = _parse_files(top.object("files"))
-    return RunInfo(
-        run_id=path.name, path=path, config=config, history=history, best_epoch=best_epoch, metrics=metrics,
-        parameters=parameters, created=created, train_seconds=train_seconds, dataset=dataset, versions=versions,
-        files=files, format=version, tensors=tensors, architecture=architecture,
-    )  # fmt: skip
-
-
-# --- the weights check ----------------------------------------------------------------------------------
-# run.json records every tensor of the weights file (name, dtype, shape) when the run is saved, so listing checks
-# the file's checksum and safetensors header against that record without importing torch or building a model
-# (`import torch` was 78% of the home page's first run). Loading then checks the same against the built model.
-
-MAX_TENSORS = 1000  # a real model has 8-20
-# Every architecture stores float32 tensors, and int64 batch counters (batch norm's num_batches_tracked): a weights
-# file recording bf16, float16 or int8 tensors is refused when run.json is read, whatever its checksum says.
-MODEL_DTYPES = ("F32", "I64")
-
-
-def _parse_tensors(top: _Fields) -> tuple[TensorSpec, ...] | None:
-    """run.json's `tensors` ({name: {"dtype", "shape"}}), or None when it predates the field (then listing
-    builds the model to check the weights; `python -m aecore migrate` adds the field)."""
-    if "tensors" not in top.block:
-        return None
-    block = top.object("tensors")
-    if not 1 <= len(block.block) <= MAX_TENSORS:
-        raise RunFieldError(f"tensors must name 1 to {MAX_TENSORS} tensors, got {len(block.block)}")
-    tensors = []
-    for name in block.block:
-        entry = block.object(name)
-        dtype = entry.text("dtype", limit=20)
-        if dtype not in MODEL_DTYPES:
-            allowed = " or ".join(MODEL_DTYPES)
-            raise RunFieldError(f"tensors.{printable(name, 80)}.dtype is {shown(dtype)}; the models store {allowed}")
-        parameter = entry.get("parameter")
-        if not isinstance(parameter, bool):
-            raise RunFieldError(f"tensors.{printable(name, 80)}.parameter must be true or false")
-        shape = tuple(entry.array("shape"))
-        if len(shape) > 8 or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 10**9 for d in shape):
-            raise RunFieldError(f"tensors.{printable(name, 80)}.shape must be at most 8 sizes from 0 to 10⁹")
-        tensors.append(TensorSpec(printable(name, 200), dtype, shape, parameter))
-    if len({t.name for t in tensors}) != len(tensors):
-        raise RunFieldError("tensors has names that differ only in unprintable characters")
-    return tuple(tensors)
-
-
-def _check_parameters(config: RunConfig, parameters: int, tensors: tuple[TensorSpec, ...] | None) -> None:
-    """`parameters` must be what the weights hold: the sum over the recorded tensors, or (older run.json) the
-    count of a model built from the config."""
-    if tensors is not None:
-        held = sum(t.numel for t in tensors if t.parameter)
-        if parameters != held:
-            what = f"a {config.spec.title} of this config has {held:,} (the parameter tensors listed)"
-            raise RunFieldError(f"parameters is {parameters:,}, but {what}")
-        return
-    expected = _parameters_of(config.model, config.bottleneck, config.options)
-    if parameters != expected:
-        raise RunFieldError(f"parameters is {parameters:,}, but a {config.spec.title} of this config has {expected:,}")
-
-
-CREATED_YEARS = (1970, 2200)  # pages sort and show `created` as pandas timestamps (years 1677 to 2262)
-
-
-def _check_created(created_at: datetime, created: str) -> None:
-    """`created` converts to UTC (9999-12-31T23:59:59-23:59 overflows) within the years a page can show."""
-    try:
-        year = created_at.astimezone(UTC).year
-    except OverflowError:
-        year = None
-    if year is None or not CREATED_YEARS[0] <= year <= CREATED_YEARS[1]:
-        low, high = CREATED_YEARS
-        raise RunFieldError(f"created must be a time between the years {low} and {high}, got {shown(created)}")
-
-
-@functools.lru_cache(maxsize=256)
-def _parameters_of(model: str, bottleneck: int, options: tuple[tuple[str, float], ...]) -> int:
-    """How many parameters a model of this config has (built once per distinct config; imports torch)."""
-    return sum(t.numel for t in _model_tensors(model, bottleneck, options) if t.parameter)
-
-
-@functools.lru_cache(maxsize=256)
-def _model_tensors(model: str, bottleneck: int, options: tuple[tuple[str, float], ...]) -> tuple[TensorSpec, ...]:
-    """The state_dict a model of this config has, as TensorSpecs (built once per distinct config; imports torch)."""
-    return model_tensors(build_model(model, bottleneck, dict(options)))
-
-
-def model_tensors(model: torch.nn.Module) -> tuple[TensorSpec, ...]:
-    """The TensorSpecs of a model's state_dict, parameters marked."""
-    trained = {name for name, _ in model.named_parameters()}
-    return tuple(replace(t, parameter=t.name in trained) for t in tensor_specs(model.state_dict()))
-
-
-def tensor_specs(state: Mapping[str, torch.Tensor]) -> tuple[TensorSpec, ...]:
-    """TensorSpecs of a state_dict, in its order, dtypes named as safetensors names them ("F32", "BF16");
-    every one marked a parameter (a state_dict does not say)."""
-    import torch
-
-    names = {
-        torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64",
-        torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL",
-    }  # fmt: skip
-    return tuple(TensorSpec(k, names.get(v.dtype, str(v.dtype)), tuple(v.shape)) for k, v in state.items())
-
-
-def tensors_record(tensors: tuple[TensorSpec, ...]) -> dict[str, dict[str, Any]]:
-    """run.json's `tensors` field."""
-    return {t.name: {"dtype": t.dtype, "shape": list(t.shape), "parameter": t.parameter} for t in tensors}
 
 
 def record_tensors(info: RunInfo) -> RunInfo:
@@ -514,63 +227,12 @@ def check_weights(info: RunInfo) -> None:
     header = _weights_header(info, blob)
     expected = info.tensors
     if expected is None:  # run.json of an older version: what a model of this config holds (imports torch)
-        expected = _model_tensors(info.config.model, info.config.bottleneck, info.config.options)
+        expected = expected_tensors(info.config)
     _compare_tensors(info, {name: (dtype, shape) for name, (dtype, shape, _) in header.items()}, expected)
     floats = ((name, data) for name, (dtype, _, data) in header.items() if dtype == "F32")
     bad = [name for name, data in floats if not np.isfinite(np.frombuffer(data, "<f4")).all()]
     if bad:
         raise CheckpointError(f"{info.run_id}: the weights hold NaN or infinite values ({bad[0]}); retrain it")
-
-
-def _parse_epoch(entry: _Fields, number: int) -> EpochRecord:
-    epoch = entry.whole("epoch", number, number)
-    return EpochRecord(
-        epoch=epoch,
-        train_loss=entry.number("train_loss", 0.0, 1e6),
-        val_loss=entry.number("val_loss", 0.0, 1e6),
-        seconds=entry.number("seconds", 0.0, 1e7),
-        learning_rate=entry.number("learning_rate", 0.0, 10.0),
-    )
-
-
-def _parse_metrics(block: _Fields, version: int) -> dict[str, Any]:
-    metrics: dict[str, Any] = {"val_mse": block.number("val_mse", 0.0, 1.0)}
-    for part in ("test", "pca"):
-        section = block.object(part)
-        # A model's MSE of exactly 0 is impossible on real digits; PCA's is not: with as many components as
-        # pixels (a code of >= 1,024 dims) it rebuilds the images exactly, up to rounding (~4e-14).
-        mse = section.number("mse", 1e-12 if part == "test" else 0.0, 1.0)
-        rows = section.array("per_digit")
-        if len(rows) != 10:
-            raise RunFieldError(f"metrics.{part}.per_digit must hold 10 rows, got {len(rows)}")
-        per_digit = []
-        for digit, row in enumerate(rows):
-            fields = _Fields(row, f"metrics.{part}.per_digit[{digit}]")
-            n = fields.whole("n", 0, 10**8)
-            per_digit.append({
-                "digit": fields.whole("digit", digit, digit),
-                "n": n,
-                "mse": fields.number("mse", 0.0, 1.0, allow_nan=n == 0),
-            })  # fmt: skip
-        metrics[part] = {"mse": mse, "per_digit": per_digit}
-    if version >= FORMAT:
-        pca = block.object("pca")
-        metrics["pca"]["train_images"] = pca.whole("train_images", 1, 10**8)
-        metrics["pca"]["val_mse"] = pca.number("val_mse", 0.0, 1.0)
-        metrics["pca"]["clipped"] = pca.get("clipped") is True
-    return metrics
-
-
-def _parse_files(block: _Fields) -> dict[str, StoredFile]:
-    files = {}
-    for kind, pattern in FILE_PATTERNS.items():
-        if kind == "timeline" and kind not in block.block:
-            continue  # a migrated format-1 run has no timeline: that needs the training itself
-        entry = block.object(kind)
-        files[kind] = StoredFile(
-            entry.text("name", pattern), entry.text("sha256", SHA256), entry.whole("size", 1, 10**10)
-        )
-    return files
 
 
 # --- loading arrays ------------------------------------------------------------------------------------
@@ -806,49 +468,24 @@ def glob_escape(text: str) -> str:
 # --- locks ---------------------------------------------------------------------------------------------
 
 
-_LOCKS_GUARD = threading.Lock()
-_LOCKS: dict[tuple[str, str], list] = {}  # (root, run id) -> [RLock, depth, descriptor]
-
-
 @contextlib.contextmanager
 def run_lock(root: Path, run_id: str) -> Iterator[None]:
     """Hold an exclusive lock on `run_id` under `root`: other processes and threads wait; the same thread may
     take it again (load-or-train holds it around the save, which takes it too). A dead process's lock is
     released by the system."""
     folder = Path(root) / LOCK_FOLDER
-    key = (str(Path(root).resolve()), run_id)
-    with _LOCKS_GUARD:
-        entry = _LOCKS.setdefault(key, [threading.RLock(), 0, None])
-    if not entry[0].acquire(blocking=False):
-        log.info("waiting: another thread is training or saving %s", run_id)
-        entry[0].acquire()
-    try:
-        if entry[1] == 0:
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-                if safe_io.is_link(folder):
-                    raise CheckpointError(f"{folder} is a symbolic link; remove it (nothing is created through it)")
-                fd = safe_io.open_lock_file(folder / f"{run_id}.lock")
-            except OSError as error:
-                raise CheckpointError(_save_failure(Path(root), run_id, error)) from None
-            except safe_io.UnsafeFile as error:
-                raise CheckpointError(f"cannot save {run_id}: {error}") from None
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                log.info("waiting: another process is training or saving %s", run_id)
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            entry[2] = fd
-        entry[1] += 1
+    waiting = functools.partial(log.info, "waiting: another thread or process is training or saving %s", run_id)
+    with contextlib.ExitStack() as stack:
         try:
-            yield
-        finally:
-            entry[1] -= 1
-            if entry[1] == 0:
-                os.close(entry[2])  # closing the descriptor releases the lock
-                entry[2] = None
-    finally:
-        entry[0].release()
+            folder.mkdir(parents=True, exist_ok=True)
+            if safe_io.is_link(folder):
+                raise CheckpointError(f"{folder} is a symbolic link; remove it (nothing is created through it)")
+            stack.enter_context(safe_io.file_lock(folder / f"{run_id}.lock", on_wait=waiting))
+        except OSError as error:
+            raise CheckpointError(_save_failure(Path(root), run_id, error)) from None
+        except safe_io.UnsafeFile as error:
+            raise CheckpointError(f"cannot save {run_id}: {error}") from None
+        yield
 
 
 # --- writing -------------------------------------------------------------------------------------------
@@ -889,8 +526,8 @@ def save_run(
     *,
     history: list[EpochRecord] | tuple[EpochRecord, ...],
     best_epoch: int,
-    metrics: dict[str, Any],
-    dataset: dict[str, str],
+    metrics: RunMetrics,
+    dataset: DatasetRecord,
     train_seconds: float,
     evaluation: EvaluationArtefacts,
     timeline: Timeline | None,
@@ -933,13 +570,13 @@ def save_run(
         "config": config.to_dict(),
         "history": [vars(e) for e in history],
         "best_epoch": best_epoch,
-        "metrics": metrics,
+        "metrics": metrics.to_json(),
         "parameters": sum(t.numel for t in tensors if t.parameter),
         "tensors": tensors_record(tensors),
         "architecture": describe(model),
         "created": created or datetime.now(UTC).isoformat(timespec="seconds"),
         "train_seconds": train_seconds,
-        "dataset": dataset,
+        "dataset": dataset.to_json(),
         "versions": library_versions(),
         "files": files,
     }
@@ -973,14 +610,14 @@ def _stage_and_rename(root: Path, folder: Path, blobs: dict, files: dict, run_js
     try:
         os.chmod(stage, safe_io.folder_mode())  # mkdtemp makes it private; a run folder gets what mkdir gives
         for kind, blob in blobs.items():
-            _write_synced(stage / files[kind]["name"], blob)
-        _write_synced(stage / RUN_FILE, run_json)
-        _fsync_folder(stage)
+            write_synced(stage / files[kind]["name"], blob)
+        write_synced(stage / RUN_FILE, run_json)
+        fsync_folder(stage)
         os.rename(stage, folder)  # atomic: the run appears whole or not at all
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-    _fsync_folder(root)
+    fsync_folder(root)
 
 
 def _save_in_place(folder: Path, blobs: dict, files: dict, run_json: bytes) -> None:
@@ -1050,37 +687,6 @@ def _save_failure(root: Path, run_id: str, error: OSError) -> str:
     if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return f"cannot save {run_id}: the checkpoints folder {root} is read-only"
     return f"cannot save {run_id}: {error.strerror or error}"
-
-
-def _write_synced(target: Path, data: bytes) -> None:
-    with open(target, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync_folder(folder: Path) -> None:
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def write_atomic(target: Path, data: bytes) -> None:
-    """Temporary file in the same folder, fsync, rename over the target, fsync the folder."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f"{TMP_PREFIX}{target.name}.")
-    try:
-        os.fchmod(fd, safe_io.file_mode())  # mkstemp's 0600 would lock other users out of a shared folder
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_folder(target.parent)
 
 
 # --- deleting ------------------------------------------------------------------------------------------

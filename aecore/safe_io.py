@@ -1,5 +1,5 @@
 """Guarded file access for every file the project opens or writes beside its data: run files, projection caches,
-the data cache and lock files.
+the data cache and lock files. The project's one atomic writer and its one file lock live here.
 
 A file is read only when it is a regular file (never through a symbolic link, never a FIFO or a device, which
 could hang the reader or never end) and no larger than its kind can be; JSON that does not parse and arrays
@@ -10,20 +10,24 @@ cache, then rebuilt). Files written here get the mode the user's umask gives, wh
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
 import os
 import stat
+import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import filelock
 import numpy as np
 
 from aecore.text import printable
 
+TMP_PREFIX = ".tmp-"  # temporary files and folders: hidden, and removed by the next save that finds them
 ArraySpec = tuple[tuple[int | None, ...], str]  # (shape, None where the length is bounded by `max_len`), dtype
 
 
@@ -173,17 +177,69 @@ def is_link(path: Path) -> bool:
         return False
 
 
-def open_lock_file(path: Path) -> int:
-    """A descriptor of the lock file `path`, created if needed: never through a link, never a FIFO or device
-    (a plain open of a FIFO hangs before the lock is even tried). Raises UnsafeFile for those, OSError when the
-    file cannot be created (a read-only folder: the caller decides what that means)."""
+def check_lock_file(path: Path) -> None:
+    """Raise UnsafeFile when the lock file `path` exists but is a symbolic link or not a regular file (a FIFO
+    would be "locked" without excluding anyone)."""
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, file_mode())
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            raise UnsafeFile(f"the lock file {printable(path)} is a symbolic link; remove it") from None
-        raise
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return  # absent: the lock creates it (never through a link)
+    if stat.S_ISLNK(mode):
+        raise UnsafeFile(f"the lock file {printable(path)} is a symbolic link; remove it")
+    if not stat.S_ISREG(mode):
         raise UnsafeFile(f"the lock file {printable(path)} is not a regular file; remove it")
-    return fd
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on the file `path` (created if needed): other processes and threads wait, the same
+    thread may take it again, and the kernel releases a dead process's lock (filelock's flock). `on_wait` is
+    called once before waiting for another holder. Raises UnsafeFile for a link or a non-regular file, OSError
+    when the file cannot be created (a read-only folder: the caller decides what that means)."""
+    check_lock_file(path)
+    lock = filelock.FileLock(path, is_singleton=True, fallback_to_soft=False)  # one per path: re-entrant
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        if on_wait is not None:
+            on_wait()
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def write_synced(target: Path, data: bytes) -> None:
+    """Write `data` to a new file and fsync it (the caller renames the folder that holds it into place)."""
+    with open(target, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make the entries of `folder` (a rename into it) durable."""
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def write_atomic(target: Path, data: bytes) -> None:
+    """Replace `target` by `data` in one step: a temporary file in the same folder, fsync, rename over the
+    target, fsync the folder. A reader sees the old content or the new, never half; a crash leaves at most a
+    hidden temporary file."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f"{TMP_PREFIX}{target.name}.")
+    try:
+        os.fchmod(fd, file_mode())  # mkstemp's 0600 would lock other users out of a shared folder
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_folder(target.parent)

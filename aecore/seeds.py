@@ -26,7 +26,7 @@ def config_key(run: RunInfo) -> str:
     """10 hex digits naming the run's config without its seed, on its exact test set: runs that share it are the
     same recipe trained from different seeds."""
     values = {name: value for name, value in run.config.to_dict().items() if name != "seed"}
-    values["test_set"] = run.dataset.get("fingerprint", "")
+    values["test_set"] = run.dataset.fingerprint
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:10]
 
 
@@ -82,7 +82,7 @@ def per_digit_values(runs: Sequence[RunInfo]) -> pd.DataFrame:
     (its seed)."""
     columns = {}
     for run in runs:
-        stored = {str(row["digit"]): float(row["mse"]) for row in run.metrics["test"]["per_digit"]}
+        stored = {str(row.digit): row.mse for row in run.metrics.test.per_digit}
         columns[run.config.seed] = [stored.get(d, math.nan) for d in DIGITS[:-1]] + [run.test_mse]
     return pd.DataFrame(columns, index=pd.Index(DIGITS, name="digit"))
 

@@ -13,12 +13,11 @@ from typing import Any
 import pandas as pd
 
 from aecore.architectures import names
-from aecore.config import ConfigError, RunConfig
+from aecore.config import BUDGET_FIELDS, ConfigError, RunConfig
 from aecore.runstore import RunInfo
 
 # Fields that must agree for runs to sit on one sweep curve, besides the training budget (see `family`).
 FAMILY_FIELDS = ("recipe", "seed", "dataset", "train_limit")
-BUDGET_FIELDS = ("epochs", "batch_size", "learning_rate")
 
 
 def sweep_configs(

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from aecore.architectures import build_model
-from aecore.config import RunConfig
+from aecore.config import ONECYCLE_WARMUP, RunConfig
 from aecore.data import Dataset, first_of_each_digit, training_subset
 from aecore.devices import resolve_device
 from aecore.inference import reconstruct
@@ -186,6 +186,6 @@ def _optimizer(config: RunConfig, model: torch.nn.Module, steps: int, device: to
         return torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=fused), None
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.0, fused=fused)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.learning_rate, total_steps=steps, pct_start=0.3
+        optimizer, max_lr=config.learning_rate, total_steps=steps, pct_start=ONECYCLE_WARMUP
     )
     return optimizer, scheduler

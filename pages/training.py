@@ -64,7 +64,7 @@ for info, *_ in shown:
 baselines = []
 for seeds in solver_seeds.values():
     info = next(iter(seeds.values()))
-    values = [s.metrics["pca"].get("val_mse") or cache.pca_validation_mse(RunKey.of(s).baseline)
+    values = [s.metrics.pca.val_mse or cache.pca_validation_mse(RunKey.of(s).baseline)
               for s in seeds.values()]  # fmt: skip
     images = f"{info.train_images:,} imgs" if info.train_images else "its run's images"
     label = f"PCA-{info.latent_dim} (validation; fit on {images})"

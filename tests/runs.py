@@ -20,6 +20,7 @@ from aecore.config import RunConfig
 from aecore.data import Dataset
 from aecore.models import Autoencoder, parameter_count
 from aecore.pipeline import evaluate_run
+from aecore.run_schema import DatasetRecord, RunMetrics
 from aecore.runstore import RunInfo, read_run, save_run
 from aecore.train import train
 
@@ -43,11 +44,11 @@ def make_run(root: Path, data: Dataset, config: RunConfig | None = None) -> tupl
     """Train `config` (default: a 1-epoch MLP) on `data`, evaluate it as the pipeline does and save it."""
     config = config or tiny_config()
     result = train(config, data, device="cpu")
-    metrics, artefacts = evaluate_run(result.model, config, data)
-    metrics["val_mse"] = result.history[result.best_epoch - 1].val_loss
+    (test, pca), artefacts = evaluate_run(result.model, config, data)
+    metrics = RunMetrics(test, pca, val_mse=result.history[result.best_epoch - 1].val_loss)
     info = save_run(
         root, config, result.model, history=result.history, best_epoch=result.best_epoch, metrics=metrics,
-        dataset={"name": data.name, "fingerprint": data.fingerprint, "description": data.description},
+        dataset=DatasetRecord(data.name, data.fingerprint, data.description),
         train_seconds=0.1, evaluation=artefacts, timeline=result.timeline,
     )  # fmt: skip
     return info, result.model
@@ -61,10 +62,10 @@ def write_legacy_run(
     matching) to plant something else in it."""
     config = config or tiny_config()
     result = train(config, data, device="cpu")
-    metrics, _ = evaluate_run(result.model, config, data)
+    (test, pca), _ = evaluate_run(result.model, config, data)
+    metrics = {"test": test.to_json(), "pca": pca.to_json(), "val_mse": result.history[result.best_epoch - 1].val_loss}
     for key in ("train_images", "clipped"):
         del metrics["pca"][key]  # format 1 did not record them
-    metrics["val_mse"] = result.history[result.best_epoch - 1].val_loss
     if weights is None:
         buffer = io.BytesIO()
         torch.save(result.model.state_dict(), buffer)
@@ -148,13 +149,13 @@ def save_in_child(source: str, root: str, barrier: Any, hold_seconds: float) -> 
 
     torch.set_num_threads(1)
     info = read_run(Path(source))
-    real_write = runstore._write_synced
+    real_write = runstore.write_synced
 
     def slow_write(target: Path, data: bytes) -> None:
         real_write(target, data)
         time.sleep(hold_seconds)
 
-    runstore._write_synced = slow_write
+    runstore.write_synced = slow_write
     barrier.wait(timeout=120)
     resave(info, Path(root))
 

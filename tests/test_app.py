@@ -107,8 +107,8 @@ def test_training_curves_name_pca_and_give_every_overlay_its_own_colour_and_a_hu
     assert len(set(expected)) == 5 and not any(c.run_id in " ".join(expected) for c in shown), "names, not ids"
 
     pca = [t for t in entries if t["name"].startswith("PCA-32")]
-    stored = [read_run(shipped_root / SHIPPED["mlp"]).metrics["pca"]["val_mse"],
-              find_run(overlays[0].run_id, shipped_root).metrics["pca"]["val_mse"]]  # fmt: skip
+    stored = [read_run(shipped_root / SHIPPED["mlp"]).metrics.pca.val_mse,
+              find_run(overlays[0].run_id, shipped_root).metrics.pca.val_mse]  # fmt: skip
     assert len(pca) == 1, f"one PCA-32 line for the runs that differ only in PCA's solver seed: {pca}"
     assert pca[0]["y"] == [pytest.approx(np.mean(stored))] * 2, "PCA on the validation images, stored"
     assert sum(t["name"].startswith("PCA-8") for t in entries) == 1, "the overlaid 8-d run brings its own PCA line"
@@ -157,12 +157,12 @@ def test_per_digit_numbers_equal_the_stored_metrics(shipped_root, monkeypatch):
     assert list(table.index) == [str(d) for d in range(10)] + ["all"]
     for label, model in (("A · MLP", "mlp"), ("B · Conv", "conv")):
         info = read_run(shipped_root / SHIPPED[model])
-        stored = {str(r["digit"]): (r["n"], r["mse"]) for r in info.metrics["test"]["per_digit"]}
+        stored = {str(r.digit): (r.n, r.mse) for r in info.metrics.test.per_digit}
         assert np.allclose([table.loc[d, f"{label} MSE"] for d in stored], [m for _, m in stored.values()])
         assert list(table.loc[list(stored), "n"]) == [n for n, _ in stored.values()]
         assert table.loc["all", f"{label} MSE"] == pytest.approx(info.test_mse)
-    pca = read_run(shipped_root / SHIPPED["mlp"]).metrics["pca"]
-    assert table.loc["all", "PCA-32 MSE"] == pytest.approx(pca["mse"]), "the first table has the PCA column"
+    pca = read_run(shipped_root / SHIPPED["mlp"]).metrics.pca
+    assert table.loc["all", "PCA-32 MSE"] == pytest.approx(pca.mse), "the first table has the PCA column"
     digits = table.drop(index="all")
     errors = digits[["A · MLP MSE", "B · Conv MSE", "PCA-32 MSE"]].to_numpy()
     assert list(digits["lowest"]) == [("A", "B", "PCA-32")[i] for i in errors.argmin(axis=1)], "PCA counts as lowest"

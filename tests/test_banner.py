@@ -4,6 +4,7 @@ a command-line flag."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from aecore.compare import Comparison
 from aecore.config import RunConfig
@@ -14,7 +15,7 @@ from ui.widgets import dataset_banner
 
 def run_described(config: RunConfig, description: str):
     run = fake_run(config)
-    return type(run)(**{**run.__dict__, "dataset": {**run.dataset, "description": description}})
+    return replace(run, dataset=replace(run.dataset, description=description))
 
 
 def test_the_banner_names_the_data_of_each_slot_when_they_differ():

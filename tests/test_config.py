@@ -152,7 +152,6 @@ def test_recipe_defaults_and_latent_dims():
     assert RunConfig.for_recipe("conv").latent_dim == 32  # 2 channels x 4 x 4
     assert RunConfig.for_recipe("dae", bottleneck=3).latent_dim == 48
     assert RunConfig.for_recipe("conv", epochs=3).epochs == 3
-    assert RunConfig.for_recipe("conv").with_seed(4) == RunConfig.for_recipe("conv", seed=4)
 
 
 def test_for_recipe_names_a_bad_model_or_recipe():

@@ -144,7 +144,8 @@ def test_missing_vendored_test_set_is_a_clear_error(tmp_path, sample):
 
 
 def test_a_truncated_test_set_file_is_refused_with_its_name(tmp_path):
-    from aecore.data import DatasetUnavailable, _read_idx
+    from aecore.data import DatasetUnavailable
+    from aecore.dataset_files import _read_idx
 
     good = tmp_path / "labels-idx1-ubyte"
     good.write_bytes(b"\0\0\x08\x01" + (3).to_bytes(4, "big") + bytes([7, 2, 1]))

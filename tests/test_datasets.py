@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aecore import datasets
+from aecore import dataset_files, datasets
 from aecore.__main__ import build_parser
 from aecore.config import ConfigError, RunConfig
 from aecore.data import DatasetUnavailable, default_data_root, estimate_train_images, load_dataset
@@ -57,7 +57,7 @@ def test_the_sample_is_inside_mnist_and_shares_its_test_set(mnist):
 
 
 def test_fashion_mnist_missing_says_how_to_get_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets, "FASHION_FOLDERS", ("fashion-mnist", str(tmp_path / "nowhere")))
+    monkeypatch.setattr(dataset_files, "FASHION_FOLDERS", ("fashion-mnist", str(tmp_path / "nowhere")))
     (tmp_path / "mnist-test").mkdir()
     with pytest.raises(DatasetUnavailable, match="apt-get install dataset-fashion-mnist"):
         load_dataset.__wrapped__("fashion-mnist", str(tmp_path))
@@ -121,5 +121,5 @@ def test_adding_a_dataset_is_one_registry_entry(tiny_dataset, tmp_path):
     assert estimate_train_images("tiny", None) == 180
     assert build_parser().parse_args(["train", "--dataset", "tiny"]).dataset == "tiny"
     info, _ = load_or_train(config, root=tmp_path)
-    assert info.config.dataset == "tiny" and info.dataset["description"].endswith("the 50 tiny test images")
-    assert info.metrics["test"]["mse"] > 0
+    assert info.config.dataset == "tiny" and info.dataset.description.endswith("the 50 tiny test images")
+    assert info.metrics.test.mse > 0

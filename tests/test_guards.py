@@ -181,7 +181,8 @@ def test_7_a_bad_sample_cache_is_rebuilt(tmp_path, how):
 
 
 def test_7_a_fifo_as_the_study_lock_is_one_line_not_a_hang(tmp_path):
-    from aecore.studies import StudyError, _file_lock
+    from aecore.studies import StudyError
+    from aecore.studies.storage import _file_lock
 
     lock = tmp_path / "studies.db.lock"
     os.mkfifo(lock)

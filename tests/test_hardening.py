@@ -19,6 +19,7 @@ import pytest
 import torch
 
 import aecore.runstore as runstore
+import aecore.safe_io as safe_io
 from aecore.__main__ import main
 from aecore.models.mlp import MLPAutoencoder
 from aecore.pipeline import load_or_train
@@ -64,14 +65,14 @@ KILL_AT_EVERY_WRITE = textwrap.dedent(
     import os, pathlib, shutil, signal, sys, tempfile
     from pathlib import Path
     import torch
-    from aecore import runstore
+    from aecore import runstore, safe_io
     from tests.runs import resave
 
     torch.set_num_threads(1)
     source = runstore.read_run(Path(sys.argv[1]))
     in_place, first, deleting = (Path(p) for p in sys.argv[2:5])
     model = runstore.load_model(source)
-    WATCHED = {runstore.__file__, pathlib.__file__, tempfile.__file__, shutil.__file__}
+    WATCHED = {runstore.__file__, safe_io.__file__, pathlib.__file__, tempfile.__file__, shutil.__file__}
     IO = {"open", "write", "flush", "fsync", "replace", "rename", "close", "__exit__", "unlink", "rmdir", "mkdir",
           "chmod"}
 
@@ -277,7 +278,7 @@ def _disk_full_after(monkeypatch, n_bytes: int) -> None:
         return FillingFile(handle) if "w" in mode else handle
 
     monkeypatch.setattr(runstore.os, "fdopen", fdopen)  # write_atomic: in-place saves
-    monkeypatch.setattr(runstore, "open", open_, raising=False)  # _write_synced: staged first saves
+    monkeypatch.setattr(safe_io, "open", open_, raising=False)  # write_synced: staged first saves
 
 
 def test_10_disk_full_keeps_the_previous_run_and_leaves_no_partial_files(stored, checkpoint_root, monkeypatch):

@@ -49,7 +49,7 @@ def test_missing_digits_are_nan_not_zero():
 
 def test_summary_is_json_ready_with_ten_rows():
     labels = np.arange(20) % 10
-    stored = summary(Evaluation(np.linspace(0.01, 0.2, 20), labels))
+    stored = summary(Evaluation(np.linspace(0.01, 0.2, 20), labels)).to_json()
     again = json.loads(json.dumps(stored, allow_nan=False))
     assert again["mse"] == pytest.approx(np.linspace(0.01, 0.2, 20).mean())
     assert [row["digit"] for row in again["per_digit"]] == list(range(10))

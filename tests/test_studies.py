@@ -17,6 +17,7 @@ from optuna.trial import TrialState, create_trial
 
 import aecore.pipeline
 import aecore.studies
+import aecore.studies.runner
 from aecore.__main__ import main
 from aecore.config import ConfigError
 from aecore.runstore import list_runs
@@ -25,12 +26,11 @@ from aecore.studies import (
     SweepSpec,
     TuneSpec,
     delete_study,
+    frozen_trials,
     list_studies,
     open_storage,
     run_study,
     study_runs,
-    train_once,
-    trial_curves,
     trials_frame,
 )
 from aecore.train import TrainingCancelled
@@ -180,7 +180,7 @@ def test_two_workers_asking_for_one_run_train_it_once(checkpoint_root, monkeypat
     results = {}
 
     def worker(name: str) -> None:
-        results[name] = train_once(config, root=checkpoint_root, device="cpu")
+        results[name] = aecore.pipeline.load_or_train(config, root=checkpoint_root, device="cpu")[0]
 
     caplog.set_level("INFO", logger="aecore.runstore")
     first = threading.Thread(target=worker, args=("first",))
@@ -199,26 +199,25 @@ def test_two_workers_asking_for_one_run_train_it_once(checkpoint_root, monkeypat
 # --- tuning --------------------------------------------------------------------------------------
 
 
-class GuardedMetrics(dict):
+class GuardedMetrics:
     """A run's metrics that fail the test if anything reads the test-set numbers."""
 
-    def __getitem__(self, key):
-        assert key not in ("test", "pca"), f"the study read the {key} metrics"
-        return super().__getitem__(key)
+    def __init__(self, metrics) -> None:
+        self.metrics = metrics
 
-    def get(self, key, default=None):
-        assert key not in ("test", "pca"), f"the study read the {key} metrics"
-        return super().get(key, default)
+    def __getattr__(self, name):
+        assert name not in ("test", "pca"), f"the study read the {name} metrics"
+        return getattr(self.metrics, name)
 
 
 def test_tune_prunes_on_validation_loss_and_never_reads_test_metrics(checkpoint_root, monkeypatch):
-    real = aecore.studies.load_or_train
+    real = aecore.studies.runner.load_or_train
 
     def guarded(*args, **kwargs):
         info, model = real(*args, **kwargs)
         return dataclasses.replace(info, metrics=GuardedMetrics(info.metrics)), model
 
-    monkeypatch.setattr(aecore.studies, "load_or_train", guarded)
+    monkeypatch.setattr(aecore.studies.runner, "load_or_train", guarded)
     spec = TuneSpec("mlp", trials=6, epochs=(2, 3), batch_sizes=(50, 100), startup_trials=2, warmup_epochs=1,
                     train_limit=100)  # fmt: skip
     report = run_study(spec, root=checkpoint_root, device="cpu", sampler_seed=0)
@@ -234,11 +233,11 @@ def test_tune_prunes_on_validation_loss_and_never_reads_test_metrics(checkpoint_
     for row in complete.itertuples():
         assert row.value == min(e.val_loss for e in runs[row.run_id].history), "the value is the validation loss"
         assert runs[row.run_id].config.learning_rate == row.learning_rate
-    curves = trial_curves(report.name, root=checkpoint_root)
+    trials = {t.number: t for t in frozen_trials(report.name, root=checkpoint_root)}
     for row in pruned.itertuples():
-        reported = curves[curves["number"] == row.number]
+        reported = [loss for _, loss in sorted(trials[row.number].intermediate_values.items())]
         assert len(reported) < row.epochs, "a pruned trial stopped before its last epoch"
-        assert row.value == reported["val_loss"].iloc[-1]
+        assert row.value == reported[-1]
 
 
 def test_tune_in_a_space_of_one_config_reuses_its_run_instead_of_looping(checkpoint_root, count_trainings):

@@ -5,6 +5,7 @@ cancels like any job."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import optuna
@@ -165,7 +166,7 @@ def test_cancelling_a_study_job_saves_nothing_and_the_study_resumes_it(jobs, che
     assert "trial 1 of 1" in done.message and "start the same sweep again to resume it" in done.message
     assert not any(p.is_dir() and not p.name.startswith(".") for p in checkpoint_root.iterdir()), "nothing saved"
     assert list(trials_frame(long.default_name(), root=checkpoint_root)["state"]) == ["FAIL"], "queued again"
-    assert jobs.start([long.configs()[0].with_seed(5)], root=checkpoint_root) == done.job_id + 1, "runner free"
+    assert jobs.start([replace(long.configs()[0], seed=5)], root=checkpoint_root) == done.job_id + 1, "runner free"
     jobs.cancel()
     jobs.wait(JOB_TIMEOUT)
 

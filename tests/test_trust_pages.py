@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -231,7 +232,7 @@ def test_shipped_sweep_is_charted_on_a_fresh_clone(shipped_copy, monkeypatch):
     pca, test = mlp["PCA MSE (same dims)"].astype(float), mlp["test MSE"].astype(float)
     assert pca.is_monotonic_decreasing, "PCA error must fall as it keeps more components"
     assert test.iloc[0] > 1.5 * test.iloc[-1], "a 64-d code should rebuild clearly better"
-    seeds = [r.test_mse for r in list_runs(shipped_copy)[0] if r.config.with_seed(0) == RunConfig.for_recipe("mlp")]
+    seeds = [r.test_mse for r in list_runs(shipped_copy)[0] if replace(r.config, seed=0) == RunConfig.for_recipe("mlp")]
     assert len(seeds) == 3, "the default MLP ships three seeds"
     spread = f"{np.mean(seeds):.5f} ± {np.std(seeds, ddof=1):.5f}"
     assert spread in set(mlp["mean ± sd across seeds"]), f"the default's three seeds, mean ± sd: {spread}"

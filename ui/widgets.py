@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from aecore.compare import Comparison
+from aecore.run_schema import EvalMetrics
 from aecore.runstore import RunInfo, default_checkpoint_root
 from ui import cache, session
 from ui.theme import SLOT_COLOURS
@@ -51,7 +52,7 @@ def slot_heading(comparison: Comparison, slot: str, suffix: str = "") -> str:
 def dataset_banner(comparison: Comparison) -> str:
     """One escaped line naming the data behind the slots' runs (each run stores its dataset's description); when
     the slots' data differ, each part says which slot it belongs to."""
-    described = {s.name: s.run.dataset["description"] for s in comparison.slots}
+    described = {s.name: s.run.dataset.description for s in comparison.slots}
     if len(set(described.values())) == 1:
         return escape(next(iter(described.values())))
     return "  \n".join(f"**{slot}**: {escape(text)}" for slot, text in described.items())  # one line per slot
@@ -109,7 +110,7 @@ def csv_download(frame: pd.DataFrame, file_name: str, key: str) -> None:
 
 def pca_mse(info: RunInfo) -> float:
     """Test MSE of the run's PCA baseline: stored with the run (format 2), or computed for older runs."""
-    if info.format >= 2:
+    if info.metrics.pca.is_baseline:
         return info.pca_mse
     from aecore.compare import RunKey
 
@@ -181,16 +182,16 @@ def per_digit_long(comparison: Comparison) -> pd.DataFrame:
     from aecore.compare import RunKey
     from aecore.metrics import per_digit_table
 
-    def stored(method: str, per_digit: list[dict], overall: float) -> pd.DataFrame:
-        rows = [{"method": method, "digit": str(r["digit"]), "n": r["n"], "mse": r["mse"]} for r in per_digit]
-        rows.append({"method": method, "digit": "all", "n": sum(r["n"] for r in per_digit), "mse": overall})
+    def stored(method: str, scores: EvalMetrics) -> pd.DataFrame:
+        rows = [{"method": method, "digit": str(r.digit), "n": r.n, "mse": r.mse} for r in scores.per_digit]
+        rows.append({"method": method, "digit": "all", "n": scores.n, "mse": scores.mse})
         return pd.DataFrame(rows)
 
-    frames = [stored(s.name, s.run.metrics["test"]["per_digit"], s.run.test_mse) for s in comparison.slots]
+    frames = [stored(s.name, s.run.metrics.test) for s in comparison.slots]
     for baseline in comparison.baselines():
         owner = comparison.slot(baseline.slots[0]).run
-        if owner.format >= 2:
-            frames.append(stored(baseline.id, owner.metrics["pca"]["per_digit"], owner.pca_mse))
+        if owner.metrics.pca.is_baseline:
+            frames.append(stored(baseline.id, owner.metrics.pca))
         else:
             errors = cache.pca_test_errors(RunKey.of(owner).baseline)
             frames.append(per_digit_table({baseline.id: errors}, cache.test_labels(owner.config.dataset)))
