@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from aecore.job_messages import CANCELLED, FAILED
 from ui import cache, session, studies_view, widgets
 from ui.theme import SLOT_COLOURS
 
@@ -58,8 +59,6 @@ def live_job_panel() -> None:
 
 
 def job_result(snapshot) -> None:
-    from aecore.jobs import CANCELLED, FAILED
-
     slot = session.job_slot(snapshot.job_id)
     with st.container(border=True, key="job_result"):
         trained = [r for r in snapshot.run_ids if r not in snapshot.reused]

@@ -222,7 +222,7 @@ def live_title(snapshot) -> str:
 
 def job_result(snapshot) -> None:
     """What a finished, cancelled or failed study job did, until dismissed."""
-    from aecore.jobs import CANCELLED, FAILED
+    from aecore.job_messages import CANCELLED, FAILED
 
     with st.container(border=True, key="job_result"):
         trained = [r for r in snapshot.run_ids if r not in snapshot.reused]
