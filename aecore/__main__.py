@@ -10,10 +10,10 @@ from pathlib import Path
 
 from aecore import architectures, datasets
 from aecore.config import RECIPE_DEFAULTS, RECIPES, ConfigError, RunConfig
+from aecore.job_request import JobRequest, confirmation, option_owners
 
 USAGE_ERROR = 2
 DATASET_HELP = "; ".join(f"{d.name}: {d.title}" for d in datasets.DATASETS)
-CONFIRM_ABOVE_SECONDS = 180  # a job longer than this asks before it starts (interactive terminals only)
 INTERRUPTED = 130
 
 
@@ -24,15 +24,6 @@ class UsageError(Exception):
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse prints usage + message; we want one line
         raise UsageError(message)
-
-
-def _option_specs() -> dict[str, list[architectures.OptionSpec]]:
-    """Every architecture option by name, with the specs that have it (a flag per name)."""
-    found: dict[str, list] = {}
-    for spec in architectures.ARCHITECTURES:
-        for option in spec.options:
-            found.setdefault(option.name, []).append((spec, option))
-    return found
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +44,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--learning-rate", type=float, default=None, help="peak rate for onecycle; default: the recipe's"
     )
-    for name, owners in _option_specs().items():
+    for name, owners in option_owners().items():
         which = ", ".join(spec.name for spec, _ in owners)
         option = owners[0][1]
         parser.add_argument(
@@ -184,53 +175,29 @@ def add_study_options(command: argparse.ArgumentParser, default_name: str) -> No
 
 def configs_from_args(args: argparse.Namespace) -> list[RunConfig]:
     """One config per seed; options given for an architecture that does not have them are an error."""
-    overrides = {
-        name: value
-        for name, value in (
-            ("bottleneck", args.bottleneck),
-            ("epochs", args.epochs),
-            ("batch_size", args.batch_size),
-            ("learning_rate", args.learning_rate),
-        )
-        if value is not None
-    }
-    options = {name: value for name in _option_specs() if (value := getattr(args, f"option_{name}", None)) is not None}
-    if options:
-        overrides["options"] = options
-    seeds = list(dict.fromkeys(args.seeds or [args.seed or 0]))
-    return [
-        RunConfig.for_recipe(
-            args.model, args.recipe, seed=seed, dataset=args.dataset, train_limit=args.train_limit, **overrides
-        )
-        for seed in seeds
-    ]
+    options = {name: getattr(args, f"option_{name}", None) for name in option_owners()}
+    request = JobRequest(
+        args.model, args.recipe, dataset=args.dataset, bottleneck=args.bottleneck, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, options=options,
+        seeds=args.seeds or [args.seed or 0], train_limit=args.train_limit,
+    )  # fmt: skip
+    return request.configs()
 
 
 def warn_and_confirm(configs: list[RunConfig], assume_yes: bool, root: Path) -> None:
-    """Say when a bottleneck cannot help, estimate the training time, and ask above a few minutes."""
-    from aecore.data import estimate_train_images
-
-    for config in configs[:1]:
-        warning = config.spec.bottleneck_warning(config.bottleneck)
-        if warning:
-            print(f"aecore: warning: {warning}", file=sys.stderr)
-    todo = [c for c in configs if not (root / c.run_id / "run.json").exists()]
-    seconds = sum(
-        c.spec.estimate_seconds(c.epochs, c.batch_size, estimate_train_images(c.dataset, c.train_limit)) for c in todo
-    )
-    if seconds <= CONFIRM_ABOVE_SECONDS:
+    """Say when a bottleneck cannot help, estimate the training time, and ask when it is long (interactive
+    terminals only)."""
+    asking = confirmation(configs, root)
+    if asking.bottleneck_warning:
+        print(f"aecore: warning: {asking.bottleneck_warning}", file=sys.stderr)
+    if asking.too_long is None:
         return
-    message = f"training {len(todo)} run(s) takes about {_duration(seconds)} on 2 CPU cores"
     if assume_yes or not sys.stdin.isatty():
-        print(f"aecore: {message}", file=sys.stderr)
+        print(f"aecore: {asking.too_long}", file=sys.stderr)
         return
-    answer = input(f"{message}; start? [y/N] ").strip().lower()
+    answer = input(f"{asking.too_long}; start? [y/N] ").strip().lower()
     if answer not in ("y", "yes"):
         raise UsageError("not started")
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
 class ProgressBar:

@@ -1,13 +1,14 @@
-"""The registry of architectures: one ArchSpec per autoencoder, listed once in ARCHITECTURES.
+"""The registry of architectures: one ArchSpec per autoencoder, listed once in ARCHITECTURES (BUILT_IN and plugins).
 
 Config validation, the CLI's choices, the sidebar's train form, the tests and the docs all read this table;
 nothing else lists architecture names. Adding an architecture is one model module in `aecore/models/` plus
-one entry here.
+one entry here, or a module of your own named in $AECORE_PLUGINS (see `PLUGINS_ENV`).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -127,7 +128,7 @@ CONV_USELESS = f"a code of {64 * CODE_SIDE**2:,} or more dims is as large as the
 # the fit uses the process's CPU time, not wall time): 2 epochs of the 4,500 sample images at batch 8 and at 256 per
 # architecture through aecore.train.train, 3 times each, and a least-squares fit of batches * seconds_per_batch +
 # images * seconds_per_image to the 6 epochs.
-ARCHITECTURES: tuple[ArchSpec, ...] = (
+BUILT_IN: tuple[ArchSpec, ...] = (
     ArchSpec(
         name="mlp", title="MLP", summary="the seed text's fully connected autoencoder (1024→128→64→32→b)",
         build=_lazy("aecore.models.mlp", "MLPAutoencoder"), code_cells=1, default_bottleneck=32, max_bottleneck=1024,
@@ -170,13 +171,48 @@ ARCHITECTURES: tuple[ArchSpec, ...] = (
 DEFAULT_PAIR = ("mlp", "conv")
 
 
+# Modules (comma-separated) whose `ARCHITECTURES` tuple of ArchSpecs joins the registry when it is first read. A
+# worker process spawned by the dashboard inherits the variable, so it knows the same architectures as the server.
+PLUGINS_ENV = "AECORE_PLUGINS"
+
+
+def _plugins() -> tuple[ArchSpec, ...]:
+    """The architectures of the modules named in $AECORE_PLUGINS; ImportError naming the one that is missing."""
+    found: list[ArchSpec] = []
+    for module_name in filter(None, (part.strip() for part in os.environ.get(PLUGINS_ENV, "").split(","))):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            raise ImportError(f"${PLUGINS_ENV} names {module_name!r}, which cannot be imported: {error}") from error
+        found.extend(getattr(module, "ARCHITECTURES", ()))
+    return tuple(found)
+
+
+def __getattr__(name: str) -> tuple[ArchSpec, ...]:
+    """`ARCHITECTURES`, made on first read: the built-in specs, then those of $AECORE_PLUGINS' modules (importing
+    this module imports no plugin, and a plugin module may import this one)."""
+    if name != "ARCHITECTURES":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    specs = (*BUILT_IN, *_plugins())
+    taken = [spec.name for spec in specs]
+    twice = sorted({n for n in taken if taken.count(n) > 1})
+    if twice:
+        raise ValueError(f"architecture names must be unique; {', '.join(twice)} is registered twice (${PLUGINS_ENV})")
+    globals()["ARCHITECTURES"] = specs
+    return specs
+
+
+def _registry() -> tuple[ArchSpec, ...]:
+    return globals().get("ARCHITECTURES") or __getattr__("ARCHITECTURES")
+
+
 def names() -> tuple[str, ...]:
-    return tuple(spec.name for spec in ARCHITECTURES)
+    return tuple(spec.name for spec in _registry())
 
 
 def get(name: str) -> ArchSpec:
     """The spec called `name`; ValueError naming the registered architectures otherwise."""
-    for spec in ARCHITECTURES:
+    for spec in _registry():
         if spec.name == name:
             return spec
     raise ValueError(f"architecture must be one of {', '.join(names())}; got {name!r}")

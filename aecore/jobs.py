@@ -11,10 +11,11 @@ A job trains one or more configs in order through `load_or_train`, so an identic
 already has a run comes back at once instead of training again. A study job (`start_study`) runs a sweep
 or tune study through `aecore.studies.run_study` with one worker, in the same worker process: the panel
 sees which trial of how many is training, and a cancel stops it like any job (the study keeps its
-finished trials; starting the same study again resumes it). The worker sends progress
-through a pipe, at most every `aecore.worker.MIN_INTERVAL` seconds plus every epoch end; a
-listener thread folds each message into a new JobSnapshot. The UI polls `snapshot()`, which
-returns that immutable object, replaced whole under a lock: it never sees a half-updated state.
+finished trials; starting the same study again resumes it). Requests and reports are the typed messages of
+aecore.job_messages. The worker sends progress through a pipe, at most every `aecore.worker.MIN_INTERVAL`
+seconds plus every epoch end; a listener thread folds each message into a new JobSnapshot. The UI polls
+`snapshot()`, which returns that immutable object, replaced whole under a lock: it never sees a half-updated
+state.
 """
 
 from __future__ import annotations
@@ -36,6 +37,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aecore.config import ConfigError, RunConfig
+from aecore.job_messages import (
+    FAILED,
+    FINISHED,
+    IDLE,
+    RUNNING,
+    Ended,
+    Leaving,
+    Progressed,
+    Ready,
+    Saved,
+    StudyRequest,
+    TrainRequest,
+    TrialEnded,
+    TrialStarted,
+)
+from aecore.worker import serve
 
 if TYPE_CHECKING:  # the server needs no torch for the jobs; records arrive from the worker ready-made
     from multiprocessing.process import BaseProcess
@@ -43,12 +60,6 @@ if TYPE_CHECKING:  # the server needs no torch for the jobs; records arrive from
 
     from aecore.studies import SweepSpec, TuneSpec
     from aecore.train import EpochRecord
-
-IDLE = "idle"
-RUNNING = "running"
-FINISHED = "finished"
-FAILED = "failed"
-CANCELLED = "cancelled"
 
 # A worker holds ~1.3 GB (torch, a dataset, a model) between jobs; after this long without one it exits, and the
 # next job pays a few seconds to spawn a new one. AECORE_WORKER_IDLE_SECONDS changes it; "none" keeps it forever.
@@ -162,87 +173,8 @@ class JobSnapshot:
         return self.configs[self.current] if self.configs else None
 
 
-# --- what the worker sends back (small: a batch reading pickles to 156 bytes, 286 with an epoch) ----
-
-
-@dataclass(frozen=True)
-class Progressed:
-    """A batch reading of run `index`; `new_epochs` are the epochs finished since the last reading."""
-
-    index: int
-    epoch: int
-    epochs: int
-    batch: int
-    batches: int
-    loss: float
-    run_fraction: float  # of run `index`, 0..1
-    new_epochs: tuple[EpochRecord, ...]
-
-
-@dataclass(frozen=True)
-class Saved:
-    """Run `index` is on disk: trained and saved, or `reused` from an identical config."""
-
-    index: int
-    run_id: str
-    reused: bool
-    history: tuple[EpochRecord, ...]
-
-
-@dataclass(frozen=True)
-class TrialStarted:
-    """A study job's trial began: `position` of `count` are started or done, this one included."""
-
-    position: int
-    count: int
-    config: RunConfig
-
-
-@dataclass(frozen=True)
-class TrialEnded:
-    """A study job's trial ended (COMPLETE, PRUNED or FAIL); a complete one names its run."""
-
-    position: int
-    state: str
-    run_id: str | None
-    reused: bool
-
-
-@dataclass(frozen=True)
-class StudyRequest:
-    """What the worker needs to run a study job (picklable)."""
-
-    spec: SweepSpec | TuneSpec
-    name: str
-    root: Path
-    storage: str | None  # None: `studies.db` beside `root`
-    workers: int = 1  # the job's own worker plus workers − 1 helper processes on the same study
-
-
-@dataclass(frozen=True)
-class Ready:
-    """The worker's first message: the thread counts it runs with (torch's intra-op threads and BLAS's)."""
-
-    torch_threads: int
-    blas_threads: int
-
-
-@dataclass(frozen=True)
-class Leaving:
-    """The worker has been idle for its idle time and asks to go: the server closes the pipe (the worker exits)
-    unless a job was sent meanwhile, which the worker then runs as usual."""
-
-
-@dataclass(frozen=True)
-class Ended:
-    """The job is over: `state` is FINISHED, FAILED or CANCELLED; `reason` says why when not finished."""
-
-    state: str
-    reason: str = ""
-
-
 @dataclass
-class _Worker:
+class _WorkerHandle:
     process: BaseProcess
     conn: Connection  # ours: jobs out, messages in
     cancel: Event  # shared with the worker, which checks it before every batch
@@ -289,8 +221,8 @@ class TrainingJobs:
         self._ended = threading.Condition(self._lock)  # notified when a job leaves RUNNING
         self._snapshot = JobSnapshot()
         self._started = 0.0  # time.monotonic() when the current job started
-        self._worker: _Worker | None = None  # alive, or dead and not yet noticed by its listener
-        self._job_worker: _Worker | None = None  # the worker the current (or last) job ran on
+        self._worker: _WorkerHandle | None = None  # alive, or dead and not yet noticed by its listener
+        self._job_worker: _WorkerHandle | None = None  # the worker the current (or last) job ran on
 
     def start(self, configs: Sequence[RunConfig], root: Path | None = None) -> int:
         """Start training `configs` in order into checkpoint `root`; return the job id.
@@ -303,7 +235,7 @@ class TrainingJobs:
         if not all(isinstance(c, RunConfig) for c in configs):
             raise ConfigError("every item to train must be a RunConfig")
         root = _resolve_root(root)
-        return self._begin(JobSnapshot(configs=configs, epochs=configs[0].epochs), (configs, root))
+        return self._begin(JobSnapshot(configs=configs, epochs=configs[0].epochs), TrainRequest(configs, root))
 
     def start_study(
         self,
@@ -328,7 +260,7 @@ class TrainingJobs:
         request = StudyRequest(spec, name, _resolve_root(root), storage, workers)
         return self._begin(JobSnapshot(study=name, study_kind=spec.kind, trials=spec.size), request)
 
-    def _begin(self, snapshot: JobSnapshot, request: object) -> int:
+    def _begin(self, snapshot: JobSnapshot, request: TrainRequest | StudyRequest) -> int:
         """Make `snapshot` the running job and send `request` to the worker (spawned if needed)."""
         with self._lock:
             if self._snapshot.state == RUNNING:
@@ -384,9 +316,7 @@ class TrainingJobs:
 
     # --- the worker process and its listener ---------------------------------------------------
 
-    def _spawn(self) -> _Worker:
-        from aecore.worker import serve  # imports this module, so not at the top
-
+    def _spawn(self) -> _WorkerHandle:
         context = multiprocessing.get_context("spawn")
         conn, worker_conn = context.Pipe()
         cancel = context.Event()
@@ -400,14 +330,14 @@ class TrainingJobs:
         with _no_main_module():
             process.start()
         worker_conn.close()  # only the worker holds its end, so each side sees EOF when the other goes
-        worker = _Worker(process, conn, cancel)
+        worker = _WorkerHandle(process, conn, cancel)
         worker.listener = threading.Thread(
             target=self._listen, args=(worker,), name=f"aecore-jobs-listener-{process.pid}", daemon=True
         )
         worker.listener.start()
         return worker
 
-    def _listen(self, worker: _Worker) -> None:
+    def _listen(self, worker: _WorkerHandle) -> None:
         """Apply the worker's messages until it exits; then fail the job it was running, if any."""
         try:
             # Messages first: a worker that reported and then exited has its report read.
@@ -432,7 +362,7 @@ class TrainingJobs:
                 self._finish(FAILED, _lost(self._snapshot, worker.process.exitcode))
         worker.conn.close()
 
-    def _let_go(self, worker: _Worker) -> bool:
+    def _let_go(self, worker: _WorkerHandle) -> bool:
         """Whether an idle worker may exit: yes unless a job was sent to it since (then it runs that job).
         Under the lock, so a `start` either sees the worker gone and spawns another, or sends it the job first."""
         with self._lock:

@@ -1,8 +1,8 @@
 """The training worker: the spawned process that runs aecore.jobs' jobs one at a time and reports back.
 
-`serve` is the process's main function. It waits for `(configs, root)` on its pipe, trains each
+`serve` is the process's main function. It waits for a `TrainRequest` on its pipe, trains each
 config through `load_or_train` and answers with `Progressed`, `Saved` and `Ended` messages
-(aecore.jobs); or for a `StudyRequest`, which it runs through `run_study` with one worker, answering
+(aecore.job_messages); or for a `StudyRequest`, which it runs through `run_study` with one worker, answering
 with `TrialStarted`, `Progressed`, `TrialEnded` and `Ended`. It stops a job at the next batch when the
 server sets the shared cancel event, when it receives SIGTERM (the server's interpreter sends that to a
 daemon at exit) or when the server process is gone; a save that has begun always completes, so nothing is
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aecore.config import ConfigError, RunConfig
-from aecore.jobs import (
+from aecore.job_messages import (
     CANCELLED,
     FAILED,
     FINISHED,
@@ -30,6 +30,7 @@ from aecore.jobs import (
     Ready,
     Saved,
     StudyRequest,
+    TrainRequest,
     TrialEnded,
     TrialStarted,
 )
@@ -151,9 +152,10 @@ def serve(
         leaving = False
         if isinstance(request, StudyRequest):
             link.send(_run_study(request, link, stop, data_root, device))
-        else:
-            configs, root = request
-            link.send(_run(configs, root, link, stop, data_root, device))
+        elif isinstance(request, TrainRequest):
+            link.send(_run(request, link, stop, data_root, device))
+        else:  # a bug in the server: say so rather than hang the job
+            link.send(Ended(FAILED, f"unexpected error: the worker got a {type(request).__name__}, not a request"))
 
 
 def _cap_threads(threads: int) -> Ready:
@@ -167,15 +169,15 @@ def _cap_threads(threads: int) -> Ready:
     return Ready(torch.get_num_threads(), max(blas, default=threads))
 
 
-def _run(
-    configs: tuple[RunConfig, ...], root: Path, link: _Link, stop: _Stop, data_root: str | None, device: str
-) -> Ended:
-    """Train `configs` in order into `root`, sending progress and each saved run; return how it ended."""
+def _run(request: TrainRequest, link: _Link, stop: _Stop, data_root: str | None, device: str) -> Ended:
+    """Train the request's configs in order into its root, sending progress and each saved run; return how it
+    ended."""
     from aecore.data import DatasetUnavailable
     from aecore.pipeline import load_or_train
     from aecore.runstore import CheckpointError, ensure_writable
     from aecore.train import TrainingCancelled, TrainingDiverged
 
+    configs, root = request.configs, request.root
     saved = 0
     try:
         ensure_writable(root)

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from aecore.config import RunConfig
-from aecore.jobs import CANCELLED, FAILED, FINISHED, RUNNING, JobBusy, JobSnapshot, TrainingJobs, _lost
+from aecore.job_messages import CANCELLED, FAILED, FINISHED, RUNNING
+from aecore.jobs import JobBusy, JobSnapshot, TrainingJobs, _lost
 from aecore.runstore import LOCK_FOLDER, find_run, list_runs
 from aecore.studies import SHIPPED_STORAGE_FILE
 from aecore.worker import MIN_INTERVAL
@@ -389,3 +390,33 @@ def test_sigterm_to_the_server_stops_the_worker_and_leaves_no_files(tmp_path, mo
         assert "(the training process was asked to stop (SIGTERM)); nothing saved" in stdout, stdout
     else:
         assert owner.returncode == -signal.SIGTERM, stderr
+
+
+def imported(path: Path) -> set[str]:
+    """Every aecore module a file imports, at the top or inside a function."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name.startswith("aecore")}
+
+
+def test_the_server_and_the_worker_share_only_the_message_module():
+    aecore = REPO / "aecore"
+    assert "aecore.jobs" not in imported(aecore / "worker.py"), "the worker imports the server: an import circle"
+    assert not {"aecore.jobs", "aecore.worker"} & imported(aecore / "job_messages.py")
+    assert "aecore.job_messages" in imported(aecore / "worker.py") & imported(aecore / "jobs.py")
+
+
+def test_a_request_that_is_no_request_fails_the_job_instead_of_hanging_it():
+    jobs = TrainingJobs()
+    try:
+        jobs._begin(JobSnapshot(configs=(tiny(),)), (tiny(),))  # the bare tuple the pipe used to carry
+        done = jobs.wait(JOB_TIMEOUT)
+    finally:
+        jobs.close()
+    assert done.state == FAILED and "not a request" in done.message, done

@@ -13,7 +13,7 @@ from aecore.compare import distinguishing_labels
 from aecore.config import RECIPES, ConfigError, RunConfig
 from aecore.pipeline import load_or_train
 from aecore.runstore import list_runs, load_evaluation, load_model, load_timeline
-from tests.conftest import TinyAutoencoder
+from tests.tiny_architecture import TinyAutoencoder
 
 SPECS = pytest.mark.parametrize("spec", ARCHITECTURES, ids=lambda spec: spec.name)
 
@@ -101,3 +101,17 @@ def test_a_registered_architecture_trains_into_a_valid_run(tiny_architecture, ch
     assert main(argv) == 0
     assert capsys.readouterr().out.startswith("tiny-mnist-")
     assert len(list_runs(checkpoint_root)[0]) == 2
+
+
+def test_a_plugin_module_that_is_missing_is_named(monkeypatch):
+    monkeypatch.setenv(architectures.PLUGINS_ENV, "tests.no_such_plugin")
+    monkeypatch.delattr(architectures, "ARCHITECTURES", raising=False)
+    with pytest.raises(ImportError, match="AECORE_PLUGINS names 'tests.no_such_plugin'"):
+        architectures.names()
+
+
+def test_a_plugin_cannot_take_a_registered_name(monkeypatch):
+    monkeypatch.setenv(architectures.PLUGINS_ENV, "tests.tiny_architecture, tests.tiny_architecture")
+    monkeypatch.delattr(architectures, "ARCHITECTURES", raising=False)
+    with pytest.raises(ValueError, match="tiny is registered twice"):
+        architectures.get("tiny")

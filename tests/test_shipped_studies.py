@@ -13,7 +13,7 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import create_trial
 from streamlit.testing.v1 import AppTest
 
-from aecore.jobs import FINISHED, StudyRequest
+from aecore.job_messages import FINISHED, StudyRequest
 from aecore.studies import (
     NOT_SHIPPED,
     SHIPPED_STORAGE_FILE,

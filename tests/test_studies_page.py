@@ -15,7 +15,8 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState, create_trial
 from streamlit.testing.v1 import AppTest
 
-from aecore.jobs import CANCELLED, FINISHED, JobBusy, TrainingJobs
+from aecore.job_messages import CANCELLED, FINISHED
+from aecore.jobs import JobBusy, TrainingJobs
 from aecore.studies import SHIPPED_STORAGE_FILE, SweepSpec, default_storage, open_storage, run_study, trials_frame
 from tests.browser_support import REPO, copy_checkpoints
 from tests.test_jobs import JOB_TIMEOUT

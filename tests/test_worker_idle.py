@@ -9,7 +9,8 @@ from multiprocessing.connection import wait
 import pytest
 
 from aecore.config import RunConfig
-from aecore.jobs import FINISHED, TrainingJobs, idle_seconds_from_env, worker_threads
+from aecore.job_messages import FINISHED
+from aecore.jobs import TrainingJobs, idle_seconds_from_env, worker_threads
 
 JOB_TIMEOUT = 300  # seconds: the CPU is shared with other work
 GONE_TIMEOUT = 120  # seconds for an idle worker to be gone once its idle time is up

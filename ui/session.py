@@ -16,7 +16,7 @@ from aecore.config import RunConfig
 from aecore.runstore import RunInfo
 
 SLOT_KEYS: dict[str, str] = {name: f"slot_{name}" for name in SLOTS}  # widget keys of the slot pickers
-JOBS_STARTED = "jobs_started_here"  # {job id: slot names its runs go to} for jobs this session started
+JOBS_STARTED = "jobs_started_here"  # {job id: slot its runs go to, None for a study job} for jobs this session started
 JOB_HANDLED = "job_handled"  # id of the finished job whose runs this session has put into its slots
 JOB_DISMISSED = "job_dismissed"  # id of the job whose result message the user closed
 
@@ -59,8 +59,9 @@ def swap() -> None:
     st.session_state[SLOT_KEYS["A"]], st.session_state[SLOT_KEYS["B"]] = b, a
 
 
-def remember_job(job_id: int, slot: str) -> None:
-    """This session started job `job_id`; its last run goes into `slot` when it finishes."""
+def remember_job(job_id: int, slot: str | None) -> None:
+    """This session started job `job_id`; its last run goes into `slot` when it finishes (None: a study job,
+    whose runs go into no slot)."""
     started = dict(st.session_state.get(JOBS_STARTED, {}))
     started[job_id] = slot
     st.session_state[JOBS_STARTED] = started
@@ -69,6 +70,11 @@ def remember_job(job_id: int, slot: str) -> None:
 def job_slot(job_id: int) -> str | None:
     """The slot this session asked job `job_id` to fill, or None when another session started it."""
     return st.session_state.get(JOBS_STARTED, {}).get(job_id)
+
+
+def started_here(job_id: int) -> bool:
+    """Whether this session started job `job_id` (a training or a study job)."""
+    return job_id in st.session_state.get(JOBS_STARTED, {})
 
 
 def to_adopt(job_id: int) -> bool:

@@ -12,7 +12,6 @@ from aecore.config import ConfigError
 from aecore.runstore import RunInfo, default_checkpoint_root
 from ui import cache, session, widgets
 
-STARTED_HERE = "study_jobs_started_here"  # ids of the study jobs this browser session started
 TRIAL_COLUMNS = ["number", "state", "value", "model", "bottleneck", "seed", "learning_rate", "epochs", "batch_size",
                  "run_id", "run", "reused", "duplicate_of", "error", "seconds"]  # fmt: skip
 
@@ -202,17 +201,13 @@ def start_study_job(spec, workers: int = 1) -> None:
     except JobBusy as error:
         st.warning(f"Not started: {widgets.escape(error)}", icon=":material/hourglass_top:")
         return
-    st.session_state[STARTED_HERE] = st.session_state.get(STARTED_HERE, set()) | {job_id}
+    session.remember_job(job_id, None)
     st.rerun()  # the frame draws the job panel above the page
-
-
-def started_here(job_id: int) -> bool:
-    return job_id in st.session_state.get(STARTED_HERE, set())
 
 
 def live_title(snapshot) -> str:
     """The job panel's heading for a running study job: which study, trial i of n, the config, the epoch."""
-    owner = "started here" if started_here(snapshot.job_id) else "started in another browser tab or session"
+    owner = "started here" if session.started_here(snapshot.job_id) else "started in another browser tab or session"
     heading = f"**Job {snapshot.job_id}: {snapshot.study_kind} study {widgets.escape(snapshot.study)}**"
     config = snapshot.config
     if not snapshot.trial or config is None:
@@ -227,7 +222,7 @@ def live_title(snapshot) -> str:
 
 def job_result(snapshot) -> None:
     """What a finished, cancelled or failed study job did, until dismissed."""
-    from aecore.jobs import CANCELLED, FAILED
+    from aecore.job_messages import CANCELLED, FAILED
 
     with st.container(border=True, key="job_result"):
         trained = [r for r in snapshot.run_ids if r not in snapshot.reused]
