@@ -20,27 +20,36 @@ def signed(value: float) -> str:
     return f"{value:+.5f}".replace("-", "−")
 
 
-def against_pca(name: str, errors: np.ndarray, pca_errors: np.ndarray, latent_dim: int, parameters: int) -> str:
+def against_pca(
+    name: str,
+    errors: np.ndarray,
+    pca_mse: float,
+    latent_dim: int,
+    parameters: int,
+    pca_errors: np.ndarray | None = None,
+) -> str:
     """One sentence: does this run beat PCA with as many components as its code, by how much, how sure.
 
-    The interval is paired (run − PCA on the same test images, resampled jointly): the run's own interval
-    against PCA's point value would ignore PCA's noise and the images both find hard.
+    With PCA's per-image errors the interval is paired (run − PCA on the same test images, resampled jointly):
+    the run's own interval against PCA's point value would ignore the images both find hard. Without them (not
+    stored with the run, or scored on other images) it is the run's own interval around PCA's mean, and says so.
 
-    errors, pca_errors : ndarray of shape (n_images,), the run's and PCA's per-image test MSE, image i in row i
+    errors : ndarray of shape (n_images,), the run's per-image test MSE, image i in row i
+    pca_mse : PCA's test MSE (the mean of `pca_errors` when they are given)
+    pca_errors : ndarray of shape (n_images,) or None, PCA's per-image test MSE on the same images
     """
-    pca_mse = float(np.mean(pca_errors))
     pca = f"PCA with {latent_dim:,} components"
     who = f"**{name}** ({parameters:,} parameters)"
     if pca_mse <= EXACT_MSE:
         return f"{who} is behind {pca}, which rebuilds the images exactly: the code is as large as the image."
     run_mse = float(np.mean(errors))
-    if len(errors) == len(pca_errors):
+    if pca_errors is not None and len(errors) == len(pca_errors):
         diff = paired_mean_interval(errors, pca_errors)
         kind = "paired 95% interval of the difference"
-    else:  # scored on other images (a run evaluated on a subset): the run's own interval around PCA's mean
+    else:
         own = mean_interval(errors, BootstrapConfig())
         diff = Interval(run_mse - pca_mse, own.low - pca_mse, own.high - pca_mse, own.n)
-        kind = "95% interval of the difference, PCA scored on other images"
+        kind = "95% interval of the difference, unpaired"
     span = f"test MSE {run_mse:.5f} vs PCA {pca_mse:.5f}; {kind} {signed(diff.low)} to {signed(diff.high)}"
     if diff.low <= 0 <= diff.high:
         return f"{who} rebuilds test images about as well as {pca}: no clear difference ({span})."

@@ -19,8 +19,8 @@ comparison = widgets.page_start(
     "as many dimensions as each code. Lower mean squared error (MSE) is better. Pick the runs in the sidebar.",
 )
 with st.container(border=True, key="overview_verdicts"):
-    verdict_slots = tuple((f"{s.name} · {widgets.escape(s.label)}", s.key, s.run.latent_dim, s.run.parameters)
-                          for s in comparison.slots)  # fmt: skip
+    verdict_slots = tuple((f"{s.name} · {widgets.escape(s.label)}", s.key, widgets.pca_mse(s.run),
+                           s.run.latent_dim, s.run.parameters) for s in comparison.slots)  # fmt: skip
     st.markdown("  \n".join(cache.overview_verdicts(verdict_slots, comparison.same_test_set)))
 with st.expander("What each page answers", expanded=True, icon=":material/map:"):
     for entry in PAGES[1:]:  # one line each: two columns would cut the questions short

@@ -11,21 +11,27 @@ def errors(mean: float, n: int = 2000, seed: int = 0) -> np.ndarray:
 
 def test_a_run_well_below_pca_is_called_better_with_the_ratio():
     pca = errors(0.011, seed=5)
-    line = against_pca("A", pca * 0.005 / 0.011, pca_errors=pca, latent_dim=32, parameters=286_000)
+    line = against_pca(
+        "A", pca * 0.005 / 0.011, pca_mse=float(pca.mean()), pca_errors=pca, latent_dim=32, parameters=286_000
+    )
     assert "better than PCA with 32 components" in line and "2.2×" in line, line
     assert "286,000 parameters" in line and "paired 95% interval" in line
 
 
 def test_a_run_above_pca_is_called_worse_by_a_percentage():
     pca = errors(0.0118, seed=6)
-    line = against_pca("B", pca * 0.0130 / 0.0118, pca_errors=pca, latent_dim=32, parameters=3_147)
+    line = against_pca(
+        "B", pca * 0.0130 / 0.0118, pca_mse=float(pca.mean()), pca_errors=pca, latent_dim=32, parameters=3_147
+    )
     assert "worse than PCA" in line and "10%" in line, line
 
 
 def test_pca_inside_the_interval_is_no_clear_difference():
     values = errors(0.0118)
     noise = np.where(np.arange(len(values)) % 2 == 0, 0.001, -0.001)  # a difference of mean exactly zero
-    line = against_pca("B", values + noise, pca_errors=values, latent_dim=32, parameters=10)
+    line = against_pca(
+        "B", values + noise, pca_mse=float(values.mean()), pca_errors=values, latent_dim=32, parameters=10
+    )
     assert "no clear difference" in line and "better" not in line, line
 
 
@@ -33,7 +39,7 @@ def test_the_pca_verdict_is_paired_a_constant_small_gain_on_every_image_is_clear
     """Unpaired, the run's interval (wide: images differ a lot) would swallow a 1% gain; paired, every image
     gains, so the difference is clear."""
     pca = errors(0.0118, seed=7)
-    line = against_pca("A", pca * 0.99, pca_errors=pca, latent_dim=32, parameters=10)
+    line = against_pca("A", pca * 0.99, pca_mse=float(pca.mean()), pca_errors=pca, latent_dim=32, parameters=10)
     assert "better than PCA" in line and "no clear difference" not in line, line
 
 
@@ -83,7 +89,8 @@ def test_best_of_refuses_scores_of_different_images():
         best_of("x", [Contender("A", np.zeros(3)), Contender("B", np.zeros(4))], lower_is_better=True, fmt=str)
 
 
-def test_pca_scored_on_other_images_falls_back_to_the_runs_own_interval():
+def test_without_pcas_errors_on_the_same_images_the_verdict_is_the_runs_own_interval_and_says_unpaired():
     run, pca = errors(0.005, n=200), errors(0.011, n=2000, seed=3)
-    line = against_pca("A", run, pca_errors=pca, latent_dim=32, parameters=10)
-    assert "better than PCA" in line and "PCA scored on other images" in line, line
+    for given in (pca, None):
+        line = against_pca("A", run, pca_mse=float(pca.mean()), latent_dim=32, parameters=10, pca_errors=given)
+        assert "better than PCA" in line and "unpaired" in line, line
