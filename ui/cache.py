@@ -378,7 +378,7 @@ def latent_quality(methods: tuple[tuple[str, RunKey | BaselineKey], ...], datase
     """k-NN and linear-probe test accuracy of each method's code, fit on that method's training images, with
     intervals and each test image's right/wrong."""
     from aecore.data import training_subset
-    from aecore.latent_quality import latent_quality_table
+    from aecore.latent_quality import latent_quality_table, pca_codes
 
     data = dataset(dataset_name)
     codes, train_labels = {}, {}
@@ -389,7 +389,7 @@ def latent_quality(methods: tuple[tuple[str, RunKey | BaselineKey], ...], datase
         if isinstance(key, RunKey):
             codes[method] = (train_latents(key), test_latents(key))
         else:
-            codes[method] = (pca(key).encode(subset.images), pca(key).encode(data.test.images))
+            codes[method] = pca_codes(pca(key), subset.images, data.test.images)
     return latent_quality_table(codes, train_labels, data.test.labels.numpy())
 
 
