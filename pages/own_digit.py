@@ -7,7 +7,7 @@ import streamlit as st
 
 from aecore.own_digit import MAX_UPLOAD_BYTES, canvas_to_grey, preprocess, read_upload
 from ui import cache, widgets
-from ui.figures import ImageRow, digit_map
+from ui.figures import ImageRow, own_digit_figure
 from ui.theme import TEXT_GREY, column_width
 
 comparison = widgets.page_start(
@@ -85,11 +85,11 @@ st.caption(
 )
 for column, s in zip(st.columns(len(comparison.slots)), comparison.slots, strict=True):
     key = s.key
-    _, coords = cache.digit_map(key)
+    _, coords = cache.own_digit_pca(key)
     spot, nearest = cache.own_digit_position(key, image)
     labels = cache.test_labels(s.run.config.dataset)
     column.plotly_chart(
-        digit_map(coords, labels, f"{s.name} · {s.label} ({s.run.latent_dim}-d code)", spot),
+        own_digit_figure(coords, labels, f"{s.name} · {s.label} ({s.run.latent_dim}-d code)", spot),
         key=f"own_digit_map_{s.name}",
         width="stretch",
     )

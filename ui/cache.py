@@ -531,7 +531,7 @@ def latent_map_points(
 ) -> go.Figure:
     """The points of a slot's latent map (ui.latent_figures.map_points), one figure object per input: a rerun with
     the same runs, map and colouring reuses it instead of rebuilding 10,000 points. `_projection` is the slot's map,
-    identified by its run's key in `keys` and its cache key `map_key`; `series` are the slots' Series. Callers
+    identified by its run's key in `keys` and its cache key `map_key`; `series` are the slots' MethodStyle. Callers
     never change it (ui.latent_figures.map_layers draws on a new figure that shares its traces)."""
     from aecore.datasets import get
     from aecore.latent import empty_spots
@@ -558,11 +558,11 @@ def neighbourhood_overlap(first: RunKey, second: RunKey, n_points: int, seed: in
 
 
 @st.cache_resource(show_spinner="Mapping the test codes…", max_entries=8)
-def digit_map(key: RunKey):
+def own_digit_pca(key: RunKey):
     """(fitted 2-D PCA of the run's test codes, (n_test, 2) coordinates), for placing a new digit on the map."""
-    from aecore.own_digit import latent_map
+    from aecore.own_digit import fit_code_pca
 
-    return latent_map(test_latents(key))
+    return fit_code_pca(test_latents(key))
 
 
 def own_digit_position(key: RunKey, image) -> tuple[np.ndarray, np.ndarray]:
@@ -571,7 +571,7 @@ def own_digit_position(key: RunKey, image) -> tuple[np.ndarray, np.ndarray]:
     from aecore.inference import encode
     from aecore.own_digit import nearest_test_digits
 
-    pca_map, _ = digit_map(key)
+    pca_map, _ = own_digit_pca(key)
     code = encode(model(key), image)  # (1, latent_dim)
     return pca_map.transform(code)[0], nearest_test_digits(test_latents(key), test_labels(key.dataset), code)
 

@@ -132,11 +132,11 @@ def need_same_test_set(comparison: Comparison) -> bool:
 
 def series(comparison: Comparison) -> list:
     """How each method is drawn: slots in their colours, baselines grey and dashed."""
-    from ui.figures import Series
+    from ui.figures import MethodStyle
     from ui.theme import baseline_colour
 
-    drawn = [Series(s.name, f"{s.name} · {s.label}", SLOT_COLOURS[s.name], short=s.name) for s in comparison.slots]
-    drawn += [Series(b.id, b.label, baseline_colour(i), dash="dash", short=b.label)
+    drawn = [MethodStyle(s.name, f"{s.name} · {s.label}", SLOT_COLOURS[s.name], short=s.name) for s in comparison.slots]
+    drawn += [MethodStyle(b.id, b.label, baseline_colour(i), dash="dash", short=b.label)
               for i, b in enumerate(comparison.baselines())]  # fmt: skip
     return drawn
 
