@@ -3,7 +3,8 @@ name) and reads nothing else: no globals, no run.json behind its key.
 
 Models and latent codes can be large (the widest conv code, 256 channels of 4×4 = 4,096 dims, is 164 MB for the
 10,000 test images), so they live in a store bounded by bytes, not by entry count; everything else is small and uses
-Streamlit's caches.
+Streamlit's caches. (ui.warmup keeps its own once-per-process start-up flag: warmup reads these caches, so these
+caches never import warmup.)
 """
 
 from __future__ import annotations
