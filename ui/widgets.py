@@ -142,13 +142,24 @@ def series(comparison: Comparison) -> list:
 
 
 def per_digit_long(comparison: Comparison) -> pd.DataFrame:
-    """Test MSE per method and digit (rows "0".."9" and "all"): method, digit, n, mse. From each method's per-image
-    test errors, the arrays behind the intervals and the paired difference too, over its own test set's classes."""
+    """Test MSE per method and digit (rows "0".."9" and "all"): method, digit, n, mse. Runs' figures are the
+    ones stored when they were saved; a baseline's come from the run it belongs to (computed for runs saved
+    before baselines were stored)."""
     from aecore.metrics import per_digit_table
 
-    methods = cache.methods(comparison)
-    errors = cache.method_errors(methods)
-    frames = [per_digit_table({method: errors[method]}, cache.test_labels(key.dataset)) for method, key in methods]
+    def stored(method: str, per_digit: list[dict], overall: float) -> pd.DataFrame:
+        rows = [{"method": method, "digit": str(r["digit"]), "n": r["n"], "mse": r["mse"]} for r in per_digit]
+        rows.append({"method": method, "digit": "all", "n": sum(r["n"] for r in per_digit), "mse": overall})
+        return pd.DataFrame(rows)
+
+    frames = [stored(s.name, s.run.metrics["test"]["per_digit"], s.run.test_mse) for s in comparison.slots]
+    for baseline in comparison.baselines():
+        owner = comparison.slot(baseline.slots[0]).run
+        if owner.format >= 2:
+            frames.append(stored(baseline.id, owner.metrics["pca"]["per_digit"], owner.pca_mse))
+        else:
+            errors = cache.pca_test_errors(baseline.key)
+            frames.append(per_digit_table({baseline.id: errors}, cache.test_labels(owner.config.dataset)))
     return pd.concat(frames, ignore_index=True)
 
 
