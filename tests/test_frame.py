@@ -16,6 +16,7 @@ from tests.browser_support import REPO, copy_checkpoints
 from ui import cache, session
 
 APP_TIMEOUT = 240  # the first run imports torch and reads the data
+JOB_TIMEOUT = 300
 PAGES_THAT_READ_RUNS = ("pages/training.py", "pages/bottleneck_sweep.py", "pages/runs.py", "pages/studies.py")
 
 
@@ -34,6 +35,8 @@ def calls(tmp_path, monkeypatch) -> Counter:
             counted[name] += 1
             return real(*args, **kwargs)
 
+        if hasattr(real, "clear"):  # a cached function: forgetting it still works through the spy
+            counting.clear = real.clear
         monkeypatch.setattr(module, name, counting)
 
     for module, name in ((cache, "list_runs"), (cache, "registry"), (cache, "folder_signature"),
@@ -60,6 +63,26 @@ def test_a_rerun_reads_the_registry_once_and_builds_one_comparison(calls):
         assert seen["ensure_slots"] == 1, f"the slots were filled {seen['ensure_slots']} times"
         assert seen["comparison"] == 1, f"{seen['comparison']} comparisons were built in one rerun"
     assert calls["list_runs"] == 0, "a rerun with nothing changed reads no run folder"
+
+
+def test_a_finished_job_is_put_into_its_slot_without_reading_the_folder_again(calls):
+    from aecore.config import RunConfig
+
+    reused = RunConfig.for_recipe("mlp", bottleneck=8).run_id  # a shipped run: the job loads it, trains nothing
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=APP_TIMEOUT)
+    rerun(at, calls)
+    at.selectbox(key="train_model").set_value("mlp")
+    at.text_input(key="train_bottleneck").set_value("8")
+    at.radio(key="train_slot").set_value("B")
+    at.button(key="train_submit").click().run()
+    jobs = cache.training_jobs()
+    try:
+        assert jobs.wait(JOB_TIMEOUT).reused == (reused,)
+    finally:
+        jobs.cancel()
+    seen = rerun(at, calls)
+    assert at.selectbox(key="slot_B").value == reused, "the job's run went into the slot it asked for"
+    assert seen["registry"] == 1 and seen["list_runs"] == 0, f"nothing changed on disk, yet: {dict(seen)}"
 
 
 @pytest.mark.parametrize("page", PAGES_THAT_READ_RUNS)
