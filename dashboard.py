@@ -16,7 +16,7 @@ from aecore.compare import SLOTS, details_line, picker_label
 from aecore.datasets import DatasetUnavailable
 from aecore.runstore import CheckpointError
 from aecore.text import printable
-from ui import cache, session, warmup, widgets
+from ui import cache, frame, session, warmup, widgets
 from ui.job_panel import job_panel
 from ui.navigation import PAGES
 from ui.train_form import train_form
@@ -34,14 +34,25 @@ def navigation() -> StreamlitPage:
     return st.navigation(pages, expanded=True)  # every page listed: collapsed, 13 pages hid the last three
 
 
-def adopt_finished_job(runs: dict) -> None:
-    """Put the run of a job this session started into the slot it asked for, once, before the pickers draw."""
+def finished_job():
+    """The snapshot of a finished job this session started and has not put into its slot yet, else None. Read
+    before the registry: the job wrote its runs before it finished, so that one read finds them."""
     snapshot = cache.training_jobs().snapshot()
     if snapshot.active or not snapshot.run_ids or not session.to_adopt(snapshot.job_id):
-        return
-    cache.forget_registry()  # the job wrote runs: read the folder again before choosing
-    runs.update(widgets.registry()[0])
-    session.adopt(snapshot.job_id, snapshot.run_ids, runs)
+        return None
+    return snapshot
+
+
+def read() -> tuple[frame.Reading, dict[str, str | None]]:
+    """The registry, read once, with a finished job's run put into its slot and every slot filled, and the
+    comparison; with what the slots held before they were filled (for `vanished_slot_warnings`)."""
+    finished = finished_job()
+    runs, broken = cache.registry()
+    if finished is not None:
+        session.adopt(finished.job_id, finished.run_ids, runs)
+    held = slots_held()
+    session.ensure_slots(runs)
+    return frame.Reading(runs, broken, session.comparison(runs)), held
 
 
 def slot_pickers(runs: dict, broken: tuple) -> None:
@@ -49,7 +60,6 @@ def slot_pickers(runs: dict, broken: tuple) -> None:
     if not runs:
         st.warning("No readable runs: train one below.", icon=":material/warning:")
     else:
-        session.ensure_slots(runs)
         shipped = {session.default_run_id(slot) for slot in SLOTS}
 
         for slot in SLOTS:
@@ -111,15 +121,13 @@ st.session_state[widgets.FRAME_RAN] = True
 asked = st.session_state.pop(widgets.DEEP_LINK, None)  # a deep link that came before the frame ever ran
 if asked and asked != page.url_path and any(Path(e.path).stem == asked for e in PAGES):
     st.switch_page(next(e.path for e in PAGES if Path(e.path).stem == asked))
-runs, broken = widgets.registry()
-adopt_finished_job(runs)
-held = slots_held()
+reading, held = read()
+frame.hand_over(reading)
 with st.sidebar:
-    slot_pickers(runs, broken)
+    slot_pickers(reading.runs, reading.broken)
     train_form()
-comparison = session.comparison(runs)
-vanished_slot_warnings(held, runs, broken)
-if comparison.slots:
-    st.info(widgets.dataset_banner(comparison), icon=":material/dataset:")
+vanished_slot_warnings(held, reading.runs, reading.broken)
+if reading.comparison.slots:
+    st.info(widgets.dataset_banner(reading.comparison), icon=":material/dataset:")
 job_panel()
 run_page(page)

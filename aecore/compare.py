@@ -160,15 +160,13 @@ def details_line(info: RunInfo) -> str:
 
 @dataclass(frozen=True)
 class Slot:
-    """One side of a comparison: a slot name ("A"), the run in it and the label that tells it apart."""
+    """One side of a comparison: a slot name ("A"), the run in it, the label that tells it apart and the run's key
+    (what every cache and the projection code take)."""
 
     name: str
     run: RunInfo
     label: str
-
-    @property
-    def key(self) -> RunKey:
-        return RunKey.of(self.run)
+    key: RunKey
 
 
 @dataclass(frozen=True)
@@ -194,7 +192,11 @@ class Comparison:
         labels = distinguishing_labels([runs[name].config for name in names])
         if len(names) == 2 and labels[0] == labels[1]:
             labels = [f"{label} ({name})" for label, name in zip(labels, names, strict=True)]
-        return cls(tuple(Slot(name, runs[name], label) for name, label in zip(names, labels, strict=True)))
+        return cls(
+            tuple(
+                Slot(name, runs[name], label, RunKey.of(runs[name])) for name, label in zip(names, labels, strict=True)
+            )
+        )
 
     def __len__(self) -> int:
         return len(self.slots)

@@ -154,11 +154,6 @@ def latent_at(latents: np.ndarray, spot: SpotNeighbours) -> np.ndarray:
     return (spot.weights[:, None] * latents[spot.rows]).sum(0).astype(np.float32)
 
 
-def decode_spot(model: Autoencoder, latents: np.ndarray, spot: SpotNeighbours) -> np.ndarray:
-    """The model's decoding of a map spot: a (32, 32) image in [0, 1]."""
-    return decode(model, latent_at(latents, spot)[None])[0]
-
-
 # --- interpolation -------------------------------------------------------------------------------
 
 

@@ -128,7 +128,7 @@ def preprocess(grey: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(padded).reshape(1, 1, 32, 32)
 
 
-def latent_map(test_codes: np.ndarray, seed: int = 0):
+def fit_code_pca(test_codes: np.ndarray, seed: int = 0):
     """A 2-D PCA map of the test codes that can also place new codes: returns (fitted PCA, (n, 2) coordinates).
 
     PCA rather than UMAP because a new digit must land exactly where the same map puts it: `pca.transform(code)`

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from aecore import safe_io
+from aecore.compare import RunKey
 from aecore.runstore import RunInfo
 from aecore.safe_io import write_atomic
 
@@ -236,12 +237,17 @@ def _cache_umap_kernels() -> None:
 # --- disk cache ----------------------------------------------------------------------------------
 
 
-def cache_key(run: RunInfo, config: ProjectionConfig) -> str:
+def _fingerprint(run: RunKey | RunInfo) -> str:
+    """The fingerprint of the run's dataset: the dashboard passes run keys, the CLI and precompute run records."""
+    return run.dataset_fingerprint if isinstance(run, RunKey) else run.dataset.fingerprint
+
+
+def cache_key(run: RunKey | RunInfo, config: ProjectionConfig) -> str:
     """Hash of everything that determines a projection's coordinates."""
     material = {
         "run_id": run.run_id,
         "weights_sha256": run.weights_sha256,
-        "dataset": run.dataset.fingerprint,
+        "dataset": _fingerprint(run),
         "method": config.method,
         "params": config.params,
         "seed": config.seed,
@@ -251,14 +257,14 @@ def cache_key(run: RunInfo, config: ProjectionConfig) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
-def cache_paths(run: RunInfo, config: ProjectionConfig) -> tuple[Path, Path]:
+def cache_paths(run: RunKey | RunInfo, config: ProjectionConfig) -> tuple[Path, Path]:
     """The `.npz` (arrays) and `.json` (provenance) files of this projection in the run's folder."""
     stem = f"{config.method}-n{config.n_points}-{cache_key(run, config)}"
     folder = Path(run.path) / CACHE_FOLDER
     return folder / f"{stem}.npz", folder / f"{stem}.json"
 
 
-def load_cached(run: RunInfo, config: ProjectionConfig) -> Projection | None:
+def load_cached(run: RunKey | RunInfo, config: ProjectionConfig) -> Projection | None:
     """The cached projection, or None when it is missing or unreadable (then it is recomputed)."""
     from aecore import datasets
 
@@ -281,7 +287,7 @@ def load_cached(run: RunInfo, config: ProjectionConfig) -> Projection | None:
 
 
 def project_run(
-    run: RunInfo,
+    run: RunKey | RunInfo,
     config: ProjectionConfig,
     latents: Callable[[], np.ndarray],
     *,
@@ -291,7 +297,7 @@ def project_run(
 
     Parameters
     ----------
-    run : the run whose folder holds the cache
+    run : the run whose folder holds the cache (its key, or its record)
     config : method, size, seed and parameters
     latents : called only on a cache miss; returns the run's codes of the whole test set,
         ndarray of shape (n_test, latent_dim), row i for test image i
@@ -313,7 +319,7 @@ def project_run(
         "key": cache_key(run, config),
         "run_id": run.run_id,
         "weights_sha256": run.weights_sha256,
-        "dataset": run.dataset.name,
+        "dataset": run.config.dataset,  # the run store checks that a run's dataset name is its config's
         "split": "test",
         "method": config.method,
         "params": config.params,
@@ -330,7 +336,7 @@ def project_run(
     return projection
 
 
-def _write_cache(run: RunInfo, config: ProjectionConfig, projection: Projection) -> None:
+def _write_cache(run: RunKey | RunInfo, config: ProjectionConfig, projection: Projection) -> None:
     arrays_path, meta_path = cache_paths(run, config)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, coords=projection.coords, indices=projection.indices)

@@ -102,12 +102,6 @@ def single(kind: str, strength: float, seed: int = 0) -> Corruption:
     raise ValueError(f"corruption must be one of {', '.join(CORRUPTIONS)}; got {kind!r}")
 
 
-def fixed_subset(labels: torch.Tensor, per_digit: int = 100) -> np.ndarray:
-    """Positions of the first `per_digit` test images of each digit: the same subset for every model."""
-    labels_np = labels.numpy()
-    return np.sort(np.concatenate([np.flatnonzero(labels_np == d)[:per_digit] for d in range(10)]))
-
-
 def errors_against_clean(reconstruct, clean: torch.Tensor, corruption: Corruption) -> np.ndarray:
     """(N,) per-image MSE of `reconstruct(corrupted)` against `clean`.
 

@@ -8,8 +8,8 @@ from aecore.compare import RunKey
 from aecore.config import RunConfig
 from aecore.seeds import sweep_points
 from aecore.sweep import describe_family, families, sweep_table
-from ui import cache, seeds_view, studies_view, widgets
-from ui.figures import Series, sweep_seed_figure
+from ui import cache, frame, seeds_view, studies_view, widgets
+from ui.figures import MethodStyle, sweep_seed_figure
 from ui.theme import SLOT_COLOURS, baseline_colour, extra_colour
 
 widgets.require_frame()
@@ -21,7 +21,7 @@ st.markdown(
     "the Studies page, or `python -m aecore sweep --bottlenecks 2 4 8 16 32 64 --models mlp --seeds 0 1 2` (conv: "
     "latent dims = 16 × bottleneck); runs that already exist are reused, not retrained."
 )
-runs, _ = widgets.registry()
+runs = frame.runs()
 every = list(runs.values())
 found = families(every)
 shipped = describe_family(RunConfig.for_recipe(architectures.DEFAULT_PAIR[0]))
@@ -50,8 +50,8 @@ points = sweep_points(sources[chosen], every)
 intervals = [cache.mean_error_interval(tuple(RunKey.of(runs[r]) for r in ids)) for ids in points["run_ids"]]
 points["ci_low"], points["ci_high"] = [i[1] for i in intervals], [i[2] for i in intervals]
 specs = [spec for spec in architectures.ARCHITECTURES if spec.name in set(points["model"])]
-drawn = [Series(spec.name, spec.title, extra_colour(i)) for i, spec in enumerate(specs)]
-comparison = widgets.current()
+drawn = [MethodStyle(spec.name, spec.title, extra_colour(i)) for i, spec in enumerate(specs)]
+comparison = frame.comparison()
 in_sweep = {r for ids in points["run_ids"] for r in ids}
 marks = [(s.run.latent_dim, s.run.test_mse, f"{s.name} · {s.label}", SLOT_COLOURS[s.name])
          for s in comparison.slots if s.run.run_id in in_sweep]  # fmt: skip

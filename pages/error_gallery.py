@@ -33,7 +33,7 @@ digit = widgets.class_picker(comparison, "gallery_digit", controls[2])
 k = controls[3].slider("How many", 4, GALLERY_MAX, 8, key="gallery_k")
 
 dataset_name = comparison.slots[0].run.config.dataset
-errors = cache.method_errors(widgets.methods(comparison))
+errors = cache.method_errors(cache.methods(comparison))
 labels = cache.test_labels(dataset_name)
 class_names = widgets.dataset_spec(comparison).class_names
 chosen = ranked_indices(errors[ranking], labels, digit, worst=end == "worst", k=k)
@@ -47,7 +47,7 @@ rows = [
         captions=tuple(f"{class_names[labels[i]]} · #{i}" for i in indices),
     )
 ]
-keys = dict(widgets.methods(comparison))
+keys = dict(cache.methods(comparison))
 for s in drawn:
     key = keys[s.id]
     recon, absolute, mse = (cache.reconstructions(key, indices) if isinstance(key, RunKey)

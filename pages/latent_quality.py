@@ -19,7 +19,7 @@ if not widgets.need_same_test_set(comparison):
 drawn = widgets.series(comparison)
 labels = {s.id: s.label for s in drawn}
 dataset_name = comparison.slots[0].run.config.dataset
-quality = cache.latent_quality(widgets.methods(comparison), dataset_name)
+quality = cache.latent_quality(cache.methods(comparison), dataset_name)
 table = quality.table
 chance = 1 / len(datasets.get(dataset_name).class_names)
 

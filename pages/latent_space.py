@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from aecore.datasets import get
-from aecore.projection import DEFAULT_POINTS, METHOD_TITLES, METHODS, ProjectionConfig
+from aecore.projection import DEFAULT_POINTS, METHOD_TITLES, ProjectionConfig, available_methods
 from ui import cache, latent_view, widgets
 from ui.figures import ImageRow
 from ui.latent_figures import MapMark, event_indices
@@ -34,8 +34,8 @@ labels, class_names = cache.test_labels(dataset_name), get(dataset_name).class_n
 drawn = {s.name: series for s, series in zip(slots, widgets.series(comparison), strict=False)}
 
 controls = st.columns([1, 1, 1.7, 0.9, 1.2])
-two_d = any(s.run.latent_dim == 2 for s in slots)
-method = controls[0].selectbox("Projection", [m for m in METHODS if m != "raw" or two_d], format_func=METHOD_TITLES.get,
+offered = list(dict.fromkeys(m for s in slots for m in available_methods(s.run.latent_dim)))  # "raw": a 2-D code
+method = controls[0].selectbox("Projection", offered, format_func=METHOD_TITLES.get,
                                key="latent_method", help="UMAP keeps local neighbourhoods; PCA (a 2-D projection of "
                                "each run's own test codes, not the PCA baseline) is linear and keeps global spread; "
                                "t-SNE (openTSNE) keeps local structure (computed on demand).")  # fmt: skip
@@ -67,8 +67,8 @@ show_digits = controls[4].toggle(
     f"{latent_view.DIGIT_CELLS} grid, so that they never pile up",
 )
 # A run whose code is not 2-D has no raw map: it falls back to UMAP (and says so).
-configs = {s.name: ProjectionConfig(method if method != "raw" or s.run.latent_dim == 2 else "umap", n_points=n_points)
-           for s in slots}  # fmt: skip
+configs = {s.name: ProjectionConfig(method if method in available_methods(s.run.latent_dim) else "umap",
+                                    n_points=n_points) for s in slots}  # fmt: skip
 projections = widgets.projections(comparison, configs)
 errors = {s.name: cache.test_errors(keys[s.name]) for s in slots}
 

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from aecore.compare import RunKey
 from ui import cache, widgets
 from ui.figures import ImageRow, mse_bars
 from ui.navigation import PAGES
@@ -69,7 +68,7 @@ with chart:
 
 with gallery:
     st.markdown("**One test digit of each class, as each run rebuilds it**")
-    artefacts = {s.name: cache.evaluation(RunKey.of(s.run)) for s in comparison.slots}
+    artefacts = {s.name: cache.evaluation(s.key) for s in comparison.slots}
     first = artefacts[comparison.slots[0].name]
     image_rows = [ImageRow("original", first.display_images / 255.0, colour=TEXT_GREY)]
     for s in comparison.slots:

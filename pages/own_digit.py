@@ -5,10 +5,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from aecore.compare import RunKey
 from aecore.own_digit import MAX_UPLOAD_BYTES, canvas_to_grey, preprocess, read_upload
 from ui import cache, widgets
-from ui.figures import ImageRow, digit_map
+from ui.figures import ImageRow, own_digit_figure
 from ui.theme import TEXT_GREY, column_width
 
 comparison = widgets.page_start(
@@ -63,7 +62,7 @@ if image is None:
         st.info("Nothing to reconstruct yet: draw a digit or upload an image.", icon=":material/info:")
     st.stop()
 
-results = cache.reconstruct_one(widgets.methods(comparison), image, image)
+results = cache.reconstruct_one(cache.methods(comparison), image, image)
 with right:
     tiles = np.stack([image[0, 0].numpy(), *(results[s.id][0] for s in drawn)])
     captions = ("yours", *(f"{s.short}: {results[s.id][1]:.4f}" for s in drawn))
@@ -85,12 +84,12 @@ st.caption(
     "that class of shapes. Same digit colours as the Latent space page."
 )
 for column, s in zip(st.columns(len(comparison.slots)), comparison.slots, strict=True):
-    key = RunKey.of(s.run)
-    _, coords = cache.digit_map(key)
+    key = s.key
+    _, coords = cache.own_digit_pca(key)
     spot, nearest = cache.own_digit_position(key, image)
     labels = cache.test_labels(s.run.config.dataset)
     column.plotly_chart(
-        digit_map(coords, labels, f"{s.name} · {s.label} ({s.run.latent_dim}-d code)", spot),
+        own_digit_figure(coords, labels, f"{s.name} · {s.label} ({s.run.latent_dim}-d code)", spot),
         key=f"own_digit_map_{s.name}",
         width="stretch",
     )

@@ -4,7 +4,6 @@ and whether A and B really differ."""
 import pandas as pd
 import streamlit as st
 
-from aecore.compare import RunKey
 from aecore.metrics import per_digit_wide
 from ui import cache, widgets
 from ui.figures import difference_chart, interval_chart, per_digit_bars
@@ -60,7 +59,7 @@ st.caption(
 )
 if not widgets.need_same_test_set(comparison):
     st.stop()
-methods = widgets.methods(comparison)
+methods = cache.methods(comparison)
 intervals = cache.interval_table(methods, comparison.slots[0].run.config.dataset)
 st.plotly_chart(interval_chart(intervals, drawn, **classes), key="per_digit_ci_chart", width="stretch")
 shown = widgets.name_classes(widgets.intervals_for_reading(intervals, names), comparison)
@@ -70,7 +69,7 @@ widgets.csv_download(intervals, "per_digit_test_mse_ci.csv", "per_digit_ci_csv")
 if comparison.pair is not None:
     first, second = (drawn[0], drawn[1])
     a, b = comparison.pair
-    difference = cache.paired_difference(RunKey.of(a.run), RunKey.of(b.run), (a.name, b.name))
+    difference = cache.paired_difference(a.key, b.key, (a.name, b.name))
     st.markdown(
         f"**Paired difference {a.name} − {b.name}** (negative: {a.name} better) and the share of test images "
         f"{a.name} rebuilds better (win rate)"

@@ -3,7 +3,6 @@ and, on request, where the pixel errors are."""
 
 import streamlit as st
 
-from aecore.compare import RunKey
 from ui import cache, widgets
 from ui.figures import ImageRow
 from ui.theme import SLOT_COLOURS, TEXT_GREY
@@ -29,7 +28,7 @@ dataset_name = comparison.slots[0].run.config.dataset
 indices, labels = cache.test_sample(dataset_name, digit, count, int(seed))
 class_names = widgets.dataset_spec(comparison).class_names
 key = tuple(int(i) for i in indices)
-results = {s.name: cache.reconstructions(RunKey.of(s.run), key) for s in comparison.slots}
+results = {s.name: cache.reconstructions(s.key, key) for s in comparison.slots}
 
 rows = [
     ImageRow(

@@ -19,7 +19,7 @@ comparison = widgets.page_start(
 if not widgets.need_same_test_set(comparison):
     st.stop()
 drawn = widgets.series(comparison)
-methods = widgets.methods(comparison)
+methods = cache.methods(comparison)
 dataset_name = comparison.slots[0].run.config.dataset
 noise, square, shift = (CURVE_STRENGTHS[kind] for kind in ("noise", "occlusion", "shift"))
 

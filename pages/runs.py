@@ -7,7 +7,7 @@ import streamlit as st
 
 from aecore.compare import SLOTS, picker_label, run_table
 from aecore.runstore import CheckpointError, default_checkpoint_root, delete_run
-from ui import cache, session, widgets
+from ui import cache, frame, session, widgets
 
 CONFIRM = "runs_confirm_delete"  # run id waiting for the user's confirmation
 # The columns in the table, all in view at 1400 px without scrolling: which run (slot, architecture, width, options),
@@ -35,7 +35,8 @@ st.markdown(
     "into slot A or B, or to delete it. PCA MSE is the clipped PCA at the same dims, fit on the run's own "
     "training images."
 )
-runs, broken = widgets.registry()
+reading = frame.reading()
+runs, broken = reading.runs, reading.broken
 if not runs:
     st.info("No readable runs yet: train one from the sidebar.", icon=":material/info:")
     st.stop()

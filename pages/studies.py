@@ -4,7 +4,7 @@ as the training job."""
 
 import streamlit as st
 
-from ui import cache, studies_view, widgets
+from ui import cache, frame, studies_view, widgets
 from ui.figures import study_history_figure, study_intermediate_figure, study_parallel_figure
 
 widgets.require_frame()
@@ -14,7 +14,7 @@ st.markdown(
     "that finishes is an ordinary run in the checkpoints folder; a study minimises the **validation** MSE (the "
     "lowest over a run's epochs), never a test-set number. Pruned trials stopped early and saved no run."
 )
-comparison = widgets.current()
+comparison = frame.comparison()
 slots = ", ".join(widgets.slot_heading(comparison, s.name) for s in comparison.slots)
 st.markdown(f"In the slots now: {slots}" if slots else "Both slots are empty.", unsafe_allow_html=True)
 
@@ -58,7 +58,7 @@ else:
     if kind == "sweep":
         st.caption("A sweep's runs also appear as a curve on the Bottleneck sweep page.")
     st.subheader("Put a trial's run into a slot")
-    studies_view.trial_to_slot(trials, widgets.registry()[0])
+    studies_view.trial_to_slot(trials, frame.runs())
 
 st.subheader("Start a sweep")
 studies_view.sweep_form()

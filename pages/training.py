@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from aecore.compare import RunKey, distinguishing_labels
-from ui import cache, widgets
+from ui import cache, frame, widgets
 from ui.figures import Curve, loss_curves
 from ui.theme import EXTRA_COLOURS, SLOT_COLOURS, baseline_colour, extra_colour
 
@@ -20,7 +20,7 @@ comparison = widgets.page_start(
     "components as the latent dims, fit on the run's own training images, reconstructions clipped to [0, 1], "
     "scored on the same validation images.",
 )
-runs, _ = widgets.registry()
+runs = frame.runs()
 in_slots = {s.run.run_id for s in comparison.slots}
 others = {run_id: info for run_id, info in runs.items() if run_id not in in_slots}
 

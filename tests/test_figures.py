@@ -13,13 +13,13 @@ from ui import figures
 from ui.figures import (
     Curve,
     ImageRow,
-    Series,
+    MethodStyle,
     compose_rows,
-    digit_map,
     error_rgb,
     image_rows_figure,
     log_ticks,
     loss_curves,
+    own_digit_figure,
     probe_rows,
     wrap_title,
 )
@@ -96,7 +96,7 @@ def test_no_figure_uses_the_colours_streamlit_repaints():
     placeholder = re.compile(r"#0000(0[1-9]|[1-3]\d|40)\b", re.IGNORECASE)
     fig = image_rows_figure(gallery())
     curves = loss_curves([Curve("A", SLOT_COLOURS["A"], [1, 2], [0.1, 0.05], [0.2, 0.06], 2)], [("PCA", 0.07, "#777")])
-    for figure in (fig, curves, digit_map(RNG.normal(size=(50, 2)), np.arange(50) % 10, "map", np.zeros(2))):
+    for figure in (fig, curves, own_digit_figure(RNG.normal(size=(50, 2)), np.arange(50) % 10, "map", np.zeros(2))):
         own = figure.to_plotly_json()
         own["layout"].pop("template", None)
         found = placeholder.search(json.dumps(own, default=str))
@@ -212,9 +212,9 @@ def test_each_curve_keeps_its_colour_and_the_epoch_marker_is_drawn():
 # --- maps ----------------------------------------------------------------------------------------------------
 
 
-def test_the_digit_map_uses_the_digit_palette_and_draws_the_star_last():
+def test_the_own_digit_figure_uses_the_digit_palette_and_draws_the_star_last():
     labels = np.arange(200) % 10
-    fig = digit_map(RNG.normal(size=(200, 2)), labels, "A · MLP", spot=np.array([0.1, 0.2]))
+    fig = own_digit_figure(RNG.normal(size=(200, 2)), labels, "A · MLP", spot=np.array([0.1, 0.2]))
     star = fig.data[-1]
     assert star.name == "your digit" and star.marker.symbol == "star"
     assert star.marker.size >= 20 and star.marker.line.width >= 2, "the star must be large and outlined"
@@ -232,7 +232,7 @@ def test_probe_digits_are_laid_out_one_class_per_column():
 def test_per_digit_charts_label_every_digit_and_all():
     table = pd.DataFrame({"digit": [str(d) for d in range(10)] + ["all"], "A MSE": 0.01, "A CI low": 0.009,
                           "A CI high": 0.011})  # fmt: skip
-    fig = figures.interval_chart(table, [Series("A", "A · MLP", SLOT_COLOURS["A"])])
+    fig = figures.interval_chart(table, [MethodStyle("A", "A · MLP", SLOT_COLOURS["A"])])
     assert list(fig.layout.xaxis.tickvals) == [str(d) for d in range(10)] + ["all"]
 
 
@@ -260,10 +260,10 @@ def test_long_run_labels_wrap_on_the_overview_bar_chart():
 
 
 def test_class_axes_name_the_classes():
-    from ui.figures import Series, per_digit_bars
+    from ui.figures import MethodStyle, per_digit_bars
 
     table = pd.DataFrame({"method": ["A"] * 10, "digit": [str(d) for d in range(10)],
                           "mse": np.linspace(0.01, 0.02, 10)})  # fmt: skip
     fashion = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-    fig = per_digit_bars(table, [Series("A", "A · MLP", "#0072B2")], classes=fashion, item="class")
+    fig = per_digit_bars(table, [MethodStyle("A", "A · MLP", "#0072B2")], classes=fashion, item="class")
     assert list(fig.layout.xaxis.ticktext) == list(fashion) and fig.layout.xaxis.title.text == "class"

@@ -9,7 +9,7 @@ import torch
 
 from aecore import latent
 from aecore.architectures import ARCHITECTURES, build_model
-from aecore.inference import encode
+from aecore.inference import decode, encode
 
 
 @pytest.fixture(params=[spec.name for spec in ARCHITECTURES])
@@ -85,7 +85,7 @@ def test_decoding_any_spot_gives_a_32x32_image_in_0_1(model, spot):
     coords = rng.uniform(0, 1, size=(60, 2))
     codes = rng.normal(size=(60, model.latent_dim)).astype(np.float32)
     neighbours = latent.MapIndex().fit(coords).neighbours(spot)
-    image = latent.decode_spot(model, codes, neighbours)
+    image = decode(model, latent.latent_at(codes, neighbours)[None])[0]  # what the latent page decodes
     assert image.shape == (32, 32)
     assert image.min() >= 0.0 and image.max() <= 1.0
 

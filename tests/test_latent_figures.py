@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from aecore.datasets import FASHION_CLASSES, MNIST_CLASSES
-from ui.figures import Series
+from ui.figures import MethodStyle
 from ui.latent_figures import (
     TIE_COLOUR,
     DigitLayer,
@@ -25,7 +25,7 @@ from ui.latent_figures import (
 from ui.theme import DIGIT_COLOURS, SLOT_COLOURS
 
 RNG = np.random.default_rng(0)
-DRAWN = {"A": Series("A", "A · MLP", SLOT_COLOURS["A"]), "B": Series("B", "B · Conv", SLOT_COLOURS["B"])}
+DRAWN = {"A": MethodStyle("A", "A · MLP", SLOT_COLOURS["A"]), "B": MethodStyle("B", "B · Conv", SLOT_COLOURS["B"])}
 
 
 def legend_entries(fig) -> list[str]:

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from aecore.data import first_of_each_digit
 from aecore.robustness import (
     Corruption,
     add_noise,
     corrupt,
     errors_against_clean,
-    fixed_subset,
     occlude,
     robustness_curves,
     shift,
@@ -88,7 +88,7 @@ def test_errors_are_scored_against_the_clean_image():
 
 
 def test_curves_grow_with_strength_for_a_model_that_copies_its_input(tiny_dataset):
-    clean = tiny_dataset.test.images[fixed_subset(tiny_dataset.test.labels, per_digit=5)]
+    clean = tiny_dataset.test.images[first_of_each_digit(tiny_dataset.test.labels, per_digit=5)]
     strengths = {"noise": (0.0, 0.2, 0.4), "occlusion": (0, 8, 16), "shift": (0, 2, 4)}
     curves = robustness_curves({"copy": lambda x: x}, clean, strengths, BootstrapConfig(resamples=1000))
     assert len(curves) == 9 and set(curves["n"]) == {50}
@@ -99,5 +99,5 @@ def test_curves_grow_with_strength_for_a_model_that_copies_its_input(tiny_datase
 
 def test_fixed_subset_takes_the_same_images_of_every_digit():
     labels = torch.tensor([3, 1, 3, 0, 1, 3] * 2)
-    chosen = fixed_subset(labels, per_digit=2)
+    chosen = first_of_each_digit(labels, per_digit=2)
     assert list(chosen) == [0, 1, 2, 3, 4, 9]

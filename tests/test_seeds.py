@@ -27,7 +27,7 @@ from aecore.seeds import (
     sweep_points,
 )
 from tests.browser_support import REPO, copy_checkpoints
-from ui.figures import Series, per_digit_seed_figure, seed_strip_figure, sweep_seed_figure
+from ui.figures import MethodStyle, per_digit_seed_figure, seed_strip_figure, sweep_seed_figure
 
 DEFAULTS = ("mlp", "conv")  # the VAE and DAE ship one seed each (README)
 SEEDS = (0, 1, 2)
@@ -168,7 +168,7 @@ def test_sweep_points_carry_every_seed_of_each_config(runs):
 # --- figures ------------------------------------------------------------------------------------------
 
 
-SERIES = [Series("A", "MLP", "#0072B2"), Series("B", "Conv", "#D55E00")]
+SERIES = [MethodStyle("A", "MLP", "#0072B2"), MethodStyle("B", "Conv", "#D55E00")]
 
 
 def test_seed_figures_draw_seeds_means_and_intervals():
@@ -198,7 +198,7 @@ def test_sweep_seed_figure_adds_the_seed_spread_only_where_there_are_seeds():
         "test_mse": [0.02, 0.017], "pca_mse": [0.03, 0.012], "ci_low": [0.019, 0.0165], "ci_high": [0.021, 0.0175],
         "n_seeds": [1, 3], "mean": [0.02, 0.0171], "sd": [np.nan, 0.0003], "min": [0.02, 0.0169], "max": [0.02, 0.0175],
     })  # fmt: skip
-    fig = sweep_seed_figure(points, [Series("mlp", "MLP", "#009E73")], "#6E6E6E")
+    fig = sweep_seed_figure(points, [MethodStyle("mlp", "MLP", "#009E73")], "#6E6E6E")
     curve = next(t for t in fig.data if t.name == "MLP")
     assert list(curve.error_y.array) == pytest.approx([0.001, 0.0005]), "the interval over test images"
     seeds = next(t for t in fig.data if "across training seeds" in t.name)

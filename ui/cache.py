@@ -3,7 +3,8 @@ name) and reads nothing else: no globals, no run.json behind its key.
 
 Models and latent codes can be large (the widest conv code, 256 channels of 4×4 = 4,096 dims, is 164 MB for the
 10,000 test images), so they live in a store bounded by bytes, not by entry count; everything else is small and uses
-Streamlit's caches.
+Streamlit's caches. (ui.warmup keeps its own once-per-process start-up flag: warmup reads these caches, so these
+caches never import warmup.)
 """
 
 from __future__ import annotations
@@ -18,8 +19,16 @@ import numpy as np
 import streamlit as st
 
 from aecore.baselines import BaselineKey
-from aecore.compare import RunKey
-from aecore.runstore import BrokenRun, RunInfo, list_runs
+from aecore.compare import Comparison, RunKey
+from aecore.runstore import (
+    FILE_PATTERNS,
+    LEGACY_WEIGHTS,
+    RUN_FILE,
+    BrokenRun,
+    RunInfo,
+    default_checkpoint_root,
+    list_runs,
+)
 
 if TYPE_CHECKING:  # annotations only: these load when a page first needs them (the home page needs neither
     import pandas as pd  # torch nor pandas)
@@ -36,6 +45,7 @@ if TYPE_CHECKING:  # annotations only: these load when a page first needs them (
     from aecore.runstore import EvaluationArtefacts
     from aecore.train import Timeline
 
+RUN_FILE_PATTERNS = (*FILE_PATTERNS.values(), LEGACY_WEIGHTS)  # the files a run lists beside its run.json
 MODEL_STORE_BYTES = 512 * 1024**2
 LATENT_STORE_BYTES = 768 * 1024**2
 
@@ -91,7 +101,9 @@ def _latents() -> BoundedStore:
 
 
 def folder_signature(root: str) -> tuple:
-    """Names, sizes and mtimes of every entry one level inside each run folder: changes when a run does."""
+    """What defines each run folder's run: its name, and the name, size and mtime of its run.json and of the files
+    the run lists (weights, evaluation, timeline). Changes when a run is written, replaced or deleted; files a
+    run's readers add beside it (projection maps in projections/, derived/ intervals) leave it alone."""
     base = Path(root)
     if not base.is_dir():
         return ()
@@ -100,19 +112,30 @@ def folder_signature(root: str) -> tuple:
         for folder in sorted(base.iterdir()):
             if folder.name.startswith(".") or not folder.is_dir():
                 continue
+            entries.append((folder.name,))  # a folder without a run.json is listed (as unreadable) too
             for item in sorted(folder.iterdir()):
-                info = item.lstat()
-                entries.append((folder.name, item.name, info.st_size, info.st_mtime_ns))
+                if item.name == RUN_FILE or any(p.match(item.name) for p in RUN_FILE_PATTERNS):
+                    info = item.lstat()
+                    entries.append((folder.name, item.name, info.st_size, info.st_mtime_ns))
     except OSError as error:  # a folder vanishing mid-scan: the registry call reports what it finds
         entries.append(("?", str(error)))
     return tuple(entries)
 
 
-# A resource, not data: every page run reads the registry twice (frame and page), and st.cache_data unpickled a
-# fresh copy of ~100 kB of run records each time (35 ms a copy on a busy machine). Run records are frozen; never
-# modify what this returns.
+def registry() -> tuple[dict[str, RunInfo], tuple[BrokenRun, ...]]:
+    """{run id: run} of every readable run (newest first) and the unreadable folders, re-read when a run changes.
+
+    The frame calls this once per rerun and hands the result to the page (ui.frame); the checkpoint root is
+    part of the key."""
+    root = str(default_checkpoint_root())
+    runs, broken = _registry(root, folder_signature(root))
+    return {run.run_id: run for run in runs}, broken
+
+
+# A resource, not data: st.cache_data unpickled a fresh copy of ~100 kB of run records on every call (35 ms a copy
+# on a busy machine). Run records are frozen; never modify what this returns.
 @st.cache_resource(show_spinner="Reading the run registry…", max_entries=8)
-def registry(root: str, signature: tuple) -> tuple[tuple[RunInfo, ...], tuple[BrokenRun, ...]]:
+def _registry(root: str, signature: tuple) -> tuple[tuple[RunInfo, ...], tuple[BrokenRun, ...]]:
     """Every readable run under `root` (newest first) and the folders that are not, with why (shared, read-only).
 
     `signature` (from `folder_signature`) is part of the key, so a run written by the CLI shows up.
@@ -127,7 +150,13 @@ def registry(root: str, signature: tuple) -> tuple[tuple[RunInfo, ...], tuple[Br
 
 def forget_registry() -> None:
     """After this session wrote or deleted a run: read the folder again on the next call."""
-    registry.clear()
+    _registry.clear()
+
+
+def methods(comparison: Comparison) -> tuple[tuple[str, RunKey | BaselineKey], ...]:
+    """(method id, key) of the slots' runs and their PCA baselines: what the statistics caches take."""
+    runs = tuple((s.name, s.key) for s in comparison.slots)
+    return runs + tuple((b.id, b.key) for b in comparison.baselines())
 
 
 # --- data --------------------------------------------------------------------------------------------------
@@ -355,7 +384,7 @@ def latent_quality(methods: tuple[tuple[str, RunKey | BaselineKey], ...], datase
     """k-NN and linear-probe test accuracy of each method's code, fit on that method's training images, with
     intervals and each test image's right/wrong."""
     from aecore.data import training_subset
-    from aecore.latent_quality import latent_quality_table
+    from aecore.latent_quality import latent_quality_table, pca_codes
 
     data = dataset(dataset_name)
     codes, train_labels = {}, {}
@@ -366,7 +395,7 @@ def latent_quality(methods: tuple[tuple[str, RunKey | BaselineKey], ...], datase
         if isinstance(key, RunKey):
             codes[method] = (train_latents(key), test_latents(key))
         else:
-            codes[method] = (pca(key).encode(subset.images), pca(key).encode(data.test.images))
+            codes[method] = pca_codes(pca(key), subset.images, data.test.images)
     return latent_quality_table(codes, train_labels, data.test.labels.numpy())
 
 
@@ -423,20 +452,25 @@ def reconstruct_one(
 # --- latent space ------------------------------------------------------------------------------------------
 
 
-def projection_on_disk(info: RunInfo, config: ProjectionConfig) -> bool:
-    """True when the projection is cached in the run folder (then it loads in milliseconds)."""
+@st.cache_data(show_spinner=False, max_entries=32)
+def stored_projection(key: RunKey, config: ProjectionConfig) -> Projection | None:
+    """The run's 2-D map as cached in its folder (then it loads in milliseconds), or None when it is not there."""
     from aecore.projection import load_cached
 
-    return load_cached(info, config) is not None
+    return load_cached(key, config)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def projection(_info: RunInfo, key: RunKey, config: ProjectionConfig) -> Projection:
-    """The run's 2-D map from its disk cache, computed (and cached on disk) when missing. `_info` is the run
-    `key` was made from (not hashed: the key says everything that matters)."""
+def projection(key: RunKey, config: ProjectionConfig) -> Projection:
+    """The run's 2-D map from its folder's cache, computed (and cached in the folder) when missing."""
     from aecore.projection import project_run
 
-    return project_run(_info, config, lambda: test_latents(key))
+    stored = stored_projection(key, config)
+    if stored is not None:
+        return stored
+    made = project_run(key, config, lambda: test_latents(key), use_cache=False)
+    stored_projection.clear(key, config)  # now in the folder: the next look finds it there
+    return made
 
 
 @st.cache_data(show_spinner="Scoring neighbourhood agreement…", max_entries=16)
@@ -503,7 +537,7 @@ def latent_map_points(
 ) -> go.Figure:
     """The points of a slot's latent map (ui.latent_figures.map_points), one figure object per input: a rerun with
     the same runs, map and colouring reuses it instead of rebuilding 10,000 points. `_projection` is the slot's map,
-    identified by its run's key in `keys` and its cache key `map_key`; `series` are the slots' Series. Callers
+    identified by its run's key in `keys` and its cache key `map_key`; `series` are the slots' MethodStyle. Callers
     never change it (ui.latent_figures.map_layers draws on a new figure that shares its traces)."""
     from aecore.datasets import get
     from aecore.latent import empty_spots
@@ -530,11 +564,11 @@ def neighbourhood_overlap(first: RunKey, second: RunKey, n_points: int, seed: in
 
 
 @st.cache_resource(show_spinner="Mapping the test codes…", max_entries=8)
-def digit_map(key: RunKey):
+def own_digit_pca(key: RunKey):
     """(fitted 2-D PCA of the run's test codes, (n_test, 2) coordinates), for placing a new digit on the map."""
-    from aecore.own_digit import latent_map
+    from aecore.own_digit import fit_code_pca
 
-    return latent_map(test_latents(key))
+    return fit_code_pca(test_latents(key))
 
 
 def own_digit_position(key: RunKey, image) -> tuple[np.ndarray, np.ndarray]:
@@ -543,7 +577,7 @@ def own_digit_position(key: RunKey, image) -> tuple[np.ndarray, np.ndarray]:
     from aecore.inference import encode
     from aecore.own_digit import nearest_test_digits
 
-    pca_map, _ = digit_map(key)
+    pca_map, _ = own_digit_pca(key)
     code = encode(model(key), image)  # (1, latent_dim)
     return pca_map.transform(code)[0], nearest_test_digits(test_latents(key), test_labels(key.dataset), code)
 
@@ -622,14 +656,3 @@ def mean_error_interval(keys: tuple[RunKey, ...]) -> tuple[float, float, float]:
     errors = np.mean([test_errors(key) for key in keys], axis=0)  # (n_runs, n_test) -> (n_test,)
     interval = mean_interval(errors, stream=OVERALL_STREAM)
     return interval.mean, interval.low, interval.high
-
-
-# --- once per server process -------------------------------------------------------------------------------
-
-
-@st.cache_resource(show_spinner=False)
-def server_started() -> threading.Thread | None:
-    """Run ui.warmup's server set-up (thread counts, the cache warm-up thread) once per server process."""
-    from ui.warmup import set_up_server
-
-    return set_up_server()

@@ -1,7 +1,7 @@
 """Pure plotly figure builders: arrays and frames in, go.Figure out. No Streamlit, no caches, no models: unit
 tests call every builder directly.
 
-Methods (a slot's run, a PCA baseline) arrive as `Series` (id, label, colour): builders never look up names or
+Methods (a slot's run, a PCA baseline) arrive as `MethodStyle` (id, label, colour): builders never look up names or
 colours themselves.
 """
 
@@ -32,7 +32,7 @@ LEGEND_BELOW = {"orientation": "h", "yref": "container", "yanchor": "bottom", "y
 
 
 @dataclass(frozen=True)
-class Series:
+class MethodStyle:
     """One method drawn in a figure: its id (as in the frames), what people read, its colour, line dash, and a
     short name for tight places such as captions under tiles ("A", "PCA-32")."""
 
@@ -405,7 +405,7 @@ def _digit_axis(digits: Sequence, classes: Sequence[str] = (), item: str = "digi
 
 
 def per_digit_bars(
-    table: pd.DataFrame, series: Sequence[Series], *, classes: Sequence[str] = (), item: str = "digit"
+    table: pd.DataFrame, series: Sequence[MethodStyle], *, classes: Sequence[str] = (), item: str = "digit"
 ) -> go.Figure:
     """Grouped bars of test MSE per class. table: method, digit ("0".."9", "all"), mse."""
     fig = go.Figure()
@@ -419,7 +419,7 @@ def per_digit_bars(
 
 
 def interval_chart(
-    intervals: pd.DataFrame, series: Sequence[Series], *, classes: Sequence[str] = (), item: str = "digit"
+    intervals: pd.DataFrame, series: Sequence[MethodStyle], *, classes: Sequence[str] = (), item: str = "digit"
 ) -> go.Figure:
     """Mean test MSE with its 95% interval per digit and overall. intervals: digit, `<id> MSE`, `<id> CI low`,
     `<id> CI high` (as aecore.stats.interval_table returns)."""
@@ -436,7 +436,12 @@ def interval_chart(
 
 
 def difference_chart(
-    difference: pd.DataFrame, first: Series, second: Series, *, classes: Sequence[str] = (), item: str = "digit"
+    difference: pd.DataFrame,
+    first: MethodStyle,
+    second: MethodStyle,
+    *,
+    classes: Sequence[str] = (),
+    item: str = "digit",
 ) -> go.Figure:
     """The paired difference first − second per digit with its interval, coloured by who is better."""
     colours = [first.colour if d < 0 else second.colour for d in difference["diff"]]
@@ -452,7 +457,7 @@ def difference_chart(
     return fig
 
 
-def robustness_figure(curves: pd.DataFrame, series: Sequence[Series], units: dict[str, str]) -> go.Figure:
+def robustness_figure(curves: pd.DataFrame, series: Sequence[MethodStyle], units: dict[str, str]) -> go.Figure:
     """MSE against corruption strength, one panel per corruption, bands for the 95% intervals.
     curves: corruption, strength, method, mse, ci_low, ci_high."""
     from plotly.subplots import make_subplots
@@ -484,7 +489,7 @@ def robustness_figure(curves: pd.DataFrame, series: Sequence[Series], units: dic
     return fig
 
 
-def accuracy_bars(table: pd.DataFrame, series: Sequence[Series], chance: float = 0.1) -> go.Figure:
+def accuracy_bars(table: pd.DataFrame, series: Sequence[MethodStyle], chance: float = 0.1) -> go.Figure:
     """k-NN and linear-probe test accuracy per method, whiskers at the 95% bootstrap interval over test images.
 
     table : method, latent_dims, and for "knn" and "probe" `<c>_accuracy`, `<c>_low`, `<c>_high`
@@ -514,7 +519,7 @@ def accuracy_bars(table: pd.DataFrame, series: Sequence[Series], chance: float =
 
 def sweep_figure(
     table: pd.DataFrame,
-    series: Sequence[Series],
+    series: Sequence[MethodStyle],
     baseline_colour: str,
     marks: Sequence[tuple[float, float, str, str]] = (),
 ) -> go.Figure:
@@ -568,7 +573,7 @@ def job_curve(epochs: Sequence[int], train: Sequence[float], val: Sequence[float
 # --- maps --------------------------------------------------------------------------------------------------
 
 
-def digit_map(coords: np.ndarray, labels: np.ndarray, title: str, spot: np.ndarray | None = None) -> go.Figure:
+def own_digit_figure(coords: np.ndarray, labels: np.ndarray, title: str, spot: np.ndarray | None = None) -> go.Figure:
     """A 2-D map of test codes coloured by digit (the Latent page's palette) and, when given, the user's digit
     as a large outlined star drawn on top of every point."""
     fig = go.Figure()
@@ -657,7 +662,7 @@ def study_intermediate_figure(trials: Sequence) -> go.Figure:
     return _study_layout(fig, 380)
 
 
-def seed_strip_figure(seeds: pd.DataFrame, runs: pd.DataFrame, series: Sequence[Series]) -> go.Figure:
+def seed_strip_figure(seeds: pd.DataFrame, runs: pd.DataFrame, series: Sequence[MethodStyle]) -> go.Figure:
     """For each slot, two rows: every training seed of its config (dots, a tick at their mean) and the slot's own run
     with its 95% interval over test images (a diamond with whiskers).
 
@@ -696,7 +701,7 @@ def seed_strip_figure(seeds: pd.DataFrame, runs: pd.DataFrame, series: Sequence[
     return fig
 
 
-def per_digit_seed_figure(spread: pd.DataFrame, intervals: pd.DataFrame, series: Sequence[Series]) -> go.Figure:
+def per_digit_seed_figure(spread: pd.DataFrame, intervals: pd.DataFrame, series: Sequence[MethodStyle]) -> go.Figure:
     """Per digit and overall, for each slot: the mean across training seeds with bars from min to max (filled
     circles), and the slot's own run with its 95% interval over test images (open diamonds).
 
@@ -728,7 +733,7 @@ def per_digit_seed_figure(spread: pd.DataFrame, intervals: pd.DataFrame, series:
 
 def sweep_seed_figure(
     points: pd.DataFrame,
-    series: Sequence[Series],
+    series: Sequence[MethodStyle],
     baseline_colour: str,
     marks: Sequence[tuple[float, float, str, str]] = (),
 ) -> go.Figure:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.figures import LEGEND_BELOW, Series
+from ui.figures import LEGEND_BELOW, MethodStyle
 from ui.theme import DIGIT_COLOURS
 
 TIE_COLOUR = "#BBBBBB"
@@ -53,8 +53,8 @@ def map_groups(
     class_names: Sequence[str],
     errors: np.ndarray,
     other_errors: np.ndarray | None,
-    own: Series,
-    other: Series | None,
+    own: MethodStyle,
+    other: MethodStyle | None,
     seed: int = 0,
 ) -> tuple[list[tuple[str, np.ndarray, dict, bool]], list[tuple[str, str]], str]:
     """The point traces of a latent map for a colouring, its legend-only entries and the legend title.
@@ -105,7 +105,7 @@ def map_points(
     errors: dict[str, np.ndarray],
     slot: str,
     colouring: str,
-    series: dict[str, Series],
+    series: dict[str, MethodStyle],
     *,
     spots: np.ndarray | None = None,
     axis_title: str = "",

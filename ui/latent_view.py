@@ -60,7 +60,7 @@ def selection_panel(comparison: Comparison, selection: tuple[int, ...], maps: di
         return
     dataset_name = comparison.slots[0].run.config.dataset
     labels, class_names = cache.test_labels(dataset_name), get(dataset_name).class_names
-    methods = widgets.methods(comparison)
+    methods = cache.methods(comparison)
     errors = cache.method_errors(methods)
     overlap = None
     if comparison.pair is not None:

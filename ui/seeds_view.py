@@ -12,10 +12,10 @@ import pandas as pd
 import streamlit as st
 
 from aecore import architectures
-from aecore.compare import Comparison, RunKey
+from aecore.compare import Comparison
 from aecore.runstore import RunInfo
 from aecore.seeds import compare_runs, per_digit_comparison, per_digit_spread, seed_siblings
-from ui import cache, widgets
+from ui import cache, frame, widgets
 from ui.figures import per_digit_seed_figure, seed_strip_figure
 
 TWO_KINDS = (
@@ -27,7 +27,7 @@ TWO_KINDS = (
 
 def slot_seeds(comparison: Comparison) -> dict[str, list[RunInfo]]:
     """{slot: every run of the slot's config under any seed, by seed} from the registry."""
-    runs, _ = widgets.registry()
+    runs = frame.runs()
     return {s.name: seed_siblings(s.run, runs.values()) for s in comparison.slots}
 
 
@@ -60,7 +60,7 @@ def overview_block(comparison: Comparison) -> None:
         return
     rows, seed_rows, run_rows = [], [], []
     for slot in comparison.slots:
-        mean, low, high = cache.mean_error_interval((RunKey.of(slot.run),))
+        mean, low, high = cache.mean_error_interval((slot.key,))
         siblings = seeds[slot.name]
         values = pd.Series([r.test_mse for r in siblings])
         rows.append({

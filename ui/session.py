@@ -45,7 +45,7 @@ def slot_runs(runs: Mapping[str, RunInfo]) -> dict[str, RunInfo]:
 
 
 def comparison(runs: Mapping[str, RunInfo]) -> Comparison:
-    ensure_slots(runs)
+    """The comparison of the runs in the slots (the frame builds it once per rerun, after `ensure_slots`)."""
     return Comparison.of(slot_runs(runs))
 
 

@@ -1,8 +1,8 @@
 """Server start-up for speed: torch's and BLAS's thread counts, and a background thread that warms the caches of
 the runs the dashboard opens on.
 
-Streamlit has no start-up hook, so the frame calls `start()` on every run and a `st.cache_resource` in ui.cache
-makes the work happen once per server process. The thread waits until no session is running a script, so it never
+Streamlit has no start-up hook, so the frame calls `start()` on every run and a `st.cache_resource` here makes
+the work happen once per server process. The thread waits until no session is running a script, so it never
 delays the page a visitor is waiting for (the home page first), then fills, in the order a visitor is likely
 to need them: the shipped default runs' models and the test set, the per-digit statistics, the latent
 page's codes and scores, the latent quality probes and the robustness curves. Every step goes through
@@ -21,6 +21,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+import streamlit as st
+
 # One thread for the server's torch work (encoding the test set, robustness curves) and for BLAS (the PCA
 # baselines' fits): on the busy 2-core machine torch's default of 2 threads encoded the 10,000 test images
 # 3-5x slower, and OpenBLAS's 2 threads fit and scored a PCA baseline in 1.8 s of CPU instead of 0.4 s
@@ -37,13 +39,17 @@ log = logging.getLogger(__name__)
 
 def start() -> None:
     """Set the server's torch and BLAS threads and start the warm-up thread, once per process (cheap later)."""
-    from ui import cache
+    server_started()
 
-    cache.server_started()
+
+@st.cache_resource(show_spinner=False)
+def server_started() -> threading.Thread | None:
+    """Run `set_up_server` once per server process (Streamlit keeps the result for the process)."""
+    return set_up_server()
 
 
 def set_up_server() -> threading.Thread | None:
-    """What `start` does the first time (ui.cache.server_started keeps the result for the process)."""
+    """What `start` does the first time."""
     from threadpoolctl import threadpool_limits
 
     set_torch_threads(SERVER_TORCH_THREADS)
@@ -113,18 +119,18 @@ def warm(wait: Callable[[], None] | None = None) -> None:
 
 def steps() -> Iterator[Callable[[], object]]:
     """The warm-up steps for the comparison the dashboard opens on (the shipped defaults in slots A and B)."""
-    from aecore.compare import SLOTS, Comparison, RunKey
+    from aecore.compare import SLOTS, Comparison
     from aecore.projection import ProjectionConfig
     from ui import cache, session, widgets
 
-    runs, _ = widgets.registry()
+    runs, _ = cache.registry()
     chosen = {slot: runs[session.default_run_id(slot)] for slot in SLOTS if session.default_run_id(slot) in runs}
     comparison = Comparison.of(chosen)
     if not comparison.slots:
         return
-    keys = {s.name: RunKey.of(s.run) for s in comparison.slots}
+    keys = {s.name: s.key for s in comparison.slots}
     dataset_name = comparison.slots[0].run.config.dataset
-    methods = widgets.methods(comparison)
+    methods = cache.methods(comparison)
     for key in keys.values():
         yield lambda key=key: cache.model(key)
     yield lambda: cache.dataset(dataset_name)
@@ -139,12 +145,12 @@ def steps() -> Iterator[Callable[[], object]]:
     # on disk is left for the page to compute when asked (a UMAP costs seconds of CPU)
     n_test = len(cache.test_labels(dataset_name))
     config = ProjectionConfig(n_points=n_test)
-    mapped = [s for s in comparison.slots if cache.projection_on_disk(s.run, config)]
+    mapped = [s for s in comparison.slots if cache.stored_projection(s.key, config) is not None]
     projections = {}
     for s in comparison.slots:
         yield lambda s=s: cache.test_latents(keys[s.name])
     for s in mapped:
-        yield lambda s=s: projections.setdefault(s.name, cache.projection(s.run, keys[s.name], config))
+        yield lambda s=s: projections.setdefault(s.name, cache.projection(keys[s.name], config))
         yield lambda s=s: cache.trust_interval(
             keys[s.name],
             projections[s.name].coords,

@@ -12,8 +12,8 @@ import streamlit as st
 
 from aecore.compare import Comparison
 from aecore.run_schema import EvalMetrics
-from aecore.runstore import RunInfo, default_checkpoint_root
-from ui import cache, session
+from aecore.runstore import RunInfo
+from ui import cache, frame
 from ui.theme import SLOT_COLOURS
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
@@ -23,19 +23,6 @@ def escape(text: object) -> str:
     """Text from a run file or folder name, safe inside Streamlit markdown: every markdown character is
     escaped, so `![i](http://host/x.png)` is shown as those characters and never fetched."""
     return MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
-
-
-def registry() -> tuple[dict[str, RunInfo], tuple]:
-    """{run id: run} of every readable run (newest first) and the unreadable folders, re-read when a run changes."""
-    root = str(default_checkpoint_root())
-    runs, broken = cache.registry(root, cache.folder_signature(root))
-    return {run.run_id: run for run in runs}, broken
-
-
-def current() -> Comparison:
-    """The comparison of the runs in this session's slots A and B."""
-    runs, _ = registry()
-    return session.comparison(runs)
 
 
 def swatch(slot: str) -> str:
@@ -82,23 +69,11 @@ def page_start(title: str, question: str) -> Comparison:
     require_frame()
     st.title(title)
     st.markdown(question)
-    comparison = current()
+    comparison = frame.comparison()
     if not comparison.slots:
         st.warning("No readable runs in the checkpoints folder: train one from the sidebar.", icon=":material/warning:")
         st.stop()
     return comparison
-
-
-def need_pair(comparison: Comparison, what: str) -> bool:
-    """True when the view can pair test images across A and B; otherwise says why on the page."""
-    if comparison.pair is None:
-        st.info(f"{what} needs a run in both slots A and B.", icon=":material/info:")
-        return False
-    mismatch = comparison.test_set_mismatch()
-    if mismatch:
-        st.warning(escape(mismatch), icon=":material/warning:")
-        return False
-    return True
 
 
 def csv_download(frame: pd.DataFrame, file_name: str, key: str) -> None:
@@ -156,21 +131,13 @@ def need_same_test_set(comparison: Comparison) -> bool:
     return True
 
 
-def methods(comparison: Comparison) -> tuple[tuple[str, object], ...]:
-    """(method id, key) of the slots' runs and their PCA baselines: what the statistics caches take."""
-    from aecore.compare import RunKey
-
-    runs = tuple((s.name, RunKey.of(s.run)) for s in comparison.slots)
-    return runs + tuple((b.id, b.key) for b in comparison.baselines())
-
-
 def series(comparison: Comparison) -> list:
     """How each method is drawn: slots in their colours, baselines grey and dashed."""
-    from ui.figures import Series
+    from ui.figures import MethodStyle
     from ui.theme import baseline_colour
 
-    drawn = [Series(s.name, f"{s.name} · {s.label}", SLOT_COLOURS[s.name], short=s.name) for s in comparison.slots]
-    drawn += [Series(b.id, b.label, baseline_colour(i), dash="dash", short=b.label)
+    drawn = [MethodStyle(s.name, f"{s.name} · {s.label}", SLOT_COLOURS[s.name], short=s.name) for s in comparison.slots]
+    drawn += [MethodStyle(b.id, b.label, baseline_colour(i), dash="dash", short=b.label)
               for i, b in enumerate(comparison.baselines())]  # fmt: skip
     return drawn
 
@@ -179,7 +146,6 @@ def per_digit_long(comparison: Comparison) -> pd.DataFrame:
     """Test MSE per method and digit (rows "0".."9" and "all"): method, digit, n, mse. Runs' figures are the
     ones stored when they were saved; a baseline's come from the run it belongs to (computed for runs saved
     before baselines were stored)."""
-    from aecore.compare import RunKey
     from aecore.metrics import per_digit_table
 
     def stored(method: str, scores: EvalMetrics) -> pd.DataFrame:
@@ -193,7 +159,7 @@ def per_digit_long(comparison: Comparison) -> pd.DataFrame:
         if owner.metrics.pca.is_baseline:
             frames.append(stored(baseline.id, owner.metrics.pca))
         else:
-            errors = cache.pca_test_errors(RunKey.of(owner).baseline)
+            errors = cache.pca_test_errors(baseline.key)
             frames.append(per_digit_table({baseline.id: errors}, cache.test_labels(owner.config.dataset)))
     return pd.concat(frames, ignore_index=True)
 
@@ -254,7 +220,7 @@ def projections(comparison: Comparison, configs: dict) -> dict:
     the page with a message when a map cannot be computed."""
     from aecore.projection import METHOD_TITLES
 
-    missing = [s.name for s in comparison.slots if not cache.projection_on_disk(s.run, configs[s.name])]
+    missing = [s.name for s in comparison.slots if cache.stored_projection(s.key, configs[s.name]) is None]
     bar = st.progress(0.0, text="Computing projections…") if missing else None
     found = {}
     for step, s in enumerate(comparison.slots):
@@ -266,7 +232,7 @@ def projections(comparison: Comparison, configs: dict) -> dict:
                 f"{s.name} ({config.n_points:,} test digits; UMAP ~15 s, t-SNE ~20 s the first time)…",
             )
         try:
-            found[s.name] = cache.projection(s.run, s.key, config)
+            found[s.name] = cache.projection(s.key, config)
         except (ValueError, ImportError, MemoryError) as error:
             st.error(f"Could not compute the map of {s.name}: {escape(error)}", icon=":material/error:")
             st.stop()
