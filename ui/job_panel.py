@@ -3,10 +3,12 @@ session started did, until dismissed."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import streamlit as st
 
 from aecore.job_messages import CANCELLED, FAILED
-from ui import cache, session, studies_view, widgets
+from ui import cache, session, widgets
 from ui.theme import SLOT_COLOURS
 
 
@@ -15,7 +17,7 @@ def job_panel() -> None:
     if snapshot.active:
         live_job_panel()
     elif snapshot.study and session.started_here(snapshot.job_id) and not session.dismissed(snapshot.job_id):
-        studies_view.job_result(snapshot)
+        study_result(snapshot)
     elif snapshot.job_id and session.job_slot(snapshot.job_id) is not None and not session.dismissed(snapshot.job_id):
         job_result(snapshot)
 
@@ -32,7 +34,7 @@ def live_job_panel() -> None:
     with st.container(border=True, key="job_panel"):
         title, cancel = st.columns([5, 1])
         count = f" ({snapshot.current + 1} of {len(snapshot.configs)})" if len(snapshot.configs) > 1 else ""
-        title.markdown(studies_view.live_title(snapshot) if snapshot.study else (
+        title.markdown(study_title(snapshot) if snapshot.study else (
             f"**Job {snapshot.job_id}: training {widgets.escape(config.run_id)}**{count} · epoch "
             f"{snapshot.epoch or '–'} of {config.epochs}  \n{owner}; every open tab sees this job and can cancel it"
         ))  # fmt: skip
@@ -79,10 +81,51 @@ def job_result(snapshot) -> None:
                 f"Training failed: {widgets.escape(snapshot.message)}. Earlier runs are untouched.",
                 icon=":material/error:",
             )
-        if st.button("Dismiss", key="job_dismiss"):
-            session.dismiss(snapshot.job_id)
-            st.rerun()
+        dismiss_button(snapshot)
 
 
 def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.5f}"
+
+
+def study_title(snapshot) -> str:
+    """The job panel's heading for a running study job: which study, trial i of n, the config, the epoch."""
+    owner = "started here" if session.started_here(snapshot.job_id) else "started in another browser tab or session"
+    heading = f"**Job {snapshot.job_id}: {snapshot.study_kind} study {widgets.escape(snapshot.study)}**"
+    config = snapshot.config
+    if not snapshot.trial or config is None:
+        now = "starting the training process and opening the study…"
+    else:
+        c = config
+        now = (f"trial {snapshot.trial} of {snapshot.trials}: {widgets.escape(c.spec.title)} bottleneck "
+               f"{c.bottleneck} · seed {c.seed} · {widgets.escape(c.run_id)} · epoch {snapshot.epoch or '–'} of "
+               f"{c.epochs}")  # fmt: skip
+    return f"{heading} · {now}  \n{owner}; every open tab sees this job and can cancel it"
+
+
+def study_result(snapshot) -> None:
+    """What a finished, cancelled or failed study job did, until dismissed."""
+    with st.container(border=True, key="job_result"):
+        trained = [r for r in snapshot.run_ids if r not in snapshot.reused]
+        states = Counter(snapshot.trial_states)
+        summary = (f"{len(trained)} run(s) trained, {len(snapshot.reused)} reused, {states.get('PRUNED', 0)} pruned, "
+                   f"{states.get('FAIL', 0)} failed")  # fmt: skip
+        study = widgets.escape(snapshot.study)
+        if snapshot.state == CANCELLED:
+            st.warning(
+                f"Study {study} cancelled ({summary}): {widgets.escape(snapshot.message)}.",
+                icon=":material/stop_circle:",
+            )
+        elif snapshot.state == FAILED:
+            st.error(f"Study {study} failed ({summary}): {widgets.escape(snapshot.message)}.", icon=":material/error:")
+        else:
+            curve = ", its curve on the Bottleneck sweep page" if snapshot.study_kind == "sweep" else ""
+            st.success(f"Study {study} is done: {summary}. Its trials are on the Studies page{curve}.",
+                       icon=":material/check_circle:")  # fmt: skip
+        dismiss_button(snapshot)
+
+
+def dismiss_button(snapshot) -> None:
+    if st.button("Dismiss", key="job_dismiss"):
+        session.dismiss(snapshot.job_id)
+        st.rerun()
