@@ -36,7 +36,9 @@ def highlight_lowest(row: pd.Series) -> list[str]:
     return [f"background-color: {colours[best]}33; font-weight: bold" if c == column else "" for c in row.index]
 
 
-left, right = st.columns([3, 2])
+# Beside the chart the table has room for two runs and one PCA; with a PCA per run (two runs of one architecture
+# and different seeds) its columns ran out of the page at 1400 px, so the chart goes below it.
+left, right = st.columns([3, 2]) if len(drawn) <= 3 else (st.container(), st.container())
 with left:
     styled = table.style.apply(highlight_lowest, axis=1).format(
         {c: "{:.5f}" for c in table.columns if c.endswith("MSE") or "−" in c}

@@ -171,6 +171,21 @@ def go_to(page, title: str, text: str | None = None) -> None:
     wait_for_app(page, text)
 
 
+def choose(page, combobox, option: str) -> None:
+    """Pick `option` in a select box. A rerun that redraws the sidebar can close the list that a click opened, so
+    open it again until the choice shows (a condition, not a sleep)."""
+    for _ in range(5):
+        combobox.click()
+        item = page.get_by_role("option", name=option, exact=True)
+        try:
+            item.click(timeout=5_000)
+        except Exception:  # the list closed before it could be clicked: open it again
+            continue
+        if combobox.input_value() == option:
+            return
+    assert combobox.input_value() == option, f"could not choose {option}"
+
+
 def exception_messages(page) -> list[str]:
     """The text of every exception box on the page (empty when the page rendered cleanly)."""
     return [box.inner_text() for box in page.locator(EXCEPTION_BOX).all()]

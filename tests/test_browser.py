@@ -23,6 +23,7 @@ from tests.browser_support import (
     APP_TIMEOUT_MS,
     REPO,
     assert_no_exception,
+    choose,
     go_to,
     open_dashboard,
     screenshot,
@@ -231,21 +232,6 @@ def test_a_retrain_shows_progress_survives_page_switches_and_lands_in_its_slot(d
     assert chosen.startswith("Conv b=3") and "seed 31" in chosen, f"the new run is not in slot B: {chosen}"
     assert form.get_by_role("combobox", name="Run A").input_value().startswith("MLP b=32"), "slot A untouched"
     assert find_run(RETRAIN_CONFIG.run_id, dashboard.checkpoints).config == RETRAIN_CONFIG
-
-
-def choose(page, combobox, option: str) -> None:
-    """Pick `option` in a select box. A rerun that redraws the sidebar can close the list that a click opened, so
-    open it again until the choice shows (a condition, not a sleep)."""
-    for _ in range(5):
-        combobox.click()
-        item = page.get_by_role("option", name=option, exact=True)
-        try:
-            item.click(timeout=5_000)
-        except Exception:  # the list closed before it could be clicked: open it again
-            continue
-        if combobox.input_value() == option:
-            return
-    assert combobox.input_value() == option, f"could not choose {option}"
 
 
 def watch_progress(page, until, timeout_s: float = JOB_TIMEOUT_S) -> list[str]:

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from aecore.compare import picker_label
+from aecore.config import RunConfig
+from aecore.runstore import find_run
 from tests.browser_support import (
     APP_TIMEOUT_MS,
     assert_no_exception,
+    choose,
     go_to,
     open_dashboard,
     screenshot,
@@ -38,3 +42,22 @@ def test_the_runs_table_fits_1400_px_and_a_clicked_row_is_named(dashboard, page)
     wait_until_idle(page)
     assert_no_exception(page, "Runs")
     screenshot(page, "runs-selected-1400")
+
+
+GRIDS_JS = """() => [...document.querySelectorAll('[data-testid="stDataFrame"] .dvn-scroller')]
+    .map((e) => ({scroll: e.scrollWidth, client: e.clientWidth}))"""
+
+
+def test_two_runs_of_one_architecture_fit_the_per_digit_tables_in_1400_px(dashboard, page):
+    """Two MLPs of different seeds bring a PCA baseline each: four methods, whose columns scrolled sideways."""
+    open_dashboard(page, dashboard, "Numbers under the reconstructions")
+    second = find_run(RunConfig.for_recipe("mlp", seed=1).run_id, dashboard.checkpoints)
+    choose(page, page.get_by_role("combobox", name="Run B"), picker_label(second))
+    go_to(page, "Per-digit error", "How sure is this?")
+    page.locator('[data-testid="stDataFrame"]').nth(1).wait_for(timeout=APP_TIMEOUT_MS)
+    wait_until_idle(page)
+    assert_no_exception(page, "Per-digit error, two MLPs")
+    grids = page.evaluate(GRIDS_JS)
+    screenshot(page, "per-digit-two-mlps-1400")
+    assert len(grids) >= 2, grids
+    assert all(g["scroll"] <= g["client"] for g in grids), f"a Per-digit table scrolls sideways at 1400 px: {grids}"

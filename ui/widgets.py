@@ -196,11 +196,15 @@ def interval_text(low: float, high: float) -> str:
 
 def intervals_for_reading(intervals: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     """The interval table as people read it: per method its MSE and one "low–high" column (three numeric columns
-    per method overflow the page once two PCA baselines join), methods called by their display names."""
+    per method overflow the page once two PCA baselines join), methods called by their display names. With more
+    than three methods (two runs of one architecture: a PCA per run) the MSE columns, which the table above
+    already shows, are left out: ten columns scrolled sideways at 1400 px."""
     shown = intervals[["digit", "n"]].copy()
-    for method in dict.fromkeys(c.rsplit(" ", 1)[0] for c in intervals.columns if c.endswith(" MSE")):
+    methods = list(dict.fromkeys(c.rsplit(" ", 1)[0] for c in intervals.columns if c.endswith(" MSE")))
+    for method in methods:
         name = names.get(method, method)
-        shown[f"{name} MSE"] = intervals[f"{method} MSE"].map("{:.5f}".format)
+        if len(methods) <= 3:
+            shown[f"{name} MSE"] = intervals[f"{method} MSE"].map("{:.5f}".format)
         shown[f"{name} 95% CI"] = list(
             map(interval_text, intervals[f"{method} CI low"], intervals[f"{method} CI high"])
         )
