@@ -29,11 +29,12 @@ else:
                  hide_index=True, key="studies_table",
                  column_config={"best validation MSE": st.column_config.NumberColumn("best val. MSE", format="%.5f",
                                                                                     width=96),
-                                **{c: st.column_config.NumberColumn(width=50)
-                                   for c in ("trials", "complete", "pruned", "failed", "running")},
+                                # each count as wide as its header ("complete" and "running" were cut at 50 px)
+                                **{c: st.column_config.NumberColumn(width=w) for c, w in
+                                   (("trials", 46), ("complete", 66), ("pruned", 52), ("failed", 46), ("running", 60))},
                                 "kind": st.column_config.TextColumn(width=48),
-                                "study": st.column_config.TextColumn(width=170),
-                                "best run": st.column_config.TextColumn(width=250)})  # fmt: skip
+                                "study": st.column_config.TextColumn(width=166),
+                                "best run": st.column_config.TextColumn(width=230)})  # fmt: skip
     st.caption(f"Storage: {widgets.escape(url)}")
     names = list(table["study"])
     name = st.selectbox("Study", names, key="studies_study")

@@ -28,7 +28,7 @@ def study_table(studies: pd.DataFrame) -> pd.DataFrame:
     from aecore.studies import NOT_SHIPPED, run_presence
 
     root = default_checkpoint_root()
-    best = [f"{run_id} ({NOT_SHIPPED})" if run_presence(run_id, root) == NOT_SHIPPED else run_id
+    best = [f"{run_id} (not shipped)" if run_presence(run_id, root) == NOT_SHIPPED else run_id
             for run_id in studies["best_run_id"]]  # fmt: skip
     return studies.assign(best_run_id=best).rename(columns={"best_value": "best validation MSE",
                                                             "best_run_id": "best run"})  # fmt: skip
