@@ -103,7 +103,7 @@ def test_a_fresh_clone_lists_the_shipped_study_and_says_its_trial_runs_are_not_s
     assert not at.exception, at.exception
     studies = next(d.value for d in at.dataframe if "best validation MSE" in d.value.columns)
     assert list(studies["study"]) == [SHIPPED_STUDY]
-    assert list(studies["best run"]) == [f"{MISSING_RUN} ({NOT_SHIPPED})"]
+    assert list(studies["best run"]) == [f"{MISSING_RUN} (not shipped)"]
     trials = next(d.value for d in at.dataframe if "run" in d.value.columns)
     assert list(trials["run"]) == [NOT_SHIPPED]
     assert any("are not shipped" in str(i.value) for i in at.info), "no trial run to put into a slot, and why"
