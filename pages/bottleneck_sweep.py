@@ -70,5 +70,30 @@ st.caption(
               if len(seeded) else "No config here has runs under more than one training seed.")
 )  # fmt: skip
 shown, download = seeds_view.sweep_tables(points)
-st.dataframe(shown, hide_index=True, key="sweep_table", height=widgets.table_height(len(shown)))
+# Short headers, and parameters and run ids left to the CSV: with every column under its long name the table
+# scrolled sideways at 1400 px. The caption above says what the short names stand for.
+SHORT = {
+    "architecture": "model",
+    "bottleneck": "b",
+    "latent dims": "dims",
+    "test MSE": "test MSE",
+    "95% CI (test images)": "95% CI",
+    "PCA MSE (same dims)": "PCA MSE",
+    "training seeds (n)": "n",
+    "seeds": "seeds",
+    "mean ± sd across seeds": "mean ± sd (seeds)",
+    "min–max across seeds": "min–max (seeds)",
+}
+st.dataframe(
+    shown,
+    hide_index=True,
+    key="sweep_table",
+    height=widgets.table_height(len(shown)),
+    column_order=list(SHORT),
+    column_config={name: label for name, label in SHORT.items()},
+)
+st.caption(
+    "b: bottleneck; dims: latent dims; 95% CI over test images; PCA keeps the same dims; n: training seeds of "
+    "the config. The CSV adds each point's parameter count and run ids."
+)
 widgets.csv_download(download, "bottleneck_sweep_test.csv", "sweep_csv")
