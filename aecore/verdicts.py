@@ -60,7 +60,7 @@ def against_pca(
 
 def between_runs(names: tuple[str, str], errors_a: np.ndarray, errors_b: np.ndarray) -> str:
     """One sentence: which of two runs scored on the same test images rebuilds them better (paired bootstrap)."""
-    diff = mean_interval(np.asarray(errors_a, np.float64) - np.asarray(errors_b, np.float64), BootstrapConfig())
+    diff = paired_mean_interval(errors_a, errors_b)
     mse_a, mse_b = float(np.mean(errors_a)), float(np.mean(errors_b))
     span = f"paired 95% interval of {names[0]} − {names[1]}: {signed(diff.low)} to {signed(diff.high)}"
     if diff.low <= 0 <= diff.high:
@@ -71,27 +71,15 @@ def between_runs(names: tuple[str, str], errors_a: np.ndarray, errors_b: np.ndar
 
 
 def paired_mean_interval(a: np.ndarray, b: np.ndarray, config: BootstrapConfig = BootstrapConfig()) -> Interval:
-    """Mean of a − b over the same images, with its percentile bootstrap interval (images resampled jointly).
+    """Mean of a − b over the same images, with its percentile bootstrap interval (images resampled jointly):
+    `aecore.stats.mean_interval` of the differences, the one bootstrap of a mean in the project.
 
     a, b : ndarray of shape (n_images,), one score per test image (an error, or 1/0 for a right/wrong label)
     """
-    from scipy.stats import bootstrap
-
     diff = np.asarray(a, np.float64) - np.asarray(b, np.float64)
     if diff.std() == 0:  # every resample gives the same mean; scipy would warn about a degenerate distribution
         return Interval(float(diff.mean()), float(diff.mean()), float(diff.mean()), len(diff))
-    result = bootstrap(
-        (diff,),
-        np.mean,
-        n_resamples=config.resamples,
-        confidence_level=config.confidence,
-        method="percentile",
-        vectorized=True,
-        batch=200,
-        random_state=np.random.default_rng(config.seed),
-    )
-    interval = result.confidence_interval
-    return Interval(float(diff.mean()), float(interval.low), float(interval.high), len(diff))
+    return mean_interval(diff, config)
 
 
 def score_interval(values: np.ndarray, config: BootstrapConfig = BootstrapConfig()) -> Interval:
