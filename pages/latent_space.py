@@ -7,7 +7,7 @@ import streamlit as st
 
 from aecore.datasets import get
 from aecore.projection import DEFAULT_POINTS, METHOD_TITLES, ProjectionConfig, available_methods
-from ui import cache, latent_view, widgets
+from ui import cache, hover_tiles, latent_view, widgets
 from ui.figures import ImageRow
 from ui.latent_figures import MapMark, event_indices
 from ui.latent_view import SELECTION, SPOT
@@ -17,6 +17,7 @@ SELECTED = "latent_selected"  # test index of the digit clicked on either map (U
 ENDS = ("latent_interp_start", "latent_interp_end")
 PICKED = "latent_interp_picked"  # the interpolation ends the user chose (marks are drawn only for these)
 SIZES = (1_000, 2_000, 5_000, DEFAULT_POINTS)
+MAP_SELECTOR = '[class*="st-key-latent_map_"] .js-plotly-plot'  # the maps (the galleries are plotly too)
 COLOURINGS = {"digit": "class", "mse": "per-image MSE", "better": "which run rebuilds it better"}
 
 comparison = widgets.page_start(
@@ -71,6 +72,7 @@ configs = {s.name: ProjectionConfig(method if method in available_methods(s.run.
                                     n_points=n_points) for s in slots}  # fmt: skip
 projections = widgets.projections(comparison, configs)
 errors = {s.name: cache.test_errors(keys[s.name]) for s in slots}
+sprite = cache.hover_sprite(dataset_name)
 
 # A new map (method or size) starts the decode spot on the digit nearest its centre: never on a stale place.
 if st.session_state.get(SPOT["for"]) != (method, n_points) or st.session_state.get(SPOT["slot"]) not in keys:
@@ -157,8 +159,14 @@ with map_area:
     st.caption(
         "On the maps: digits selected with a box or lasso keep their colours while the others fade (a few "
         "are ringed), ○ the digit clicked, △ and □ the interpolation ends you picked, ✕ the decoded spot. "
-        "Hover a point for its class, index and MSEs; click it to see the image."
+        + (
+            "Hover a point for its image, class, index and MSEs; click it for its details and neighbours."
+            if sprite
+            else "Hover a point for its class, index and MSEs; click it to see the image."
+        )
     )
+    if sprite:  # after the maps: it binds to them once they are drawn
+        hover_tiles.show_on_hover(sprite, MAP_SELECTOR)
 with score_area:
     widgets.latent_scores(comparison, projections, n_points, k)
 

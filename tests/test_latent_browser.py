@@ -8,6 +8,7 @@ import io
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from playwright.sync_api import expect
 
@@ -89,6 +90,49 @@ def test_clicking_a_digit_shows_its_details_and_highlights_it_on_both_maps(dashb
     for n in (0, 1):  # linked: the digit is ringed on the map it was clicked on and on the other
         wait_for_trace(page, n, f"selected #{index}")
     screenshot(page, "latent_space_selected")
+
+
+# The hover image (ui.hover_tiles): shown for which test index, and its pixels read back at each tile pixel's centre.
+TILE_JS = """(id) => {
+    const c = document.getElementById(id);
+    if (!c || c.style.display !== 'block') return null;
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, step = c.width / 32, grey = [];
+    for (let y = 0; y < 32; y++) {
+        const row = Math.floor((y + 0.5) * step) * c.width;
+        for (let x = 0; x < 32; x++) grey.push(data[(row + Math.floor((x + 0.5) * step)) * 4]);
+    }
+    return {index: Number(c.dataset.index), grey: grey, box: c.getBoundingClientRect().toJSON()};
+}"""
+
+
+def test_hovering_a_digit_shows_its_image_beside_the_label_on_both_maps(dashboard, page):
+    from aecore.data import default_data_root, load_dataset
+    from ui.hover_tiles import ELEMENT_ID
+
+    open_dashboard(page, dashboard)
+    go_to(page, "Latent space", "Click a digit on either map")
+    expect(page.locator(MAPS)).to_have_count(2, timeout=60_000)
+    images = load_dataset("mnist", str(default_data_root())).test.images[:, 0].numpy()
+    for n in (0, 1):
+        digit = locate(page, n, "digit")
+        page.mouse.move(digit["px"], digit["py"])
+        label = page.locator(MAPS).nth(n).locator(".hoverlayer .hovertext").first
+        label.wait_for(timeout=60_000)
+        index = int(re.search(r"test #(\d+)", label.text_content()).group(1))  # the point plotly picked
+        page.wait_for_function(f"() => {{ const t = ({TILE_JS})('{ELEMENT_ID}'); return t && t.index === {index}; }}",
+                               timeout=60_000)  # fmt: skip
+        tile = page.evaluate(TILE_JS, ELEMENT_ID)
+        np.testing.assert_array_equal(np.reshape(tile["grey"], (32, 32)), np.round(images[index] * 255))
+        shown, text = tile["box"], label.bounding_box()
+        assert shown["width"] >= 96, "the digit is drawn scaled up"
+        assert shown["left"] < text["x"] + text["width"] and shown["left"] + shown["width"] > text["x"], (
+            "the image sits under or over its label"
+        )
+        if n == 0:
+            screenshot(page, "latent_space_hover")
+    page.mouse.move(5, 5)  # off the maps: the image goes with the label
+    page.wait_for_function(f"() => ({TILE_JS})('{ELEMENT_ID}') === null", timeout=60_000)
+    assert_no_exception(page, "latent page after hovering")
 
 
 def test_clicking_empty_space_decodes_that_spot(dashboard, page):

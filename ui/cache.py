@@ -9,6 +9,7 @@ caches never import warmup.)
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -29,6 +30,8 @@ from aecore.runstore import (
     default_checkpoint_root,
     list_runs,
 )
+
+_log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # annotations only: these load when a page first needs them (the home page needs neither
     import pandas as pd  # torch nor pandas)
@@ -179,6 +182,28 @@ def _dataset(name: str, root: str) -> Dataset:
 @st.cache_data(max_entries=64)
 def test_labels(name: str) -> np.ndarray:
     return dataset(name).test.labels.numpy()
+
+
+def hover_sprite(name: str) -> str | None:
+    """The URL of the test set's sprite sheet (ui.hover_tiles), written on first use; None where it cannot be."""
+    from aecore.data import default_data_root
+
+    return _hover_sprite(name, str(default_data_root()))
+
+
+@st.cache_resource(show_spinner="Preparing the digit images for the maps…")
+def _hover_sprite(name: str, root: str) -> str | None:
+    from ui import hover_tiles
+
+    data = _dataset(name, root)
+    path = hover_tiles.sprite_path(name, data.fingerprint)
+    if not path.is_file():
+        try:
+            hover_tiles.write_sprite(data.test.images[:, 0].numpy(), path)
+        except OSError as error:  # e.g. a read-only checkout: the maps work, their hover labels stay text only
+            _log.warning("no digit images on hover: cannot write %s (%s)", path, error)
+            return None
+    return hover_tiles.sprite_url(path)
 
 
 @st.cache_data(max_entries=64)

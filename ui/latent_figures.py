@@ -5,8 +5,10 @@ A map is built in two parts so that a rerun reuses the expensive one: `map_point
 them (the selection, marks, the decoded spot, digit images) in a new figure that shares the points' traces.
 
 Plotly cannot put an image in a hover label (its labels take a handful of text tags; plotly.js #1323), and
-Streamlit passes on selection events only, not hovers. So a hover names the image (class, test index, every
-run's MSE), a click shows it scaled up in the details panel, and the "show digits" layer draws images on the map.
+Streamlit passes on selection events only, not hovers. So a hover label names the digit (class, test index, every
+run's MSE) and ui.hover_tiles draws its image beside the label in the browser, cut from a sprite sheet of the
+test set (`sprite_sheet`); a click shows it in the details panel, and the "show digits" layer draws images on the
+map.
 """
 
 from __future__ import annotations
@@ -169,6 +171,18 @@ def png_uri(image: np.ndarray) -> str:
 def png_bytes(image: np.ndarray) -> bytes:
     """An (h, w) uint8 array as PNG file bytes."""
     return base64.b64decode(png_uri(image).split(",", 1)[1])
+
+
+def sprite_sheet(images: np.ndarray, columns: int) -> np.ndarray:
+    """Images laid out row by row on one sheet, image i at tile (i // columns, i % columns); the last row is padded.
+
+    images : (n, h, w) in [0, 1] -> (ceil(n / columns) * h, columns * w) uint8
+    """
+    n, h, w = images.shape
+    rows = -(-n // columns)
+    grey = np.zeros((rows * columns, h, w), dtype=np.uint8)
+    grey[:n] = np.round(np.clip(images, 0, 1) * 255)
+    return grey.reshape(rows, columns, h, w).transpose(0, 2, 1, 3).reshape(rows * h, columns * w)
 
 
 def digit_tile(image: np.ndarray, colour: str, border: int = 2) -> np.ndarray:
