@@ -1,7 +1,8 @@
 """What the dashboard shows of one run that depends on that run alone, computed once and stored in its folder.
 
 Right after training (aecore.pipeline), or later by `python -m aecore migrate`, a run gets in `derived/`: its PCA
-baseline's per-image test errors and the per-digit bootstrap intervals of the run and of that baseline; and, through
+baseline's per-image test errors, the per-digit bootstrap intervals of the run and of that baseline, and the paired
+interval of run − baseline that the Overview's verdict quotes (aecore.verdicts.against_pca); and, through
 aecore.projection's cache in `projections/`, its default UMAP and PCA maps of the whole test set. A page then
 computes only what depends on the pair (paired differences, neighbourhood agreement). Every file is named by a
 hash of what it depends on, so a stale file is never read: the page computes the value as before.
@@ -20,7 +21,7 @@ import numpy as np
 
 from aecore.baselines import BaselineKey
 from aecore.safe_io import write_atomic
-from aecore.stats import BootstrapConfig
+from aecore.stats import BootstrapConfig, Interval
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,6 +40,12 @@ def _digest(material: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
+def _bootstrap_digest(weights_sha256: str, key: BaselineKey, config: BootstrapConfig) -> str:
+    """The name of a bootstrap of the run's errors against its baseline's: it depends on all three."""
+    material = {"weights": weights_sha256, "baseline": dataclasses.asdict(key), "bootstrap": dataclasses.asdict(config)}
+    return _digest(material)
+
+
 def pca_errors_path(run_path: Path, key: BaselineKey) -> Path:
     """Where the run stores its PCA baseline's (n_test,) per-image test errors (they depend on `key` only)."""
     return Path(run_path) / FOLDER / f"pca-test-errors-{_digest(dataclasses.asdict(key))}.npy"
@@ -46,8 +53,12 @@ def pca_errors_path(run_path: Path, key: BaselineKey) -> Path:
 
 def intervals_path(run_path: Path, weights_sha256: str, key: BaselineKey, config: BootstrapConfig) -> Path:
     """Where the run stores the per-digit intervals of its test errors and of its PCA baseline's."""
-    material = {"weights": weights_sha256, "baseline": dataclasses.asdict(key), "bootstrap": dataclasses.asdict(config)}
-    return Path(run_path) / FOLDER / f"intervals-{_digest(material)}.json"
+    return Path(run_path) / FOLDER / f"intervals-{_bootstrap_digest(weights_sha256, key, config)}.json"
+
+
+def difference_path(run_path: Path, weights_sha256: str, key: BaselineKey, config: BootstrapConfig) -> Path:
+    """Where the run stores the paired interval of its test errors minus its PCA baseline's, image by image."""
+    return Path(run_path) / FOLDER / f"pca-difference-{_bootstrap_digest(weights_sha256, key, config)}.json"
 
 
 def load_pca_test_errors(run_path: Path, key: BaselineKey) -> np.ndarray | None:
@@ -71,6 +82,18 @@ def load_intervals(
     if not isinstance(stored, dict) or not all(isinstance(stored.get(m), list) for m in ("run", "pca")):
         return None
     return stored
+
+
+def load_pca_difference(
+    run_path: Path, weights_sha256: str, key: BaselineKey, config: BootstrapConfig = BootstrapConfig()
+) -> Interval | None:
+    """The stored interval of mean(run − PCA) over the test images, as aecore.verdicts.paired_mean_interval gives
+    it; None when the run has none stored (or unreadable)."""
+    try:
+        stored = json.loads(difference_path(run_path, weights_sha256, key, config).read_text(encoding="utf-8"))
+        return Interval(*(float(stored[name]) for name in ("mean", "low", "high")), n=int(stored["n"]))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
 
 
 def interval_rows(errors: np.ndarray, pca_errors: np.ndarray, labels: np.ndarray, config: BootstrapConfig) -> dict:
@@ -119,7 +142,8 @@ def _stored_errors(info: RunInfo) -> np.ndarray:
 
 
 def missing(info: RunInfo) -> list[str]:
-    """What of the run's precomputed values is not stored: "pca errors", "intervals", "umap map", "pca map"."""
+    """What of the run's precomputed values is not stored: "pca errors", "intervals", "pca difference", "umap map",
+    "pca map"."""
     from aecore.compare import RunKey
     from aecore.projection import ProjectionConfig, load_cached
 
@@ -129,6 +153,8 @@ def missing(info: RunInfo) -> list[str]:
         absent.append("pca errors")
     if load_intervals(info.path, info.weights_sha256, key.baseline) is None:
         absent.append("intervals")
+    if load_pca_difference(info.path, info.weights_sha256, key.baseline) is None:
+        absent.append("pca difference")
     absent += [f"{m} map" for m in DEFAULT_MAPS if load_cached(info, ProjectionConfig(m, n_points=info.n_test)) is None]
     return absent
 
@@ -156,7 +182,7 @@ def precompute_run(
     absent = missing(info)
     if not absent:
         return []
-    if "pca errors" in absent or "intervals" in absent:
+    if {"pca errors", "intervals", "pca difference"} & set(absent):
         if pca_errors is None:
             pca_errors = load_pca_test_errors(info.path, key.baseline)
         if pca_errors is None:
@@ -165,12 +191,17 @@ def precompute_run(
             buffer = io.BytesIO()
             np.save(buffer, pca_errors, allow_pickle=False)
             _write(pca_errors_path(info.path, key.baseline), buffer.getvalue())
+    if "intervals" in absent or "pca difference" in absent:
+        errors = np.asarray(_stored_errors(info) if errors is None else errors, dtype=np.float64)
+        config = BootstrapConfig()
         if "intervals" in absent:
-            if errors is None:
-                errors = _stored_errors(info)
-            config = BootstrapConfig()
-            rows = interval_rows(np.asarray(errors, dtype=np.float64), pca_errors, data.test.labels.numpy(), config)
+            rows = interval_rows(errors, pca_errors, data.test.labels.numpy(), config)
             _write(intervals_path(info.path, info.weights_sha256, key.baseline, config), json.dumps(rows).encode())
+        if "pca difference" in absent:
+            from aecore.verdicts import paired_mean_interval
+
+            difference = json.dumps(dataclasses.asdict(paired_mean_interval(errors, pca_errors, config)))
+            _write(difference_path(info.path, info.weights_sha256, key.baseline, config), difference.encode())
     codes: list[np.ndarray] = []
 
     def latents() -> np.ndarray:

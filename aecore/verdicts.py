@@ -27,6 +27,7 @@ def against_pca(
     latent_dim: int,
     parameters: int,
     pca_errors: np.ndarray | None = None,
+    difference: Interval | None = None,
 ) -> str:
     """One sentence: does this run beat PCA with as many components as its code, by how much, how sure.
 
@@ -37,13 +38,18 @@ def against_pca(
     errors : ndarray of shape (n_images,), the run's per-image test MSE, image i in row i
     pca_mse : PCA's test MSE (the mean of `pca_errors` when they are given)
     pca_errors : ndarray of shape (n_images,) or None, PCA's per-image test MSE on the same images
+    difference : the paired interval of run − PCA as the run stores it (aecore.precompute.load_pca_difference), or
+        None to compute it from `pca_errors`; the sentence is the same either way
     """
     pca = f"PCA with {latent_dim:,} components"
     who = f"**{name}** ({parameters:,} parameters)"
     if pca_mse <= EXACT_MSE:
         return f"{who} is behind {pca}, which rebuilds the images exactly: the code is as large as the image."
     run_mse = float(np.mean(errors))
-    if pca_errors is not None and len(errors) == len(pca_errors):
+    if difference is not None and difference.n == len(errors):
+        diff = difference
+        kind = "paired 95% interval of the difference"
+    elif pca_errors is not None and len(errors) == len(pca_errors):
         diff = paired_mean_interval(errors, pca_errors)
         kind = "paired 95% interval of the difference"
     else:

@@ -17,7 +17,7 @@ from aecore.runstore import load_evaluation, read_run
 from aecore.stats import BootstrapConfig, interval_table
 from tests.runs import make_run, tiny_config
 
-EVERYTHING = ["pca errors", "intervals", "umap map", "pca map"]
+EVERYTHING = ["pca errors", "intervals", "pca difference", "umap map", "pca map"]
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +78,35 @@ def test_the_dashboard_cache_reads_the_stored_values(stored, tiny_dataset, monke
                                                                  for e in errors.values())  # fmt: skip
 
 
+def test_the_stored_difference_from_pca_gives_the_overviews_sentence_as_computed_live(stored, monkeypatch):
+    from aecore import verdicts
+
+    for info in stored:
+        key = RunKey.of(info)
+        errors = load_evaluation(read_run(key.path)).test_errors.astype(np.float64)
+        pca_errors = precompute.load_pca_test_errors(key.path, key.baseline)
+        kept = precompute.load_pca_difference(key.path, key.weights_sha256, key.baseline)
+        assert kept == verdicts.paired_mean_interval(errors, pca_errors), "the stored interval is not the live one"
+        args = ("A", errors, float(pca_errors.mean()), info.latent_dim, 10, pca_errors)
+        live = verdicts.against_pca(*args)
+        with monkeypatch.context() as patched:
+            patched.setattr(verdicts, "paired_mean_interval", lambda *a, **k: pytest.fail("bootstrapped again"))
+            assert verdicts.against_pca(*args, kept) == live
+
+
+def test_the_overview_reads_the_stored_difference_from_pca(stored, monkeypatch):
+    from aecore import verdicts
+    from ui import cache
+
+    slots = tuple((n, RunKey.of(i), i.pca_mse, i.latent_dim, 10) for n, i in zip("AB", stored, strict=True))
+    cache.overview_verdicts.clear()
+    live = cache.overview_verdicts(slots, False)
+    cache.overview_verdicts.clear()
+    monkeypatch.setattr(verdicts, "paired_mean_interval", lambda *a, **k: pytest.fail("bootstrapped again"))
+    assert cache.overview_verdicts(slots, False) == live and all("paired 95%" in line for line in live), live
+    cache.overview_verdicts.clear()
+
+
 def test_values_stored_for_other_weights_or_settings_are_not_read(stored):
     key = RunKey.of(stored[0])
     assert precompute.load_intervals(key.path, key.weights_sha256, key.baseline) is not None
@@ -85,6 +114,10 @@ def test_values_stored_for_other_weights_or_settings_are_not_read(stored):
     assert precompute.load_intervals(key.path, key.weights_sha256, RunKey.of(stored[1]).baseline) is None
     other = BootstrapConfig(resamples=1000)
     assert precompute.load_intervals(key.path, key.weights_sha256, key.baseline, other) is None
+    assert precompute.load_pca_difference(key.path, key.weights_sha256, key.baseline) is not None
+    assert precompute.load_pca_difference(key.path, "0" * 64, key.baseline) is None, "read other weights'"
+    assert precompute.load_pca_difference(key.path, key.weights_sha256, RunKey.of(stored[1]).baseline) is None
+    assert precompute.load_pca_difference(key.path, key.weights_sha256, key.baseline, other) is None
 
 
 def test_the_worker_path_stores_them_and_a_failure_never_loses_the_run(checkpoint_root, monkeypatch):

@@ -255,15 +255,17 @@ def evaluation(key: RunKey) -> EvaluationArtefacts:
 @st.cache_data(show_spinner=False, max_entries=32)
 def overview_verdicts(slots: tuple[tuple[str, RunKey, float, int, int], ...], paired: bool) -> list[str]:
     """The Overview's first lines: each (slot name, run, PCA MSE, latent dims, parameters) against its PCA, paired
-    over the test images when the run stores PCA's per-image errors (no PCA is fit for the home page), and, when
-    both runs were scored on the same test images, A against B."""
+    over the test images when the run stores PCA's per-image errors (no PCA is fit for the home page; the paired
+    interval is read from the run when it stores it, aecore.precompute), and, when both runs were scored on the
+    same test images, A against B."""
     from aecore import verdicts
-    from aecore.precompute import load_pca_test_errors
+    from aecore.precompute import load_pca_difference, load_pca_test_errors
 
     lines = []
     for name, key, pca_mse, dims, params in slots:
+        difference = load_pca_difference(key.path, key.weights_sha256, key.baseline)
         pca_errors = load_pca_test_errors(key.path, key.baseline)
-        lines.append(verdicts.against_pca(name, test_errors(key), pca_mse, dims, params, pca_errors))
+        lines.append(verdicts.against_pca(name, test_errors(key), pca_mse, dims, params, pca_errors, difference))
     if paired and len(slots) == 2:
         (a, key_a, *_), (b, key_b, *_) = slots
         lines.append(verdicts.between_runs((a, b), test_errors(key_a), test_errors(key_b)))
