@@ -40,6 +40,25 @@ log = logging.getLogger(__name__)
 def start() -> None:
     """Set the server's torch and BLAS threads and start the warm-up thread, once per process (cheap later)."""
     server_started()
+    limit_new_blas_libraries()
+
+
+_modules_when_limited = 0  # len(sys.modules) when the BLAS limit last went over the loaded libraries
+
+
+def limit_new_blas_libraries() -> None:
+    """Give a BLAS library loaded since the last limit the server's thread count too.
+
+    A limit reaches only the libraries loaded when it is set: scipy's OpenBLAS, imported by the preload thread
+    (ui/serve.py) or by a page after the first script run, kept its 2 spinning threads. Walking the loaded
+    libraries takes ~3 ms, so it is redone only when modules were imported since (a library comes with one)."""
+    global _modules_when_limited
+    if len(sys.modules) == _modules_when_limited:
+        return
+    from threadpoolctl import threadpool_limits
+
+    _modules_when_limited = len(sys.modules)
+    threadpool_limits(SERVER_BLAS_THREADS, user_api="blas")
 
 
 @st.cache_resource(show_spinner=False)
