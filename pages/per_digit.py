@@ -7,6 +7,7 @@ import streamlit as st
 from aecore.metrics import per_digit_wide
 from ui import cache, widgets
 from ui.figures import difference_chart, interval_chart, per_digit_bars
+from ui.theme import TABLE_WIDTH_PX, column_width
 
 comparison = widgets.page_start(
     "Per-digit error",
@@ -43,7 +44,9 @@ with left:
     styled = table.style.apply(highlight_lowest, axis=1).format(
         {c: "{:.5f}" for c in table.columns if c.endswith("MSE") or "−" in c}
     )
-    st.dataframe(styled, hide_index=True, key="per_digit_table", height=widgets.table_height(len(table)))
+    width = TABLE_WIDTH_PX if len(drawn) > 3 else column_width((3, 2), 0, TABLE_WIDTH_PX)
+    st.dataframe(styled, hide_index=True, key="per_digit_table", height=widgets.table_height(len(table)),
+                 column_config=widgets.method_headers(table, drawn, width))  # fmt: skip
     if len(slot_ids) == 2:
         wins = lowest.iloc[:-1].value_counts()  # every row but "all"
         st.caption(f"Lowest test MSE per {item}: " + " · ".join(
@@ -65,7 +68,8 @@ methods = cache.methods(comparison)
 intervals = cache.interval_table(methods, comparison.slots[0].run.config.dataset)
 st.plotly_chart(interval_chart(intervals, drawn, **classes), key="per_digit_ci_chart", width="stretch")
 shown = widgets.name_classes(widgets.intervals_for_reading(intervals, names), comparison)
-st.dataframe(shown, hide_index=True, key="per_digit_ci_table", height=widgets.table_height(len(shown)))
+st.dataframe(shown, hide_index=True, key="per_digit_ci_table", height=widgets.table_height(len(shown)),
+             column_config=widgets.method_headers(shown, drawn, TABLE_WIDTH_PX))  # fmt: skip
 widgets.csv_download(intervals, "per_digit_test_mse_ci.csv", "per_digit_ci_csv")
 
 if comparison.pair is not None:

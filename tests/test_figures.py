@@ -150,6 +150,25 @@ def test_a_gallery_shrinks_its_tiles_to_fit_its_column_and_keeps_captions_off_th
     assert len(captions[0].text) * captions[0].font.size * 0.56 <= pitch, "captions would overlap side by side"
 
 
+def test_long_captions_wrap_under_their_tile_instead_of_running_into_the_next_one():
+    # The Robustness page's rebuilt row with a PCA per run (A and B on different datasets).
+    captions = ("A: 0.0623", "B: 0.0576", "PCA-32 (mnist): 0.0156", "PCA-32 (mnist-sample): 0.0129")
+    rows = [ImageRow("rebuilt", images(4), captions=captions), ImageRow("again", images(4), captions=captions)]
+    fig = image_rows_figure(rows, tile_px=64)
+    z = picture(fig)
+    scale = (fig.layout.width - fig.layout.margin.l - fig.layout.margin.r) / z.shape[1]
+    pitch = (32 + figures.GAP) * scale
+    hanging = sorted((a for a in fig.layout.annotations if a.yanchor == "top"), key=lambda a: (a.y, a.x))
+    assert [a.text.replace("<br>", " ") for a in hanging[:4]] == list(captions), "a caption lost words"
+    for caption in hanging:
+        lines = caption.text.split("<br>")
+        assert max(len(line) for line in lines) * caption.font.size * 0.56 <= pitch, caption.text
+    tallest = max(len(a.text.split("<br>")) for a in hanging[:4])
+    assert tallest > 1, "the long captions were not wrapped"
+    next_row = _row_tops(fig)[1]
+    assert hanging[0].y + tallest * hanging[0].font.size * 1.3 / scale <= next_row, "captions run into the next row"
+
+
 def _row_tops(fig) -> list[float]:
     """Where each row's tiles start (its title sits at the middle of its tiles)."""
     return sorted(a.y - 16 for a in fig.layout.annotations if a.xref == "paper")

@@ -99,3 +99,24 @@ def test_the_same_run_in_both_slots_is_labelled_by_slot(app):
     at = app(run, run)
     assert not at.exception
     assert "A · MLP (A)" in page_text(at) and "B · MLP (B)" in page_text(at)
+
+
+def test_long_labels_leave_the_seed_table_the_slot_names_and_the_per_digit_table_short_headers(app):
+    """Two conv runs that differ in recipe: their labels ("A · Conv · seed recipe") made the Overview's seed table
+    cut its run column and the Per-digit table cut its last column at 1400 px."""
+    at = app()
+    assert list(seed_table(at)["run"]) == ["A · MLP", "B · Conv"], "the default pair keeps its labels"
+    at = app(RunConfig.for_recipe("conv", recipe="seed"), RunConfig.for_recipe("conv"))
+    assert not at.exception, at.exception[0].value
+    assert list(seed_table(at)["run"]) == ["A", "B"]
+    at.switch_page("pages/per_digit.py").run()
+    assert not at.exception, at.exception[0].value
+    table = next(t for t in at.dataframe if "lowest" in t.value.columns)  # the per-digit MSE table
+    config = json.loads(table.proto.columns)
+    labels = {column: entry.get("label") for column, entry in config.items()}
+    assert labels["A · Conv · seed recipe MSE"] == "A MSE", labels
+
+
+def seed_table(at: AppTest):
+    """The Overview's "Across training seeds" table."""
+    return next(t.value for t in at.dataframe if "training seeds (n)" in t.value.columns)

@@ -39,11 +39,16 @@ IMAGE_TILE_PX = 64  # a digit tile on screen: 32 pixels drawn at twice their siz
 # is shrunk by the browser, and then its captions (fixed-size text) would run into the next row.
 CONTENT_WIDTH_PX = 740
 COLUMN_GAP_PX = 16  # Streamlit's gap between st.columns
+# Data grids at 1400 px (the width the layout is checked at; measured in Chromium): the main area is ~810 px wide,
+# and a column takes ~5.5 px per character of its header or longest cell plus ~29 px of padding.
+TABLE_WIDTH_PX = 810
+GRID_CHAR_PX = 5.5
+GRID_PADDING_PX = 29
 
 
-def column_width(weights: tuple[float, ...], index: int) -> int:
-    """The width in pixels of column `index` of st.columns(weights) in the main area (at CONTENT_WIDTH_PX)."""
-    free = CONTENT_WIDTH_PX - COLUMN_GAP_PX * (len(weights) - 1)
+def column_width(weights: tuple[float, ...], index: int, total: int = CONTENT_WIDTH_PX) -> int:
+    """The width in pixels of column `index` of st.columns(weights) in a main area `total` pixels wide."""
+    free = total - COLUMN_GAP_PX * (len(weights) - 1)
     return int(free * weights[index] / sum(weights))
 
 

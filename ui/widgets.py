@@ -14,7 +14,7 @@ from aecore.compare import Comparison
 from aecore.run_schema import EvalMetrics
 from aecore.runstore import RunInfo
 from ui import cache, frame
-from ui.theme import SLOT_COLOURS
+from ui.theme import GRID_CHAR_PX, GRID_PADDING_PX, SLOT_COLOURS
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -209,6 +209,29 @@ def intervals_for_reading(intervals: pd.DataFrame, names: dict[str, str]) -> pd.
             map(interval_text, intervals[f"{method} CI low"], intervals[f"{method} CI high"])
         )
     return shown
+
+
+def grid_width_px(frame: pd.DataFrame) -> float:
+    """About how wide a data grid draws `frame` without scrolling: each column as wide as its header or its widest
+    cell (numbers as the tables print them, five decimals)."""
+
+    def chars(column: str) -> int:
+        values = frame[column]
+        widest = 7 if pd.api.types.is_float_dtype(values) else int(values.astype(str).str.len().max() or 0)
+        return max(len(str(column)), widest)
+
+    return sum(chars(c) * GRID_CHAR_PX + GRID_PADDING_PX for c in frame.columns)
+
+
+def method_headers(frame: pd.DataFrame, drawn: list, width_px: float, suffixes=(" MSE", " 95% CI")) -> dict:
+    """column_config for a table whose method columns carry display labels ("A · MLP MSE"): when those would run
+    out of `width_px` (long labels, or a PCA per run), each method column shows its short name ("A MSE") and
+    keeps the full one as its help; the frame (and its CSV) keeps the full names."""
+    if grid_width_px(frame) <= width_px:
+        return {}
+    columns = [(s, f"{s.label}{suffix}", f"{s.short}{suffix}") for s in drawn for suffix in suffixes]
+    return {full: st.column_config.Column(short, help=full) for s, full, short in columns
+            if full in frame.columns and s.short != s.label}  # fmt: skip
 
 
 def table_height(rows: int) -> int:
