@@ -10,6 +10,7 @@ from aecore.runstore import CheckpointError, default_checkpoint_root, delete_run
 from ui import cache, frame, session, widgets
 
 CONFIRM = "runs_confirm_delete"  # run id waiting for the user's confirmation
+DELETED = "runs_deleted"  # what the last delete removed, said once on the next run (UI state)
 # The columns in the table, all in view at 1400 px without scrolling: which run (slot, architecture, width, options),
 # how it scored (test, PCA, ratio), how it was trained, the id last (it names the dataset). The rest (budget, sizes,
 # times) is shown for the selected run and is in the CSV.
@@ -94,6 +95,8 @@ event = st.dataframe(
     },
 )  # fmt: skip
 st.caption(f"{len(shown)} of {len(table)} runs shown.")
+if DELETED in st.session_state:
+    st.success(st.session_state.pop(DELETED), icon=":material/delete:")
 widgets.csv_download(table.drop(columns=["slot", "shipped"]), "runs.csv", "runs_csv")
 
 rows = [row for row in (event.selection.rows if event is not None else []) if 0 <= row < len(shown_ids)]
@@ -140,6 +143,8 @@ if pending in runs:
                 st.error(widgets.escape(error), icon=":material/error:")
             else:
                 del st.session_state[CONFIRM]
+                st.session_state[DELETED] = (f"Deleted {widgets.escape(picker_label(runs[pending]))} "
+                                             f"(`{pending}`).")  # fmt: skip
                 cache.forget_registry()
                 st.rerun()
         if no.button("Keep it", key="runs_confirm_no"):

@@ -332,6 +332,10 @@ def test_deleting_a_run_asks_first_and_then_it_is_gone_from_the_pickers(own_root
     for slot in ("A", "B"):
         assert label not in at.selectbox(key=f"slot_{slot}").options
     assert SWEEP_MLP_8 not in set(frame(at, "runs_table")["run"])
+    said = [re.sub(r"\\(.)", r"\1", e.value) for e in at.success]  # markdown escapes read as the character
+    assert any(f"Deleted {label}" in text and SWEEP_MLP_8 in text for text in said), said
+    at.run()  # said once: the next run no longer says it
+    assert not any("Deleted" in e.value for e in at.success)
 
 
 def test_a_shipped_default_needs_the_extra_confirmation(own_root, monkeypatch):
