@@ -27,9 +27,27 @@ if not slots:
 last = max(len(timelines[s.name].frames) for s in slots)
 st.session_state.setdefault(EPOCH, last)
 st.session_state.setdefault(PLAYING, False)
-first = timelines[slots[0].name]
-rows_of = probe_rows(first.probe_labels)  # each column one digit class
-originals = cache.probe_images(slots[0].run.config.dataset, tuple(int(p) for p in first.probe_positions))
+
+
+def probes(slot) -> tuple[str, tuple[int, ...]]:
+    """Which validation digits a slot's run rebuilt: its dataset and the probes' positions in its validation split."""
+    return slot.run.config.dataset, tuple(int(p) for p in timelines[slot.name].probe_positions)
+
+
+def originals(slot, space_above: int) -> list[ImageRow]:
+    """The probe digits a slot's run rebuilt, one block of rows (each column one digit class)."""
+    images = cache.probe_images(*probes(slot))
+    title = "validation" if len(own_probes) == 1 else f"{slot.name}'s validation"
+    return [ImageRow(title if r == 0 else "", images[order], colour=TEXT_GREY, space_above=space_above if r == 0 else 0)
+            for r, order in enumerate(probe_rows(timelines[slot.name].probe_labels))]  # fmt: skip
+
+
+# Runs on different datasets (mnist and its sample) rebuilt different validation digits: each gets its own originals.
+own_probes = {probes(s) for s in slots}
+by_class = len(probe_rows(timelines[slots[0].name].probe_labels)) > 1  # more than one row: each column one class
+if len(own_probes) > 1:
+    st.caption("The runs were trained on different datasets, so each rebuilt the validation digits of its own: "
+               "each run's rows sit under its own originals.")  # fmt: skip
 
 
 def toggle_play() -> None:
@@ -40,15 +58,18 @@ def toggle_play() -> None:
 
 def image_rows(epoch: int) -> list[ImageRow]:
     """The probe digits (one block of rows) and each run's reconstructions of them after `epoch`."""
-    rows = [
-        ImageRow("validation" if r == 0 else "", originals[order], colour=TEXT_GREY) for r, order in enumerate(rows_of)
-    ]
+    rows = []
     for s in slots:
+        own = s is slots[0] or probes(s) != probes(slots[0])
+        if own:
+            rows += originals(s, space_above=0 if s is slots[0] else 8)
         frames = timelines[s.name].frames
         shown = min(epoch, len(frames))
         title = f"{s.name} · epoch {shown}" + ("" if shown == epoch else " (its last)")
+        gap = 0 if own and s is not slots[0] else 8  # a run's own originals sit right above its rows
         rows += [ImageRow(title if r == 0 else "", frames[shown - 1][order] / 255.0, colour=SLOT_COLOURS[s.name],
-                          space_above=8 if r == 0 else 0) for r, order in enumerate(rows_of)]  # fmt: skip
+                          space_above=gap if r == 0 else 0)
+                 for r, order in enumerate(probe_rows(timelines[s.name].probe_labels))]  # fmt: skip
     return rows
 
 
@@ -82,7 +103,7 @@ def player() -> None:
         at = {s.name: s.run.history[min(epoch, len(s.run.history)) - 1].val_loss for s in slots}
         st.caption(
             " · ".join(f"{name}: validation MSE {value:.5f}" for name, value in at.items())
-            + (" · each column one digit class, 0 to 9" if len(rows_of) > 1 else "")
+            + (" · each column one digit class, 0 to 9" if by_class else "")
         )
     drawn = [
         Curve(

@@ -120,3 +120,19 @@ def test_long_labels_leave_the_seed_table_the_slot_names_and_the_per_digit_table
 def seed_table(at: AppTest):
     """The Overview's "Across training seeds" table."""
     return next(t.value for t in at.dataframe if "training seeds (n)" in t.value.columns)
+
+
+def test_runs_on_mnist_and_its_sample_render_latent_quality_and_each_timeline_under_its_own_digits(app):
+    """Slot B trained on the 4,500-image sample: its probes are fit on its own 4,500 training codes (the page
+    raised "inconsistent numbers of samples: [4500, 54000]" with A's labels), and its timeline rebuilt its own
+    validation digits, shown above its rows."""
+    at = app(RunConfig.for_recipe("conv", recipe="seed"), RunConfig.for_recipe("conv", dataset="mnist-sample"))
+    at.switch_page("pages/latent_quality.py").run()
+    assert not at.exception, at.exception[0].value
+    assert "Most linearly separable code" in page_text(at)
+    at.switch_page("pages/timeline.py").run()
+    assert not at.exception, at.exception[0].value
+    gallery = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if '"validation' in c.proto.spec
+                   or "'s validation" in c.proto.spec)  # fmt: skip
+    titles = [a["text"] for a in gallery["layout"]["annotations"] if a.get("xref") == "paper"]
+    assert any("A's validation" in t for t in titles) and any("B's validation" in t for t in titles), titles

@@ -409,21 +409,22 @@ def paired_difference(first: RunKey, second: RunKey, names: tuple[str, str]) -> 
 @st.cache_data(show_spinner="Fitting k-NN and linear probes on training codes…", max_entries=16)
 def latent_quality(methods: tuple[tuple[str, RunKey | BaselineKey], ...], dataset_name: str) -> LatentQuality:
     """k-NN and linear-probe test accuracy of each method's code, fit on that method's training images, with
-    intervals and each test image's right/wrong."""
+    intervals and each test image's right/wrong. `dataset_name` gives the test set the methods share; each
+    method's training images come from its own dataset (mnist and its 4,500-image sample share a test set)."""
     from aecore.data import training_subset
     from aecore.latent_quality import latent_quality_table, pca_codes
 
-    data = dataset(dataset_name)
+    test = dataset(dataset_name).test
     codes, train_labels = {}, {}
     for method, key in methods:
         limit = key.config.train_limit if isinstance(key, RunKey) else key.train_limit
-        subset = training_subset(data.train, limit)
+        subset = training_subset(dataset(key.dataset).train, limit)
         train_labels[method] = subset.labels.numpy()
         if isinstance(key, RunKey):
             codes[method] = (train_latents(key), test_latents(key))
         else:
-            codes[method] = pca_codes(pca(key), subset.images, data.test.images)
-    return latent_quality_table(codes, train_labels, data.test.labels.numpy())
+            codes[method] = pca_codes(pca(key), subset.images, test.images)
+    return latent_quality_table(codes, train_labels, test.labels.numpy())
 
 
 ROBUSTNESS_PER_DIGIT = 50  # the fixed robustness subset: the first 50 test images of each digit
