@@ -43,9 +43,11 @@ for column, title in (("knn", "5-NN accuracy"), ("probe", "linear-probe accuracy
     shown[f"{title} 95% CI"] = [f"{lo:.1%}–{hi:.1%}" for lo, hi in zip(table[f"{column}_low"], table[f"{column}_high"],
                                                                        strict=True)]  # fmt: skip
 shown = shown.rename(columns={"latent_dims": "latent dims"})
+on_screen, config = widgets.fit_names(shown, "method", {s.label: s.short for s in drawn})  # the CSV keeps labels
 st.dataframe(
-    shown.style.format({"5-NN accuracy": "{:.1%}", "linear-probe accuracy": "{:.1%}"}),
+    on_screen.style.format({"5-NN accuracy": "{:.1%}", "linear-probe accuracy": "{:.1%}"}),
     hide_index=True,
     key="latent_quality_table",
+    column_config=config,
 )
 widgets.csv_download(shown, "latent_quality.csv", "latent_quality_csv")

@@ -130,6 +130,10 @@ def test_runs_on_mnist_and_its_sample_render_latent_quality_and_each_timeline_un
     at.switch_page("pages/latent_quality.py").run()
     assert not at.exception, at.exception[0].value
     assert "Most linearly separable code" in page_text(at)
+    quality = next(t.value for t in at.dataframe if "linear-probe accuracy" in t.value.columns)
+    assert list(quality["method"])[:2] == ["A", "B"], "long labels made the table scroll sideways at 1400 px"
+    bars = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if '"linear probe"' in c.proto.spec)
+    assert all("<br>" in name for name in bars["data"][0]["x"][:2]), "long bar labels wrap instead of tilting"
     at.switch_page("pages/timeline.py").run()
     assert not at.exception, at.exception[0].value
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]

@@ -507,7 +507,10 @@ def accuracy_bars(table: pd.DataFrame, series: Sequence[MethodStyle], chance: fl
     chance : the accuracy of guessing (1 / number of classes), drawn as a dotted line
     """
     by_id = {s.id: s for s in series}
-    names = [f"{by_id[m].label} ({d}-d)" for m, d in zip(table["method"], table["latent_dims"], strict=True)]
+    # Long labels ("A · Conv · seed recipe · MNIST, 60k") wrap at " · " rather than tilt: tilted they ran under the
+    # legend and were hard to read.
+    names = ["<br>".join(map(_html, wrap_lines(f"{by_id[m].label} ({d}-d)", BAR_LABEL_CHARS)))
+             for m, d in zip(table["method"], table["latent_dims"], strict=True)]  # fmt: skip
     colours = [by_id[m].colour for m in table["method"]]
     fig = go.Figure()
     # Values sit inside the bars (above them they collided with the whiskers): white on the solid bars, dark on
@@ -524,7 +527,7 @@ def accuracy_bars(table: pd.DataFrame, series: Sequence[MethodStyle], chance: fl
     fig.add_hline(y=chance, line_dash="dot", line_color="grey", annotation_text=f"chance ({chance:.0%})",
                   annotation_position="top left")  # fmt: skip
     fig.update_layout(barmode="group", height=380, yaxis={"title": "test accuracy", "tickformat": ".0%",
-                      "range": [0, 1.05]}, margin={"t": 10}, legend=LEGEND_BELOW)  # fmt: skip
+                      "range": [0, 1.05]}, xaxis={"tickangle": 0}, margin={"t": 10}, legend=LEGEND_BELOW)  # fmt: skip
     return fig
 
 

@@ -17,7 +17,6 @@ from aecore.runstore import RunInfo
 from aecore.seeds import compare_runs, per_digit_comparison, per_digit_spread, seed_siblings
 from ui import cache, frame, widgets
 from ui.figures import per_digit_seed_figure, seed_strip_figure
-from ui.theme import TABLE_WIDTH_PX
 
 TWO_KINDS = (
     "**95% interval over test images**: how much this one run's score would move on another draw of test digits "
@@ -80,13 +79,11 @@ def overview_block(comparison: Comparison) -> None:
     st.markdown(f"Test MSE of the run in each slot and across **{' and '.join(map(str, counts))} training seeds** of "
                 "its config (the same settings, another seed). Chart: dots are the seeds, the tick their mean; the "
                 "diamond is the slot's run with its 95% interval over test images.")  # fmt: skip
-    table = pd.DataFrame(rows)
-    run_column = None
-    if widgets.grid_width_px(table) > TABLE_WIDTH_PX:  # long labels: the slot names, the labels in the help
-        table["run"] = [s.name for s in comparison.slots]
-        run_column = st.column_config.TextColumn(help="; ".join(f"{s.name} · {s.label}" for s in comparison.slots))
+    table, config = widgets.fit_names(
+        pd.DataFrame(rows), "run", {f"{s.name} · {s.label}": s.name for s in comparison.slots}
+    )
     st.dataframe(table.style.format({"test MSE": "{:.5f}"}), hide_index=True, key="overview_seed_table",
-                 column_config={"run": run_column} if run_column else None)  # fmt: skip
+                 column_config=config)  # fmt: skip
     left, right = st.columns([3, 2])
     with left:
         drawn = widgets.series(comparison)[: len(rows)]

@@ -14,7 +14,7 @@ from aecore.compare import Comparison
 from aecore.run_schema import EvalMetrics
 from aecore.runstore import RunInfo
 from ui import cache, frame
-from ui.theme import GRID_CHAR_PX, GRID_PADDING_PX, SLOT_COLOURS
+from ui.theme import GRID_CHAR_PX, GRID_PADDING_PX, SLOT_COLOURS, TABLE_WIDTH_PX
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -232,6 +232,18 @@ def method_headers(frame: pd.DataFrame, drawn: list, width_px: float, suffixes=(
     columns = [(s, f"{s.label}{suffix}", f"{s.short}{suffix}") for s in drawn for suffix in suffixes]
     return {full: st.column_config.Column(short, help=full) for s, full, short in columns
             if full in frame.columns and s.short != s.label}  # fmt: skip
+
+
+def fit_names(frame: pd.DataFrame, column: str, short: dict[str, str]) -> tuple[pd.DataFrame, dict | None]:
+    """A table whose `column` names runs by their labels, as drawn at 1400 px: when the labels would make it scroll
+    sideways, the short names (`short`: label -> short name, e.g. the slot letter) with the labels in the column's
+    help. Returns the frame to draw and its column_config (None when it fits as it is)."""
+    if grid_width_px(frame) <= TABLE_WIDTH_PX:
+        return frame, None
+    named = "; ".join(f"{name}: {label}" for label, name in short.items() if name != label)
+    return frame.assign(**{column: frame[column].map(lambda v: short.get(v, v))}), {
+        column: st.column_config.TextColumn(help=named)
+    }
 
 
 def table_height(rows: int) -> int:
