@@ -9,7 +9,7 @@ from aecore.compare import RunKey
 from aecore.metrics import ranked_indices
 from ui import cache, widgets
 from ui.figures import ImageRow
-from ui.theme import TEXT_GREY
+from ui.theme import TABLE_WIDTH_PX, TEXT_GREY
 
 GALLERY_MAX = 16
 
@@ -62,6 +62,9 @@ table = widgets.name_classes(table, comparison)
 for s in drawn:
     table[f"{s.label} MSE"] = errors[s.id][chosen]
 st.dataframe(
-    table.style.format({c: "{:.5f}" for c in table.columns if c.endswith("MSE")}), hide_index=True, key="gallery_table"
+    table.style.format({c: "{:.5f}" for c in table.columns if c.endswith("MSE")}),
+    hide_index=True,
+    key="gallery_table",
+    column_config=widgets.method_headers(table, drawn, TABLE_WIDTH_PX),  # long labels: "A MSE", the label as help
 )
 widgets.csv_download(table, f"{end}_{k}_{ranking}_class-{'all' if digit is None else digit}_test.csv", "gallery_csv")

@@ -134,6 +134,11 @@ def test_runs_on_mnist_and_its_sample_render_latent_quality_and_each_timeline_un
     assert list(quality["method"])[:2] == ["A", "B"], "long labels made the table scroll sideways at 1400 px"
     bars = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if '"linear probe"' in c.proto.spec)
     assert all("<br>" in name for name in bars["data"][0]["x"][:2]), "long bar labels wrap instead of tilting"
+    at.switch_page("pages/error_gallery.py").run()
+    assert not at.exception, at.exception[0].value
+    ranked = next(t for t in at.dataframe if "test index" in t.value.columns)
+    headers = {column: entry.get("label") for column, entry in json.loads(ranked.proto.columns).items()}
+    assert headers["B · Conv · onecycle · MNIST sample, 5k MSE"] == "B MSE", headers
     at.switch_page("pages/timeline.py").run()
     assert not at.exception, at.exception[0].value
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
