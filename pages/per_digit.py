@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from aecore.metrics import per_digit_wide
+from aecore.verdicts import signed  # differences with a typographic minus, as the verdicts print them
 from ui import cache, widgets
 from ui.figures import difference_chart, interval_chart, per_digit_bars
 from ui.theme import TABLE_WIDTH_PX, column_width
@@ -42,7 +43,7 @@ def highlight_lowest(row: pd.Series) -> list[str]:
 left, right = st.columns([3, 2]) if len(drawn) <= 3 else (st.container(), st.container())
 with left:
     styled = table.style.apply(highlight_lowest, axis=1).format(
-        {c: "{:.5f}" for c in table.columns if c.endswith("MSE") or "−" in c}
+        {c: signed if "−" in c else "{:.5f}" for c in table.columns if c.endswith("MSE") or "−" in c}
     )
     width = TABLE_WIDTH_PX if len(drawn) > 3 else column_width((3, 2), 0, TABLE_WIDTH_PX)
     st.dataframe(styled, hide_index=True, key="per_digit_table", height=widgets.table_height(len(table)),
@@ -85,7 +86,7 @@ if comparison.pair is not None:
                                        "win_rate": f"{a.name} win rate", "win_low": "win CI low",
                                        "win_high": "win CI high"})  # fmt: skip
     shown = widgets.name_classes(shown, comparison)
-    st.dataframe(shown.style.format({c: "{:.5f}" for c in shown.columns if "−" in c or c.startswith("CI")}
+    st.dataframe(shown.style.format({c: signed for c in shown.columns if "−" in c or c.startswith("CI")}
                                     | {c: "{:.1%}" for c in shown.columns if "win" in c}),
                  hide_index=True, key="per_digit_diff_table", height=widgets.table_height(len(shown)))  # fmt: skip
     widgets.csv_download(shown, "per_digit_paired_difference_test.csv", "per_digit_diff_csv")

@@ -11,9 +11,9 @@ LAYOUT = (3, 2)  # the probe digits beside the loss curves
 
 comparison = widgets.page_start(
     "Training timeline",
-    "Watch the models learn. After every epoch of training, each run rebuilt the same **validation** digits "
-    "(two of each class, chosen by position, never by error); move the slider or press play to see them sharpen, "
-    "with the epoch marked on the loss curves.",
+    "Watch the models learn. After every epoch of training, each run rebuilt a fixed set of its **validation** "
+    "digits (two of each class, chosen by position, never by error; the same digits for runs on the same dataset); "
+    "move the slider or press play to see them sharpen, with the epoch marked on the loss curves.",
 )
 
 timelines = {s.name: cache.timeline(s.key) for s in comparison.slots}
