@@ -14,6 +14,7 @@ from tests.browser_support import (
     screenshot,
     start_dashboard,
     stop_dashboard,
+    wait_until_idle,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -44,6 +45,9 @@ def fresh_server(tmp_path):
 def test_no_run_picker_or_overview_value_is_cut_on_the_first_load_after_a_server_start(fresh_server, page):
     open_dashboard(page, fresh_server, "Numbers under the reconstructions")
     assert_no_exception(page, "Overview")
+    # The main area can settle before the sidebar's pickers are mounted (1 run in ~10 found none): wait for them.
+    page.wait_for_function(f"() => ({CUT})().pickers === 2", timeout=60_000)
+    wait_until_idle(page)
     found = page.evaluate(CUT)
     screenshot(page, "layout-first-load")
     assert found["pickers"] == 2, f"both run pickers are drawn: {found}"
