@@ -10,7 +10,6 @@ test index from the point's customdata[0], and cuts that tile from the sheet ont
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -130,15 +129,11 @@ def sprite_url(path: Path) -> str:
 
 def write_sprite(images: np.ndarray, path: Path) -> None:
     """The sprite sheet of `images` ((n, 32, 32) in [0, 1]) as a PNG at `path`, written atomically."""
-    from PIL import Image
-
     from aecore.safe_io import write_atomic
-    from ui.latent_figures import sprite_sheet
+    from ui.latent_figures import png_bytes, sprite_sheet
 
-    buffer = io.BytesIO()
-    Image.fromarray(sprite_sheet(images, SPRITE_COLUMNS)).save(buffer, format="PNG")
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, buffer.getvalue())
+    write_atomic(path, png_bytes(sprite_sheet(images, SPRITE_COLUMNS)))
 
 
 def show_on_hover(url: str, maps_selector: str, tile: int = 32) -> None:

@@ -161,16 +161,16 @@ def map_points(
 
 def png_uri(image: np.ndarray) -> str:
     """An (h, w) or (h, w, 3) uint8 array as a data: URI of a PNG."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode()
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """An (h, w) or (h, w, 3) uint8 array as PNG file bytes."""
     from PIL import Image
 
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    """An (h, w) uint8 array as PNG file bytes."""
-    return base64.b64decode(png_uri(image).split(",", 1)[1])
+    return buffer.getvalue()
 
 
 def sprite_sheet(images: np.ndarray, columns: int) -> np.ndarray:
