@@ -50,9 +50,10 @@ LAST_TEXT = {
     "Runs": "runs shown",
 }
 # Long enough (400 small batches) that the panel is seen mid-way, short enough for CI.
-RETRAIN = {"Bottleneck": "3", "Epochs": "2", "Batch size": "8", "Train on the first N images only": "1600",
+# 6 epochs: with 2 the job could end before the progress panel was read twice (seen as ["Batch 200 of 200"]).
+RETRAIN = {"Bottleneck": "3", "Epochs": "6", "Batch size": "8", "Train on the first N images only": "1600",
            "Seeds": "31"}  # fmt: skip
-RETRAIN_CONFIG = RunConfig.for_recipe("conv", bottleneck=3, epochs=2, batch_size=8, train_limit=1600, seed=31)
+RETRAIN_CONFIG = RunConfig.for_recipe("conv", bottleneck=3, epochs=6, batch_size=8, train_limit=1600, seed=31)
 JOB_TIMEOUT_S = 300
 MAPS_JS = "[...document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .js-plotly-plot')]"
 
