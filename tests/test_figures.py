@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.figure_support import picture_pixels
 from ui import figures
 from ui.figures import (
     Curve,
@@ -37,7 +38,7 @@ def images(n: int, high: float = 1.0) -> np.ndarray:
 
 
 def picture(fig) -> np.ndarray:
-    return np.asarray(next(t for t in fig.data if t.type == "image").z, dtype=np.uint8)
+    return picture_pixels(next(t for t in fig.data if t.type == "image"))
 
 
 def gallery(n: int = 6, captions: bool = True, error: bool = True, title: str = "A · MLP") -> list[ImageRow]:

@@ -130,7 +130,8 @@ def sprite_url(path: Path) -> str:
 def write_sprite(images: np.ndarray, path: Path) -> None:
     """The sprite sheet of `images` ((n, 32, 32) in [0, 1]) as a PNG at `path`, written atomically."""
     from aecore.safe_io import write_atomic
-    from ui.latent_figures import png_bytes, sprite_sheet
+    from ui.figures import png_bytes
+    from ui.latent_figures import sprite_sheet
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, png_bytes(sprite_sheet(images, SPRITE_COLUMNS)))

@@ -13,15 +13,13 @@ map.
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.figures import LEGEND_BELOW, MethodStyle
+from ui.figures import LEGEND_BELOW, MethodStyle, png_uri
 from ui.theme import DIGIT_COLOURS
 
 TIE_COLOUR = "#BBBBBB"
@@ -157,20 +155,6 @@ def map_points(
                       legend={**LEGEND_BELOW, "itemsizing": "constant", "title": {"text": legend}},
                       xaxis={"title": f"{axis_title} 1"}, yaxis={"title": f"{axis_title} 2"})  # fmt: skip
     return fig
-
-
-def png_uri(image: np.ndarray) -> str:
-    """An (h, w) or (h, w, 3) uint8 array as a data: URI of a PNG."""
-    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode()
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    """An (h, w) or (h, w, 3) uint8 array as PNG file bytes."""
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def sprite_sheet(images: np.ndarray, columns: int) -> np.ndarray:

@@ -51,7 +51,8 @@ def selection_panel(comparison: Comparison, selection: tuple[int, ...], maps: di
     PCA baselines), the two latent spaces' agreement on them, a gallery and the exports."""
     from aecore.datasets import get
     from aecore.selection import gallery_picture, selection_npz, selection_table, summarise
-    from ui.latent_figures import png_bytes, summary_title
+    from ui.figures import png_bytes
+    from ui.latent_figures import summary_title
 
     st.subheader("Selected digits")
     if not selection:

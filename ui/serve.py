@@ -20,8 +20,8 @@ DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard.py"
 # 0.9 s of 3.3 s, for the verdicts' bootstrap). A thread imports them while the server starts and the first
 # browser loads its JavaScript, time the first script run would otherwise spend importing; a module the script
 # reaches first is imported once (the import lock makes the other thread wait for it, not import it twice).
-PRELOAD = ("scipy.stats", "pandas", "plotly.graph_objects", "ui.cache", "ui.figures", "ui.seeds_view", "ui.job_panel",
-           "ui.train_form", "aecore.verdicts")  # fmt: skip
+PRELOAD = ("scipy.stats", "pandas", "plotly.graph_objects", "PIL.PngImagePlugin", "ui.cache", "ui.figures",
+           "ui.seeds_view", "ui.job_panel", "ui.train_form", "aecore.verdicts")  # fmt: skip
 
 
 def preload() -> None:
