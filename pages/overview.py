@@ -63,7 +63,7 @@ with chart:
          "pca_mse": widgets.pca_mse(s.run), "pca_label": f"PCA-{s.run.latent_dim}"}
         for s in comparison.slots
     ])  # fmt: skip
-    st.plotly_chart(mse_bars(rows, baseline_colour(0)), key="overview_mse_chart", width="stretch")
+    st.plotly_chart(cache.chart(mse_bars, rows, baseline_colour(0)), key="overview_mse_chart", width="stretch")
     widgets.pca_caption(comparison)
 
 with gallery:

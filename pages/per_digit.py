@@ -55,7 +55,7 @@ with left:
             for m in [*slot_ids, *baseline_ids]) + ".")  # fmt: skip
     widgets.csv_download(table, "per_digit_test_mse.csv", "per_digit_csv")
 with right:
-    st.plotly_chart(per_digit_bars(long, drawn, **classes), key="per_digit_chart", width="stretch")
+    st.plotly_chart(cache.chart(per_digit_bars, long, drawn, **classes), key="per_digit_chart", width="stretch")
     widgets.pca_caption(comparison)
 
 st.subheader("How sure is this?")
@@ -67,7 +67,7 @@ if not widgets.need_same_test_set(comparison):
     st.stop()
 methods = cache.methods(comparison)
 intervals = cache.interval_table(methods, comparison.slots[0].run.config.dataset)
-st.plotly_chart(interval_chart(intervals, drawn, **classes), key="per_digit_ci_chart", width="stretch")
+st.plotly_chart(cache.chart(interval_chart, intervals, drawn, **classes), key="per_digit_ci_chart", width="stretch")
 shown = widgets.name_classes(widgets.intervals_for_reading(intervals, names), comparison)
 st.dataframe(shown, hide_index=True, key="per_digit_ci_table", height=widgets.table_height(len(shown)),
              column_config=widgets.method_headers(shown, drawn, TABLE_WIDTH_PX))  # fmt: skip
@@ -81,7 +81,9 @@ if comparison.pair is not None:
         f"**Paired difference {a.name} − {b.name}** (negative: {a.name} better) and the share of test images "
         f"{a.name} rebuilds better (win rate)"
     )
-    st.plotly_chart(difference_chart(difference, first, second, **classes), key="per_digit_diff_chart", width="stretch")
+    st.plotly_chart(
+        cache.chart(difference_chart, difference, first, second, **classes), key="per_digit_diff_chart", width="stretch"
+    )
     shown = difference.rename(columns={"diff": f"{a.name} − {b.name}", "ci_low": "CI low", "ci_high": "CI high",
                                        "win_rate": f"{a.name} win rate", "win_low": "win CI low",
                                        "win_high": "win CI high"})  # fmt: skip

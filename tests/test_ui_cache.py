@@ -14,3 +14,38 @@ def test_the_dataset_cache_follows_the_data_root(tmp_path, monkeypatch):
     monkeypatch.setenv("AECORE_DATA", str(tmp_path))  # an empty data root: no test set there
     with pytest.raises(DatasetUnavailable):
         cache.dataset("mnist-sample")
+
+
+def counting_builder(calls: list):
+    def build(frame, style, *, rows):
+        import plotly.graph_objects as go
+
+        calls.append((len(frame), style, len(rows)))
+        return go.Figure(go.Bar(x=list(frame["digit"]), y=list(frame["mse"]), name=style.label))
+
+    return build
+
+
+def test_a_chart_is_built_once_per_content_of_its_arguments_and_again_when_any_changes():
+    import numpy as np
+    import pandas as pd
+
+    from ui.figures import ImageRow, MethodStyle
+
+    calls: list = []
+    build = counting_builder(calls)
+    frame = pd.DataFrame({"digit": ["0", "1"], "mse": [0.01, 0.02]})
+    style = MethodStyle("A", "A · MLP", "#0072B2")
+    rows = [ImageRow("original", np.zeros((2, 32, 32)))]
+    first = cache.chart(build, frame, style, rows=rows)
+    again = cache.chart(build, frame.copy(), MethodStyle("A", "A · MLP", "#0072B2"), rows=[ImageRow(
+        "original", np.zeros((2, 32, 32)))])  # fmt: skip
+    assert again is first and len(calls) == 1, "equal inputs (other objects) reuse the figure"
+
+    nudged = frame.assign(mse=[0.01, 0.0200001])
+    assert list(cache.chart(build, nudged, style, rows=rows).data[0].y) == [0.01, 0.0200001]
+    assert cache.chart(build, frame, MethodStyle("A", "A · Conv", "#0072B2"), rows=rows).data[0].name == "A · Conv"
+    pixel = np.zeros((2, 32, 32))
+    pixel[1, 5, 5] = 0.5
+    cache.chart(build, frame, style, rows=[ImageRow("original", pixel)])
+    assert len(calls) == 4, "a changed frame, label or single pixel is a new chart"

@@ -87,7 +87,7 @@ def overview_block(comparison: Comparison) -> None:
     left, right = st.columns([3, 2])
     with left:
         drawn = widgets.series(comparison)[: len(rows)]
-        figure = seed_strip_figure(pd.DataFrame(seed_rows), pd.DataFrame(run_rows), drawn)
+        figure = cache.chart(seed_strip_figure, pd.DataFrame(seed_rows), pd.DataFrame(run_rows), drawn)
         st.plotly_chart(figure, key="overview_seed_chart", width="stretch")
     with right:
         if comparison.pair is not None:
@@ -112,7 +112,8 @@ def per_digit_block(comparison: Comparison, intervals: pd.DataFrame) -> None:
         f"Mean test MSE per digit across the seeds of each slot's config ({counts}), bars from the best to "
         "the worst seed; open diamonds: the run in the slot with its 95% interval over test images."
     )
-    st.plotly_chart(per_digit_seed_figure(spread, intervals, drawn), key="per_digit_seed_chart", width="stretch")
+    figure = cache.chart(per_digit_seed_figure, spread, intervals, drawn)
+    st.plotly_chart(figure, key="per_digit_seed_chart", width="stretch")
     st.caption(TWO_KINDS)
     if comparison.pair is None:
         return

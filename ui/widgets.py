@@ -118,7 +118,8 @@ def gallery(rows: list, key: str, tile_px: int | None = None, max_width: int | N
     from ui.figures import image_rows_figure
     from ui.theme import CONTENT_WIDTH_PX, IMAGE_TILE_PX
 
-    figure = image_rows_figure(rows, tile_px=tile_px or IMAGE_TILE_PX, max_width=max_width or CONTENT_WIDTH_PX)
+    width = max_width or CONTENT_WIDTH_PX
+    figure = cache.chart(image_rows_figure, rows, tile_px=tile_px or IMAGE_TILE_PX, max_width=width)
     st.plotly_chart(figure, key=key, width="content", config={"displayModeBar": False})
 
 
