@@ -136,14 +136,16 @@ def wait_for_app(page, text: str | None = None, timeout_ms: int = APP_TIMEOUT_MS
 
 
 def wait_until_idle(page, timeout_ms: int = APP_TIMEOUT_MS) -> None:
-    """Wait until the script has finished: no "running" widget, spinner, loading image
-    or undrawn chart for 1 s in a row.
+    """Wait until the script has finished: no "running" widget, spinner, element whose code is loading, loading
+    image or undrawn chart for 1 s in a row.
 
     (While a training job runs, its panel reruns every half second; wait for text instead then.)
     """
     page.wait_for_function(
         """() => {
-            const busy = document.querySelector('[data-testid="stStatusWidget"], [data-testid="stSpinner"]');
+            // stSkeleton: an element whose code is still loading (the first chart of a session waits for plotly)
+            const busy = document.querySelector(
+                '[data-testid="stStatusWidget"], [data-testid="stSpinner"], [data-testid="stSkeleton"]');
             const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
             const loading = [...document.images].some((img) => !img.complete)
                 || charts.some((chart) => !chart.querySelector('.main-svg'));
