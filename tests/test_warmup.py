@@ -74,3 +74,26 @@ def test_the_warm_up_has_nothing_to_do_without_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("AECORE_CHECKPOINTS", str(tmp_path))
     at = AppTest.from_string(WARM_SCRIPT, default_timeout=TIMEOUT).run()
     assert not at.exception
+
+
+def test_the_warm_up_goes_on_at_once_when_idle_and_waits_out_a_running_script(monkeypatch):
+    from ui import warmup
+
+    monkeypatch.setattr(warmup, "IDLE_CHECK_SECONDS", 0.0)
+    seen: list[bool] = []
+
+    def answers(*states: bool):
+        queue = list(states)
+
+        def running() -> bool:
+            seen.append(queue[0] if len(queue) == 1 else queue.pop(0))
+            return seen[-1]
+
+        return running
+
+    warmup._wait_until_scripts_idle(answers(False))
+    assert seen == [False], "idle: the next step starts without sleeping"
+    seen.clear()
+    # running, running, idle, running again (a rerun right after the run), then idle twice in a row
+    warmup._wait_until_scripts_idle(answers(True, True, False, True, False, False))
+    assert seen == [True, True, False, True, False, False]
