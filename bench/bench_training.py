@@ -101,18 +101,24 @@ def bench_model(model_name: str, data: Dataset, seed_epochs: int, fast_epochs: t
     }
 
 
+# The issue's targets (issue 21): the MLP's compute is small beside the seed loop's per-image PIL work, the conv net's
+# is not, so their targets differ.
+SPEEDUP_TARGETS = {"mlp": 4.0, "conv": 3.0}
+
+
 def rows(results: list[dict], seed_epochs: int) -> list[Row]:
     out = []
     for r in results:
         speedup = r["fast_images_per_s"] / r["seed_images_per_s"]
+        target = SPEEDUP_TARGETS.get(r["model"], 3.0)
         out.append(
             Row(
                 bench=f"training throughput, {r['model']} (seed hyperparameters)",
                 reference=f"seed-style DataLoader loop {r['seed_images_per_s']:,.0f} img/s",
                 measured=f"{r['fast_images_per_s']:,.0f} img/s",
                 ratio=f"{speedup:.2f}x",
-                target=">= 3x",
-                met=speedup >= 3,
+                target=f">= {target:g}x",
+                met=speedup >= target,
             )
         )
         reached = r["reached"]
