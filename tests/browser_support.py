@@ -136,16 +136,20 @@ def wait_for_app(page, text: str | None = None, timeout_ms: int = APP_TIMEOUT_MS
 
 
 def wait_until_idle(page, timeout_ms: int = APP_TIMEOUT_MS) -> None:
-    """Wait until the script has finished: no "running" widget, spinner, element whose code is loading, loading
-    image or undrawn chart for 1 s in a row.
+    """Wait until the script has finished: no script running, "running" widget, spinner, element left from the
+    previous run, element whose code is loading, loading image or undrawn chart for 1 s in a row.
 
     (While a training job runs, its panel reruns every half second; wait for text instead then.)
     """
     page.wait_for_function(
         """() => {
-            // stSkeleton: an element whose code is still loading (the first chart of a session waits for plotly)
-            const busy = document.querySelector(
-                '[data-testid="stStatusWidget"], [data-testid="stSpinner"], [data-testid="stSkeleton"]');
+            // stSkeleton: an element whose code is still loading (the first chart of a session waits for plotly).
+            // The status widget and spinners show only after a delay, so a short rerun is also told by the app's
+            // script state and by the previous run's elements still on screen (data-stale).
+            const app = document.querySelector('[data-testid="stApp"]');
+            const busy = (app && app.dataset.testScriptState === 'running') || document.querySelector(
+                '[data-testid="stStatusWidget"], [data-testid="stSpinner"], [data-testid="stSkeleton"], '
+                + '[data-stale="true"]');
             const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
             const loading = [...document.images].some((img) => !img.complete)
                 || charts.some((chart) => !chart.querySelector('.main-svg'));
