@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from aecore.datasets import FASHION_CLASSES, MNIST_CLASSES
+from tests.figure_support import picture_pixels
 from ui.figures import MethodStyle
 from ui.latent_figures import (
     TIE_COLOUR,
@@ -140,10 +138,10 @@ def test_the_digit_layer_draws_each_image_at_its_place_in_its_class_colour():
     assert (first.x, first.y, first.xref, first.yref) == (pytest.approx(coords[0, 0]), pytest.approx(coords[0, 1]),
                                                           "x", "y")  # fmt: skip
     assert first.sizex == pytest.approx(0.45) and first.sizey == pytest.approx(0.225), "90% of a cell: no overlap"
-    png = Image.open(io.BytesIO(base64.b64decode(first.source.split(",", 1)[1])))
-    assert png.size == (36, 36)
+    png = picture_pixels(first)
+    assert png.shape[:2] == (36, 36)
     colour = DIGIT_COLOURS[3]
-    assert png.getpixel((0, 0)) == tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5)), "framed in its class colour"
+    assert tuple(png[0, 0]) == tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5)), "framed in its class colour"
 
 
 def test_a_digit_tile_keeps_the_image_inside_its_frame():
