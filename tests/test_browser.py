@@ -145,12 +145,24 @@ def test_error_maps_draw_zero_error_in_the_documented_colour(dashboard, tall):
     assert digit != corners[0], "the probe read the page background instead of the picture"
 
 
+# The canvas element is drawn before its free-drawing tool is switched on (that waits for the initial drawing to load),
+# and a stroke made in between is lost. Fabric shows its crosshair on a mouse move only in drawing mode, so nudge the
+# canvas with a synthetic move until it does.
+FREEDRAW_READY_JS = """(upper) => {
+    const box = upper.getBoundingClientRect();
+    upper.dispatchEvent(new MouseEvent('mousemove', {clientX: box.x + 5, clientY: box.y + 5, bubbles: true}));
+    return upper.style.cursor === 'crosshair';
+}"""
+
+
 def test_a_drawn_digit_lands_on_both_maps_as_a_star_on_top(dashboard, tall):
     open_dashboard(tall, dashboard, "Test MSE")
     visit(tall, "Draw a digit")
-    canvas = tall.locator('[data-testid="stBidiComponentIsolated"] canvas.upper-canvas').first
+    component = tall.locator('[data-testid="stBidiComponentIsolated"]').first
+    canvas = component.locator("canvas.upper-canvas")
     canvas.wait_for(timeout=APP_TIMEOUT_MS)
     wait_until_idle(tall)
+    tall.wait_for_function(FREEDRAW_READY_JS, arg=canvas.element_handle(), timeout=APP_TIMEOUT_MS)
     box = canvas.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + 40
     tall.mouse.move(x - 40, y)  # a 7: a bar across, then a stroke down to the left
@@ -158,6 +170,8 @@ def test_a_drawn_digit_lands_on_both_maps_as_a_star_on_top(dashboard, tall):
     tall.mouse.move(x + 40, y, steps=12)
     tall.mouse.move(x - 10, y + 190, steps=20)
     tall.mouse.up()
+    # the canvas kept the stroke (its history has a step to undo) before the app is asked to have seen it
+    expect(component.locator('button[aria-label="Undo"]')).to_be_enabled(timeout=APP_TIMEOUT_MS)
     main(tall).get_by_text("Where your digit lands").wait_for(timeout=APP_TIMEOUT_MS)
     tall.wait_for_function(f"() => {MAPS_JS}.filter((gd) => gd._fullData && gd._fullData.length > 10).length == 2",
                            timeout=APP_TIMEOUT_MS)  # fmt: skip
