@@ -16,7 +16,7 @@ from pathlib import Path
 
 from common import REPO, Row, load_average, machine, markdown_table
 
-BENCHES = ("quality", "training", "projection", "dashboard", "memory", "retrain")
+BENCHES = ("quality", "training", "train_compile", "projection", "dashboard", "first_load", "memory", "retrain")
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 START, END = "<!-- bench:latest:start -->", "<!-- bench:latest:end -->"
 

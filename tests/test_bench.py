@@ -84,3 +84,52 @@ def test_idle_wait_returns_at_the_first_window_the_process_stays_under_the_share
     monkeypatch.setattr(bench_dashboard.time, "sleep", lambda seconds: None)
     bench_dashboard.wait_until_idle(123, share=0.05, window=1.0)
     assert calls == [123] * 6, "it should stop at the third window, the first under 5% of a core"
+
+
+def test_first_load_counts_top_level_main_thread_tasks_and_the_longest_module():
+    import bench_first_load
+
+    main, other = {"pid": 1, "tid": 10}, {"pid": 1, "tid": 11}
+    events = [
+        {"name": "thread_name", "ph": "M", **main, "args": {"name": "CrRendererMain"}},
+        {"name": "thread_name", "ph": "M", **other, "args": {"name": "Compositor"}},
+        {"name": "RunTask", "ph": "X", **main, "ts": 0, "dur": 400_000, "tdur": 250_000},
+        {"name": "RunTask", "ph": "X", **main, "ts": 100_000, "dur": 50_000, "tdur": 50_000},  # inside the first
+        {"name": "v8.evaluateModule", "ph": "X", **main, "ts": 10_000, "dur": 300_000},
+        {"name": "RunTask", "ph": "X", **main, "ts": 1_000_000, "dur": 200_000, "tdur": 150_000},
+        {"name": bench_first_load.GL_WAIT, "ph": "X", **main, "ts": 1_150_000, "dur": 40_000},
+        {"name": bench_first_load.GL_WAIT, "ph": "X", **other, "ts": 0, "dur": 70_000},
+        {"name": "v8.evaluateModule", "ph": "X", **main, "ts": 1_000_000, "dur": 100_000},
+        {"name": "RunTask", "ph": "X", **other, "ts": 0, "dur": 5_000_000},  # another thread: not counted
+        {"name": "v8.evaluateModule", "ph": "X", **other, "ts": 0, "dur": 900_000},
+    ]
+    work = bench_first_load.main_thread_work(events)
+    assert work == {"busy_s": 0.6, "cpu_s": 0.4, "gl_wait_s": 0.04, "longest_module_s": 0.3}
+
+
+def test_first_load_rows_hold_the_home_target_against_the_bare_app():
+    import bench_first_load
+
+    raw = {"bare": {"first": 1.0, "returning": [0.9, 1.0, 1.1], "traced": {"busy_s": 0.5, "cpu_s": 0.3}},
+           "dashboard": {"first": 3.0, "returning": [2.5, 1.9, 2.0],
+                         "traced": {"seconds": 3.2, "busy_s": 2.4, "cpu_s": 2.1, "longest_module_s": 0.6},
+                         "latent": {"seconds": 1.2, "busy_s": 1.1, "cpu_s": 0.7, "gl_wait_s": 0.3}}}  # fmt: skip
+    returning, cpu, module, latent = bench_first_load.rows(raw)
+    assert returning.ratio == "2.00x" and returning.met  # medians: 2.0 s against 1.0 s
+    assert cpu.ratio == "2.10x" and not cpu.met and "2.40 s of wall time" in cpu.note and "0.30 s CPU" in cpu.note
+    assert module.ratio == "0.60x" and module.met is None
+    assert latent.met and latent.measured == "0.70 s of a 1.20 s visit" and "1.10 s of wall time, 0.30 s" in latent.note
+
+
+def test_compile_bench_uses_only_full_batches_and_reports_the_median_ratio():
+    import bench_train_compile
+
+    images = torch.arange(150 * 4, dtype=torch.float32).reshape(150, 1, 2, 2)  # two full batches of 64, then 22
+    batches = bench_train_compile._batches(images, 5, channels_last=False)
+    assert [len(b) for b in batches] == [64] * 5
+    assert torch.equal(batches[2], batches[0]) and not torch.equal(batches[1], batches[0])
+    result = {"model": "conv", "layout": "channels_last", "warm_up_seconds": {"eager": 0.1, "compiled": 30.0},
+              "ms_per_batch": {"eager": [2.0, 2.2, 1.8], "compiled": [1.0, 1.2, 5.0]}}  # fmt: skip
+    (row,) = bench_train_compile.rows([result])
+    assert row.ratio == "0.60" and row.reference == "eager 2.00 ms/batch" and row.measured == "1.20 ms/batch"
+    assert row.note.startswith("channels_last layout; the compiled warm-up took 30 s")
