@@ -141,6 +141,9 @@ def wait_until_idle(page, timeout_ms: int = APP_TIMEOUT_MS) -> None:
 
     (While a training job runs, its panel reruns every half second; wait for text instead then.)
     """
+    # The idle time counts from this call: a window left from an earlier wait would let a wait right after a click
+    # return before the rerun the click started has shown in the page.
+    page.evaluate("() => { window.__idleSince = undefined; }")
     page.wait_for_function(
         """() => {
             // stSkeleton: an element whose code is still loading (the first chart of a session waits for plotly).
