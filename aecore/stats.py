@@ -113,12 +113,6 @@ def paired_difference(
     rows = []
     for name, mask, stream in _groups(labels):
         d, w = mean_intervals(np.column_stack([diff[mask], wins[mask]]), config, stream)
-        if d.high < 0:
-            verdict = f"{names[0]} better"
-        elif d.low > 0:
-            verdict = f"{names[1]} better"
-        else:
-            verdict = "no clear difference"
         rows.append(
             {
                 "digit": name,
@@ -129,10 +123,49 @@ def paired_difference(
                 "win_rate": w.mean,
                 "win_low": w.low,
                 "win_high": w.high,
-                "verdict": verdict,
+                "verdict": difference_verdict(d.low, d.high, names),
             }
         )
     return pd.DataFrame(rows)
+
+
+def difference_verdict(low: float, high: float, names: tuple[str, str]) -> str:
+    """What an interval [low, high] of a − b says: "<a> better" wholly below zero, "<b> better" wholly above."""
+    if high < 0:
+        return f"{names[0]} better"
+    if low > 0:
+        return f"{names[1]} better"
+    return "no clear difference"
+
+
+def reversed_paired_difference(table: pd.DataFrame, names: tuple[str, str]) -> pd.DataFrame:
+    """The table `paired_difference(errors_b, errors_a, labels, config, names)` gives, from the table of
+    `paired_difference(errors_a, errors_b, labels, config, ...)`, without bootstrapping again.
+
+    Valid only when no image has equal errors under a and b: then b − a is −(a − b) and "b beats a" is "a does not
+    beat b" on every image, and with the same resampled images (same seed and streams) every resampled mean is
+    mirrored, so each interval is the mirror of the other order's, equal to computing it directly up to
+    floating-point rounding. `names` are the reversed order's (b's first); the verdicts are written with them.
+    """
+    reversed_table = table.copy()
+    reversed_table["diff"] = -table["diff"]
+    reversed_table["ci_low"], reversed_table["ci_high"] = -table["ci_high"], -table["ci_low"]
+    reversed_table["win_rate"] = 1.0 - table["win_rate"]
+    reversed_table["win_low"], reversed_table["win_high"] = 1.0 - table["win_high"], 1.0 - table["win_low"]
+    reversed_table["verdict"] = [
+        difference_verdict(low, high, names)
+        for low, high in zip(reversed_table["ci_low"], reversed_table["ci_high"], strict=True)
+    ]
+    return reversed_table
+
+
+def with_verdicts(table: pd.DataFrame, names: tuple[str, str]) -> pd.DataFrame:
+    """`table` (from paired_difference) with its verdicts written for the methods called `names`."""
+    named = table.copy()
+    named["verdict"] = [
+        difference_verdict(lo, hi, names) for lo, hi in zip(table["ci_low"], table["ci_high"], strict=True)
+    ]
+    return named
 
 
 def interval_table(

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aecore.stats import BootstrapConfig, interval_table, mean_interval, paired_difference
+from aecore.stats import (
+    BootstrapConfig,
+    interval_table,
+    mean_interval,
+    paired_difference,
+    reversed_paired_difference,
+    with_verdicts,
+)
 
 
 def test_interval_contains_the_sample_mean_and_narrows_as_n_grows():
@@ -93,3 +100,29 @@ def test_confidence_outside_range_is_refused():
 def test_mismatched_lengths_are_refused():
     with pytest.raises(ValueError, match="one value per image"):
         paired_difference(np.zeros(3), np.zeros(4), np.zeros(3, dtype=int))
+
+
+def test_the_reversed_order_is_the_direct_computation_mirrored():
+    rng = np.random.default_rng(8)
+    labels = np.tile(np.arange(10), 80)
+    shared = rng.exponential(0.02, size=800)
+    a = shared + rng.normal(0.0004, 0.002, size=800)  # a gap on some digits, noise on others
+    b = shared + np.where(labels < 3, 0.003, 0.0)
+    config = BootstrapConfig(resamples=1000)
+    forward = paired_difference(a, b, labels, config, names=("A", "B"))
+    direct = paired_difference(b, a, labels, config, names=("B", "A"))
+    derived = reversed_paired_difference(forward, names=("B", "A"))
+    numbers = ["diff", "ci_low", "ci_high", "win_rate", "win_low", "win_high"]
+    assert np.allclose(derived[numbers], direct[numbers], rtol=0, atol=1e-12)
+    assert list(derived["verdict"]) == list(direct["verdict"])
+    assert {"B better", "no clear difference"} <= set(direct["verdict"]), "both kinds of row are compared"
+    assert list(derived["digit"]) == list(direct["digit"]) and list(derived["n"]) == list(direct["n"])
+
+
+def test_verdicts_are_written_with_the_names_given():
+    labels = np.tile(np.arange(10), 50)
+    a = np.linspace(0.01, 0.03, 500)
+    table = paired_difference(a, a + 0.01, labels, BootstrapConfig(resamples=1000), names=("first", "second"))
+    assert set(table["verdict"]) == {"first better"}
+    assert set(with_verdicts(table, ("A", "B"))["verdict"]) == {"A better"}
+    assert set(table["verdict"]) == {"first better"}, "the table given is left as it was"

@@ -49,3 +49,42 @@ def test_a_chart_is_built_once_per_content_of_its_arguments_and_again_when_any_c
     pixel[1, 5, 5] = 0.5
     cache.chart(build, frame, style, rows=[ImageRow("original", pixel)])
     assert len(calls) == 4, "a changed frame, label or single pixel is a new chart"
+
+
+def test_swapping_the_slots_reads_the_pair_s_one_bootstrap_reversed(monkeypatch):
+    from dataclasses import dataclass
+    from pathlib import Path
+
+    import numpy as np
+
+    import aecore.stats
+
+    @dataclass(frozen=True)
+    class Key:  # what paired_difference reads of a RunKey
+        run_id: str
+        path: Path
+        dataset: str = "mnist"
+
+    labels = np.tile(np.arange(10), 100)
+    shared = np.random.default_rng(9).exponential(0.02, size=1000)
+    mlp, conv, twin = Key("mlp-run", Path("/runs/mlp")), Key("conv-run", Path("/runs/conv")), Key("twin", Path("/t"))
+    errors = {mlp: shared + np.where(labels < 5, 0.002, 0.0), conv: shared + 0.0005, twin: shared + 0.0005}
+    monkeypatch.setattr(cache, "test_errors", lambda key: errors[key])
+    monkeypatch.setattr(cache, "test_labels", lambda dataset: labels)
+    bootstraps = []
+    real = aecore.stats.paired_difference
+    monkeypatch.setattr(aecore.stats, "paired_difference", lambda *a, **k: bootstraps.append(1) or real(*a, **k))
+    cache._paired_difference.clear()
+
+    before = cache.paired_difference(mlp, conv, ("A", "B"))
+    after = cache.paired_difference(conv, mlp, ("A", "B"))  # "Swap A and B"
+    assert len(bootstraps) == 1, "the swapped order bootstrapped the pair again"
+    direct = real(errors[conv], errors[mlp], labels, names=("A", "B"))
+    numbers = ["diff", "ci_low", "ci_high", "win_rate", "win_low", "win_high"]
+    assert np.allclose(after[numbers], direct[numbers], rtol=0, atol=1e-12)
+    assert list(after["verdict"]) == list(direct["verdict"])
+    assert {"A better", "B better"} <= set(before["verdict"]) and set(after["verdict"]) == set(before["verdict"])
+
+    cache.paired_difference(twin, conv, ("A", "B"))  # every image has equal errors under both: no reversal
+    cache.paired_difference(conv, twin, ("A", "B"))
+    assert len(bootstraps) == 3

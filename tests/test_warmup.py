@@ -97,3 +97,23 @@ def test_the_warm_up_goes_on_at_once_when_idle_and_waits_out_a_running_script(mo
     # running, running, idle, running again (a rerun right after the run), then idle twice in a row
     warmup._wait_until_scripts_idle(answers(True, True, False, True, False, False))
     assert seen == [True, True, False, True, False, False]
+
+
+@pytest.mark.slow
+def test_after_swap_a_and_b_the_per_digit_page_bootstraps_nothing_again(warmed, monkeypatch):
+    """The warm-up bootstraps the default order; the swapped pair reads that bootstrap reversed."""
+    import importlib
+
+    monkeypatch.setenv("AECORE_CHECKPOINTS", str(warmed))
+
+    def recomputed(*args, **kwargs):
+        raise AssertionError("computed again although the warm-up had computed it")
+
+    for module, name in EXPENSIVE["pages/per_digit.py"]:
+        monkeypatch.setattr(importlib.import_module(module), name, recomputed)
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT).run()
+    before = {slot: at.session_state[f"slot_{slot}"] for slot in "AB"}
+    at.button(key="slot_swap").click().run()
+    assert {slot: at.session_state[f"slot_{slot}"] for slot in "AB"} == {"A": before["B"], "B": before["A"]}
+    at.switch_page("pages/per_digit.py").run()
+    assert not at.exception, at.exception[0].value

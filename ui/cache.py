@@ -399,11 +399,27 @@ def _stored_intervals(methods: tuple[tuple[str, RunKey | BaselineKey], ...]) -> 
     return precompute.interval_table(columns)
 
 
-@st.cache_data(show_spinner="Bootstrapping the paired difference…", max_entries=16)
 def paired_difference(first: RunKey, second: RunKey, names: tuple[str, str]) -> pd.DataFrame:
+    """The paired difference first − second, its verdicts written with `names`. One bootstrap per pair of runs,
+    whichever slot holds which: after "Swap A and B" the other order's table is read back reversed (the same
+    resampled images, so the same numbers up to rounding), unless some image has equal errors under both runs."""
+    from aecore.stats import reversed_paired_difference, with_verdicts
+
+    if _pair_order(second) < _pair_order(first) and not np.any(test_errors(first) == test_errors(second)):
+        return reversed_paired_difference(_paired_difference(second, first), names)
+    return with_verdicts(_paired_difference(first, second), names)
+
+
+def _pair_order(key: RunKey) -> tuple[str, str]:
+    """Which of two runs a pair's one bootstrap is computed for first."""
+    return key.run_id, str(key.path)
+
+
+@st.cache_data(show_spinner="Bootstrapping the paired difference…", max_entries=16)
+def _paired_difference(first: RunKey, second: RunKey) -> pd.DataFrame:
     from aecore.stats import paired_difference as difference
 
-    return difference(test_errors(first), test_errors(second), test_labels(first.dataset), names=names)
+    return difference(test_errors(first), test_errors(second), test_labels(first.dataset))
 
 
 @st.cache_data(show_spinner="Fitting k-NN and linear probes on training codes…", max_entries=16)
