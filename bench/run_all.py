@@ -16,7 +16,8 @@ from pathlib import Path
 
 from common import REPO, Row, load_average, machine, markdown_table
 
-BENCHES = ("quality", "training", "train_compile", "projection", "dashboard", "first_load", "memory", "retrain")
+BENCHES = ("quality", "training", "train_compile", "projection", "dashboard", "first_load", "swap", "memory",
+           "retrain")  # fmt: skip
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 START, END = "<!-- bench:latest:start -->", "<!-- bench:latest:end -->"
 
