@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from aecore.data import DatasetUnavailable
@@ -88,3 +89,50 @@ def test_swapping_the_slots_reads_the_pair_s_one_bootstrap_reversed(monkeypatch)
     cache.paired_difference(twin, conv, ("A", "B"))  # every image has equal errors under both: no reversal
     cache.paired_difference(conv, twin, ("A", "B"))
     assert len(bootstraps) == 3
+
+
+def test_statistics_of_a_set_of_runs_are_computed_once_and_named_as_the_caller_asks(monkeypatch):
+    from dataclasses import dataclass
+
+    import torch
+
+    import aecore.robustness
+
+    @dataclass(frozen=True)
+    class Key:
+        name: str
+        scale: float
+
+    def reconstructor(key):  # a stand-in model: shrinks the picture towards grey by `scale`
+        return lambda images: 0.5 + (images - 0.5) * key.scale
+
+    subset = torch.rand(40, 1, 32, 32, generator=torch.Generator().manual_seed(3))
+    monkeypatch.setattr(cache, "_reconstructor", reconstructor)
+    monkeypatch.setattr(cache, "_robustness_subset", lambda dataset_name: subset)
+    calls = []
+    real = aecore.robustness.robustness_curves
+    monkeypatch.setattr(aecore.robustness, "robustness_curves", lambda *a, **k: calls.append(1) or real(*a, **k))
+    cache._robustness_curves.clear()
+    cache._robustness_growth.clear()
+    mlp, conv, pca = Key("mlp", 0.9), Key("conv", 0.7), Key("pca", 0.5)
+
+    for methods in ((("A", mlp), ("B", conv), ("PCA-32", pca)), (("A", conv), ("B", mlp), ("PCA-32", pca))):
+        direct = real({method: reconstructor(key) for method, key in methods}, subset)  # keyed by the slots' ids
+        curves = cache.robustness_curves(methods, "mnist")
+        assert curves.equals(direct), "other numbers, names or row order than computing for these ids"
+        growth = cache.robustness_growth(methods, "mnist")
+        assert list(growth) == ["A", "B", "PCA-32"]
+        rise = aecore.robustness.growth_per_image({m: reconstructor(k) for m, k in methods}, subset)
+        assert all(np.array_equal(growth[m], rise[m]) for m in rise)
+    assert len(calls) == 1, "the swapped slots computed the curves of the same runs again"
+
+
+def test_results_come_back_in_the_callers_order_within_each_group():
+    import pandas as pd
+
+    methods = (("A", "k2"), ("B", "k1"))
+    canonical, names = cache.by_content(methods)
+    assert [key for _, key in canonical] == ["k1", "k2"] and names == {"method 0": "B", "method 1": "A"}
+    frame = pd.DataFrame({"level": [0, 0, 1, 1], "method": ["method 0", "method 1"] * 2, "v": [1, 2, 3, 4]})
+    ordered = cache.in_callers_order(frame, names, methods, within=("level",))
+    assert list(ordered["method"]) == ["A", "B", "A", "B"] and list(ordered["v"]) == [2, 1, 4, 3]

@@ -100,8 +100,10 @@ def test_the_warm_up_goes_on_at_once_when_idle_and_waits_out_a_running_script(mo
 
 
 @pytest.mark.slow
-def test_after_swap_a_and_b_the_per_digit_page_bootstraps_nothing_again(warmed, monkeypatch):
-    """The warm-up bootstraps the default order; the swapped pair reads that bootstrap reversed."""
+@pytest.mark.parametrize("page", list(EXPENSIVE))
+def test_after_swap_a_and_b_a_page_computes_nothing_again(warmed, page, monkeypatch):
+    """The warm-up computes for the default order; the swapped slots find the same runs' results (the paired
+    difference reversed, the statistics of the same set of runs renamed)."""
     import importlib
 
     monkeypatch.setenv("AECORE_CHECKPOINTS", str(warmed))
@@ -109,11 +111,11 @@ def test_after_swap_a_and_b_the_per_digit_page_bootstraps_nothing_again(warmed, 
     def recomputed(*args, **kwargs):
         raise AssertionError("computed again although the warm-up had computed it")
 
-    for module, name in EXPENSIVE["pages/per_digit.py"]:
+    for module, name in EXPENSIVE[page]:
         monkeypatch.setattr(importlib.import_module(module), name, recomputed)
     at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT).run()
     before = {slot: at.session_state[f"slot_{slot}"] for slot in "AB"}
     at.button(key="slot_swap").click().run()
     assert {slot: at.session_state[f"slot_{slot}"] for slot in "AB"} == {"A": before["B"], "B": before["A"]}
-    at.switch_page("pages/per_digit.py").run()
-    assert not at.exception, at.exception[0].value
+    at.switch_page(page).run()
+    assert not at.exception, f"{page}: {at.exception[0].value}"

@@ -162,6 +162,29 @@ def methods(comparison: Comparison) -> tuple[tuple[str, RunKey | BaselineKey], .
     return runs + tuple((b.id, b.key) for b in comparison.baselines())
 
 
+def by_content(methods: tuple[tuple[str, Any], ...]) -> tuple[tuple[tuple[str, Any], ...], dict[str, str]]:
+    """(the methods sorted by key under placeholder ids, {placeholder: the caller's id}).
+
+    A statistics cache called with these holds one entry per set of runs, whichever slot holds which: after "Swap
+    A and B" the slots' ids name other runs, and a cache keyed by (id, run) computed everything again. Each method
+    is scored on its own (the paired bootstraps resample the same images whatever the columns' order), so the
+    results are the same, renamed."""
+    order = sorted(range(len(methods)), key=lambda i: repr(methods[i][1]))
+    canonical = tuple((f"method {n}", methods[i][1]) for n, i in enumerate(order))
+    return canonical, {f"method {n}": methods[i][0] for n, i in enumerate(order)}
+
+
+def in_callers_order(
+    frame: pd.DataFrame, names: dict[str, str], methods: tuple, within: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """`frame` (a "method" column of `by_content` placeholders) with the caller's ids, its rows in the order the
+    caller's methods would have given: by the `within` groups as they come, then in the caller's method order."""
+    position = {method: i for i, (method, _) in enumerate(methods)}
+    named = frame.assign(method=frame["method"].map(names))
+    groups = named.groupby(list(within), sort=False).ngroup().to_numpy() if within else np.zeros(len(named), int)
+    return named.iloc[np.lexsort((named["method"].map(position).to_numpy(), groups))].reset_index(drop=True)
+
+
 # --- data --------------------------------------------------------------------------------------------------
 
 
@@ -422,11 +445,21 @@ def _paired_difference(first: RunKey, second: RunKey) -> pd.DataFrame:
     return difference(test_errors(first), test_errors(second), test_labels(first.dataset))
 
 
-@st.cache_data(show_spinner="Fitting k-NN and linear probes on training codes…", max_entries=16)
 def latent_quality(methods: tuple[tuple[str, RunKey | BaselineKey], ...], dataset_name: str) -> LatentQuality:
     """k-NN and linear-probe test accuracy of each method's code, fit on that method's training images, with
     intervals and each test image's right/wrong. `dataset_name` gives the test set the methods share; each
-    method's training images come from its own dataset (mnist and its 4,500-image sample share a test set)."""
+    method's training images come from its own dataset (mnist and its 4,500-image sample share a test set).
+    Computed once for a set of runs, whichever slot holds which (see `by_content`)."""
+    from aecore.latent_quality import LatentQuality
+
+    canonical, names = by_content(methods)
+    quality = _latent_quality(canonical, dataset_name)
+    correct = {names[method]: right for method, right in quality.correct.items()}
+    return LatentQuality(in_callers_order(quality.table, names, methods), {m: correct[m] for m, _ in methods})
+
+
+@st.cache_data(show_spinner="Fitting k-NN and linear probes on training codes…", max_entries=16)
+def _latent_quality(methods: tuple[tuple[str, RunKey | BaselineKey], ...], dataset_name: str) -> LatentQuality:
     from aecore.data import training_subset
     from aecore.latent_quality import latent_quality_table, pca_codes
 
@@ -458,16 +491,31 @@ def _reconstructor(key: RunKey | BaselineKey) -> Callable:
     return lambda images: torch.from_numpy(baseline.reconstruct(images))
 
 
-@st.cache_data(show_spinner="Corrupting 500 test images at 16 strengths and reconstructing them…", max_entries=8)
 def robustness_curves(methods: tuple[tuple[str, RunKey | BaselineKey], ...], dataset_name: str) -> pd.DataFrame:
+    """aecore.robustness.robustness_curves of the methods, computed once for a set of runs (see `by_content`)."""
+    canonical, names = by_content(methods)
+    return in_callers_order(
+        _robustness_curves(canonical, dataset_name), names, methods, within=("corruption", "strength")
+    )
+
+
+@st.cache_data(show_spinner="Corrupting 500 test images at 16 strengths and reconstructing them…", max_entries=8)
+def _robustness_curves(methods: tuple[tuple[str, RunKey | BaselineKey], ...], dataset_name: str) -> pd.DataFrame:
     from aecore.robustness import robustness_curves as curves
 
     return curves({method: _reconstructor(key) for method, key in methods}, _robustness_subset(dataset_name))
 
 
-@st.cache_data(show_spinner="Scoring each image's rise in error…", max_entries=16)
 def robustness_growth(methods: tuple[tuple[str, RunKey | BaselineKey], ...], dataset_name: str) -> dict:
-    """{method id: (n,) per-image rise in error from clean to the strongest noise} on the curves' test subset."""
+    """{method id: (n,) per-image rise in error from clean to the strongest noise} on the curves' test subset,
+    computed once for a set of runs (see `by_content`)."""
+    canonical, names = by_content(methods)
+    growth = {names[method]: rise for method, rise in _robustness_growth(canonical, dataset_name).items()}
+    return {method: growth[method] for method, _ in methods}
+
+
+@st.cache_data(show_spinner="Scoring each image's rise in error…", max_entries=16)
+def _robustness_growth(methods: tuple[tuple[str, RunKey | BaselineKey], ...], dataset_name: str) -> dict:
     from aecore.robustness import growth_per_image
 
     return growth_per_image({method: _reconstructor(key) for method, key in methods}, _robustness_subset(dataset_name))
@@ -517,9 +565,15 @@ def projection(key: RunKey, config: ProjectionConfig) -> Projection:
     return made
 
 
-@st.cache_data(show_spinner="Scoring neighbourhood agreement…", max_entries=16)
 def agreement(first: RunKey, second: RunKey, n_points: int, seed: int, k: int) -> Agreement:
-    """k-NN overlap of two runs' latent spaces on the projected test subset (same subset for both)."""
+    """k-NN overlap of two runs' latent spaces on the projected test subset (same subset for both). Symmetric, so
+    computed once per pair of runs, whichever slot holds which."""
+    first, second = sorted((first, second), key=repr)
+    return _agreement(first, second, n_points, seed, k)
+
+
+@st.cache_data(show_spinner="Scoring neighbourhood agreement…", max_entries=16)
+def _agreement(first: RunKey, second: RunKey, n_points: int, seed: int, k: int) -> Agreement:
     from aecore.latent import neighbourhood_agreement
     from aecore.projection import sample_indices
 
@@ -595,10 +649,16 @@ def latent_map_points(
                       axis_title=METHOD_TITLES[_projection.provenance["method"]])  # fmt: skip
 
 
-@st.cache_data(show_spinner="Scoring neighbourhood agreement per digit…", max_entries=16)
 def neighbourhood_overlap(first: RunKey, second: RunKey, n_points: int, seed: int, k: int) -> tuple:
     """(test indices of the projected subset, (n,) share of each one's k nearest codes in the first run's latent
-    space that are also among its k nearest in the second's): the agreement of a selection is their mean over it."""
+    space that are also among its k nearest in the second's): the agreement of a selection is their mean over it.
+    Symmetric, so computed once per pair of runs, whichever slot holds which."""
+    first, second = sorted((first, second), key=repr)
+    return _neighbourhood_overlap(first, second, n_points, seed, k)
+
+
+@st.cache_data(show_spinner="Scoring neighbourhood agreement per digit…", max_entries=16)
+def _neighbourhood_overlap(first: RunKey, second: RunKey, n_points: int, seed: int, k: int) -> tuple:
     from aecore.projection import sample_indices
     from aecore.selection import neighbourhood_overlap as overlap
 
