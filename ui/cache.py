@@ -168,7 +168,8 @@ def by_content(methods: tuple[tuple[str, Any], ...]) -> tuple[tuple[tuple[str, A
     A statistics cache called with these holds one entry per set of runs, whichever slot holds which: after "Swap
     A and B" the slots' ids name other runs, and a cache keyed by (id, run) computed everything again. Each method
     is scored on its own (the paired bootstraps resample the same images whatever the columns' order), so the
-    results are the same, renamed."""
+    results are the same, renamed. Keys sort by their repr: every field of the frozen dataclass, an order over runs
+    and baselines alike that is the same on every rerun."""
     order = sorted(range(len(methods)), key=lambda i: repr(methods[i][1]))
     canonical = tuple((f"method {n}", methods[i][1]) for n, i in enumerate(order))
     return canonical, {f"method {n}": methods[i][0] for n, i in enumerate(order)}
@@ -428,14 +429,9 @@ def paired_difference(first: RunKey, second: RunKey, names: tuple[str, str]) -> 
     resampled images, so the same numbers up to rounding), unless some image has equal errors under both runs."""
     from aecore.stats import reversed_paired_difference, with_verdicts
 
-    if _pair_order(second) < _pair_order(first) and not np.any(test_errors(first) == test_errors(second)):
+    if repr(second) < repr(first) and not np.any(test_errors(first) == test_errors(second)):  # see by_content
         return reversed_paired_difference(_paired_difference(second, first), names)
     return with_verdicts(_paired_difference(first, second), names)
-
-
-def _pair_order(key: RunKey) -> tuple[str, str]:
-    """Which of two runs a pair's one bootstrap is computed for first."""
-    return key.run_id, str(key.path)
 
 
 @st.cache_data(show_spinner="Bootstrapping the paired difference…", max_entries=16)
