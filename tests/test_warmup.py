@@ -38,8 +38,11 @@ def warmed(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("swapped", [False, True], ids=["default order", "after Swap A and B"])
 @pytest.mark.parametrize("page", list(EXPENSIVE))
-def test_a_page_renders_from_what_the_warm_up_computed(warmed, page, monkeypatch):
+def test_a_page_renders_from_what_the_warm_up_computed(warmed, page, swapped, monkeypatch):
+    """The warm-up computes for the default order; after "Swap A and B" the slots find the same runs' results too
+    (the paired difference read reversed, the statistics of the same set of runs renamed)."""
     import importlib
 
     monkeypatch.setenv("AECORE_CHECKPOINTS", str(warmed))
@@ -50,6 +53,10 @@ def test_a_page_renders_from_what_the_warm_up_computed(warmed, page, monkeypatch
     for module, name in EXPENSIVE[page]:
         monkeypatch.setattr(importlib.import_module(module), name, recomputed)
     at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT).run()
+    if swapped:
+        before = {slot: at.session_state[f"slot_{slot}"] for slot in "AB"}
+        at.button(key="slot_swap").click().run()
+        assert {slot: at.session_state[f"slot_{slot}"] for slot in "AB"} == {"A": before["B"], "B": before["A"]}
     at.switch_page(page).run()
     assert not at.exception, f"{page}: {at.exception[0].value}"
 
@@ -97,25 +104,3 @@ def test_the_warm_up_goes_on_at_once_when_idle_and_waits_out_a_running_script(mo
     # running, running, idle, running again (a rerun right after the run), then idle twice in a row
     warmup._wait_until_scripts_idle(answers(True, True, False, True, False, False))
     assert seen == [True, True, False, True, False, False]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("page", list(EXPENSIVE))
-def test_after_swap_a_and_b_a_page_computes_nothing_again(warmed, page, monkeypatch):
-    """The warm-up computes for the default order; the swapped slots find the same runs' results (the paired
-    difference reversed, the statistics of the same set of runs renamed)."""
-    import importlib
-
-    monkeypatch.setenv("AECORE_CHECKPOINTS", str(warmed))
-
-    def recomputed(*args, **kwargs):
-        raise AssertionError("computed again although the warm-up had computed it")
-
-    for module, name in EXPENSIVE[page]:
-        monkeypatch.setattr(importlib.import_module(module), name, recomputed)
-    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT).run()
-    before = {slot: at.session_state[f"slot_{slot}"] for slot in "AB"}
-    at.button(key="slot_swap").click().run()
-    assert {slot: at.session_state[f"slot_{slot}"] for slot in "AB"} == {"A": before["B"], "B": before["A"]}
-    at.switch_page(page).run()
-    assert not at.exception, f"{page}: {at.exception[0].value}"
