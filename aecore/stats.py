@@ -152,11 +152,7 @@ def reversed_paired_difference(table: pd.DataFrame, names: tuple[str, str]) -> p
     reversed_table["ci_low"], reversed_table["ci_high"] = -table["ci_high"], -table["ci_low"]
     reversed_table["win_rate"] = 1.0 - table["win_rate"]
     reversed_table["win_low"], reversed_table["win_high"] = 1.0 - table["win_high"], 1.0 - table["win_low"]
-    reversed_table["verdict"] = [
-        difference_verdict(low, high, names)
-        for low, high in zip(reversed_table["ci_low"], reversed_table["ci_high"], strict=True)
-    ]
-    return reversed_table
+    return with_verdicts(reversed_table, names)
 
 
 def with_verdicts(table: pd.DataFrame, names: tuple[str, str]) -> pd.DataFrame:
