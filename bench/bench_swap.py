@@ -15,6 +15,8 @@ import time
 
 from common import REPO, Row, markdown_table
 
+from ui.session import SLOT_KEYS
+
 HOME = "dashboard.py"
 PAGES = ("pages/per_digit.py", "pages/latent_space.py", "pages/robustness.py", "pages/latent_quality.py")
 # The caches keyed by the pair: what a swap recomputed before
@@ -27,10 +29,10 @@ def timed_swap(at, page: str) -> float:
     runs a page's script on its own, without the frame's sidebar, so the click happens on the home page; the slots
     are back to the defaults on the next home run, so every swap goes from the default order to the other)."""
     at.switch_page(HOME).run()
-    held = (at.session_state["slot_A"], at.session_state["slot_B"])
+    held = tuple(at.session_state[key] for key in SLOT_KEYS.values())
     start = time.perf_counter()
     at.button(key="slot_swap").click().run()
-    swapped = (at.session_state["slot_A"], at.session_state["slot_B"])
+    swapped = tuple(at.session_state[key] for key in SLOT_KEYS.values())
     at.switch_page(page).run()
     seconds = time.perf_counter() - start
     assert not at.exception, [e.value for e in at.exception]

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.browser_support import REPO, copy_checkpoints
+from ui.session import SLOT_KEYS
 
 TIMEOUT = 300
 WARM_SCRIPT = """
@@ -54,9 +55,9 @@ def test_a_page_renders_from_what_the_warm_up_computed(warmed, page, swapped, mo
         monkeypatch.setattr(importlib.import_module(module), name, recomputed)
     at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT).run()
     if swapped:
-        before = {slot: at.session_state[f"slot_{slot}"] for slot in "AB"}
+        before = {slot: at.session_state[key] for slot, key in SLOT_KEYS.items()}
         at.button(key="slot_swap").click().run()
-        assert {slot: at.session_state[f"slot_{slot}"] for slot in "AB"} == {"A": before["B"], "B": before["A"]}
+        assert {slot: at.session_state[key] for slot, key in SLOT_KEYS.items()} == {"A": before["B"], "B": before["A"]}
     at.switch_page(page).run()
     assert not at.exception, f"{page}: {at.exception[0].value}"
 
